@@ -1,0 +1,78 @@
+"""Piccolo tables. The schema itself is created by the migrations in ``migrations/``.
+
+Every hot table carries ``survey_id`` and every hot query filters by it, so the tables can
+be distributed by survey on Citus later (DESIGN.md, scale-out).
+"""
+
+from piccolo.columns import (
+    JSONB,
+    UUID,
+    BigSerial,
+    Boolean,
+    ForeignKey,
+    Integer,
+    SmallInt,
+    Text,
+    Timestamptz,
+    Varchar,
+)
+from piccolo.table import Table
+
+__all__ = ["TABLES", "Assignment", "Response", "Survey", "SurveyVersion"]
+
+
+class Survey(Table, tablename="survey"):
+    """One row per slug; ``current_version_id`` is the version served to new visitors."""
+
+    slug = Varchar(length=63, unique=True)
+    current_version_id = Integer(null=True)
+    created_at = Timestamptz()
+
+
+class SurveyVersion(Table, tablename="survey_version"):
+    """An immutable snapshot of a definition; responses point at the one they answered."""
+
+    survey_id = ForeignKey(Survey)
+    version = Integer()
+    content_hash = Varchar(length=64)
+    definition = JSONB()
+    created_at = Timestamptz()
+
+
+class Assignment(Table, tablename="assignment"):
+    """A served form: who was shown which variant, through which channel."""
+
+    id = BigSerial(primary_key=True)
+    survey_id = ForeignKey(Survey)
+    survey_version_id = ForeignKey(SurveyVersion)
+    token_nonce = UUID()
+    variant = Varchar(length=40, null=True)
+    channel = Varchar(length=10)
+    language = Varchar(length=2)
+    metadata = JSONB()
+    created_at = Timestamptz()
+
+
+class Response(Table, tablename="response"):
+    """One submitted form. Answers by role are typed columns for the KPI queries."""
+
+    id = BigSerial(primary_key=True)
+    survey_id = ForeignKey(Survey)
+    survey_version_id = ForeignKey(SurveyVersion)
+    token_nonce = UUID()
+    variant = Varchar(length=40, null=True)
+    channel = Varchar(length=10)
+    language = Varchar(length=2)
+    metadata = JSONB()
+    answers = JSONB()
+    nps = SmallInt(null=True)
+    csat = SmallInt(null=True)
+    empathy_understood = SmallInt(null=True)
+    empathy_cared = Boolean(null=True)
+    empathy_emotional = SmallInt(null=True)
+    empathy_influence = SmallInt(null=True)
+    comment = Text(null=True)
+    created_at = Timestamptz()
+
+
+TABLES: tuple[type[Table], ...] = (Survey, SurveyVersion, Assignment, Response)

@@ -1,0 +1,126 @@
+"""Settings: one frozen Struct, built once from the environment.
+
+Every field is read from ``SURVEY_<FIELD NAME IN CAPITALS>`` except ``database_url``,
+which is read from the conventional ``DATABASE_URL``. A bad value stops start-up with one
+line naming the variable (:class:`SettingsError`).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Literal
+
+import msgspec
+
+__all__ = ["ENV_PREFIX", "Settings", "SettingsError", "load_secret_key"]
+
+ENV_PREFIX = "SURVEY_"
+
+Port = Annotated[int, msgspec.Meta(ge=1, le=65535)]
+PositiveInt = Annotated[int, msgspec.Meta(ge=1)]
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+
+
+class SettingsError(Exception):
+    """A setting from the environment is invalid; the message names the variable."""
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True):
+    """Service configuration. Field documentation doubles as the README's reference."""
+
+    database_url: str | None = None
+    """PostgreSQL DSN (``DATABASE_URL``). Unset: start the embedded server under ``data_dir``."""
+
+    data_dir: str = "var"
+    """Folder for the embedded database (``pgdata/``) and the generated signing key."""
+
+    forms_dir: str = "forms"
+    """Folder holding one ``*.toml`` survey definition per survey."""
+
+    host: str = "127.0.0.1"
+    """Interface that ``survey-service serve`` binds."""
+
+    port: Port = 8000
+    """TCP port that ``survey-service serve`` binds."""
+
+    public_url: str | None = None
+    """Base URL customers reach (e.g. ``https://survey.example.com``); default http://host:port."""
+
+    secret_key: str | None = None
+    """Token signing key (at least 32 characters). Unset: generated once into data_dir."""
+
+    previous_secret_key: str | None = None
+    """The key before the last rotation; tokens it signed still verify until they expire."""
+
+    token_ttl_seconds: PositiveInt = 7 * 24 * 3600
+    """How long a served form's token stays valid."""
+
+    max_body_bytes: PositiveInt = 64 * 1024
+    """Largest request body accepted; larger ones get 413."""
+
+    db_pool_max: PositiveInt = 10
+    """Largest number of pooled PostgreSQL connections per process."""
+
+    assignment_flush_seconds: Annotated[float, msgspec.Meta(gt=0, le=60)] = 0.5
+    """How often buffered assignments are written in one batch."""
+
+    log_level: LogLevel = "INFO"
+    """Python logging level for the service's own loggers."""
+
+    @property
+    def base_url(self) -> str:
+        """The public URL without a trailing slash."""
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from ``environ`` (default ``os.environ``); raise SettingsError."""
+        env = os.environ if environ is None else environ
+        raw: dict[str, str] = {}
+        for field in msgspec.structs.fields(cls):
+            value = env.get(env_name(field.name))
+            if value is not None and value != "":
+                raw[field.name] = value
+        try:
+            settings = msgspec.convert(raw, cls, strict=False)
+        except msgspec.ValidationError as exc:
+            raise SettingsError(_explain(str(exc))) from None
+        if settings.secret_key is not None and len(settings.secret_key) < 32:
+            raise SettingsError(f"{env_name('secret_key')}: must be at least 32 characters")
+        return settings
+
+
+def env_name(field: str) -> str:
+    """The environment variable that sets ``field``."""
+    return "DATABASE_URL" if field == "database_url" else ENV_PREFIX + field.upper()
+
+
+def _explain(message: str) -> str:
+    match = re.search(r"at `\$\.(\w+)`", message)
+    if match is None:
+        return message
+    reason = message[: match.start()].rstrip(" -")
+    return f"{env_name(match.group(1))}: {reason}"
+
+
+def load_secret_key(settings: Settings) -> str:
+    """The signing key: from settings, else read or create ``<data_dir>/secret_key`` (0600)."""
+    if settings.secret_key:
+        return settings.secret_key
+    path = Path(settings.data_dir) / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    # O_EXCL: two processes starting at once must not overwrite each other's key.
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key)
+    return key
