@@ -7,6 +7,7 @@ import contextlib
 import io
 import logging
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -62,10 +63,14 @@ def embedded_dsn(data_dir: str) -> str:
             f"embedded database folder {pgdata} is {len(str(pgdata))} characters long; PostgreSQL's"
             f" socket path allows {_MAX_SOCKET_DIR}. Set SURVEY_DATA_DIR to a shorter path."
         )
-    import pgserver  # imported lazily: only the zero-set-up path needs it
+    # pgserver logs every pg_ctl call at INFO; keep only its warnings.
+    logging.getLogger("pgserver").setLevel(logging.WARNING)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # platformdirs warns when XDG_RUNTIME_DIR is unset
+        import pgserver  # imported lazily: only the zero-set-up path needs it
 
-    pgdata.mkdir(parents=True, exist_ok=True)
-    server = pgserver.get_server(pgdata, cleanup_mode="stop")
+        pgdata.mkdir(parents=True, exist_ok=True)
+        server = pgserver.get_server(pgdata, cleanup_mode="stop")
     return str(server.get_uri())
 
 

@@ -1,0 +1,3 @@
+from survey_service.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,88 @@
+"""The application factory: wiring only; everything with side effects runs in the lifespan."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from litestar import Litestar
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+
+from survey_service import __version__
+from survey_service.assignment import AssignmentRecorder
+from survey_service.db import Database, open_database
+from survey_service.db.database import embedded_dsn
+from survey_service.definitions import load_forms
+from survey_service.serving import SurveyService
+from survey_service.settings import Settings, load_secret_key
+from survey_service.surveys import Catalog, sync_definitions
+from survey_service.tokens import TokenSigner
+from survey_service.web.api import SurveyApiController
+from survey_service.web.errors import EXCEPTION_HANDLERS
+from survey_service.web.health import HealthController
+
+__all__ = ["StartupError", "create_app"]
+
+log = logging.getLogger("survey_service")
+
+
+class StartupError(Exception):
+    """The service cannot start; the message says why."""
+
+
+@asynccontextmanager
+async def _lifespan(app: Litestar) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    forms, errors = load_forms(Path(settings.forms_dir))
+    if errors:
+        raise StartupError("invalid survey definitions:\n" + "\n".join(map(str, errors)))
+    dsn = settings.database_url or await asyncio.to_thread(embedded_dsn, settings.data_dir)
+    db = await open_database(dsn, pool_max=settings.db_pool_max)
+    recorder = AssignmentRecorder(interval=settings.assignment_flush_seconds)
+    try:
+        outcomes, current = await sync_definitions([form.definition for form in forms])
+        for outcome in outcomes:
+            state = "new version" if outcome.created else "unchanged"
+            log.info("survey %s: version %d (%s)", outcome.slug, outcome.version, state)
+        signer = TokenSigner(load_secret_key(settings), settings.previous_secret_key)
+        app.state.db = db
+        app.state.surveys = SurveyService(
+            Catalog(current), signer, recorder, settings.token_ttl_seconds
+        )
+        await recorder.start()
+        yield
+    finally:
+        await recorder.stop()
+        await db.close()
+
+
+def _provide_surveys(state: State) -> SurveyService:
+    return state.surveys  # type: ignore[no-any-return]
+
+
+def _provide_db(state: State) -> Database:
+    return state.db  # type: ignore[no-any-return]
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    """Build the ASGI app; ``settings`` default to the environment's."""
+    settings = settings or Settings.from_env()
+    return Litestar(
+        route_handlers=[SurveyApiController, HealthController],
+        lifespan=[_lifespan],
+        state=State({"settings": settings}),
+        dependencies={
+            "surveys": Provide(_provide_surveys, sync_to_thread=False),
+            "db": Provide(_provide_db, sync_to_thread=False),
+        },
+        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        request_max_body_size=settings.max_body_bytes,
+        openapi_config=OpenAPIConfig(
+            title="survey_service", version=__version__, path="/schema"
+        ),
+    )

@@ -1,0 +1,111 @@
+"""The ``survey-service`` command."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from survey_service.settings import Settings, SettingsError
+
+__all__ = ["main"]
+
+
+def _settings() -> Settings:
+    try:
+        return Settings.from_env()
+    except SettingsError as exc:
+        print(f"survey-service: invalid setting {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from survey_service.app import create_app
+
+    settings = _settings()
+    if args.host or args.port:
+        import msgspec
+
+        settings = msgspec.structs.replace(
+            settings, host=args.host or settings.host, port=args.port or settings.port
+        )
+    base = settings.base_url
+    slugs = ", ".join(f"{base}/s/{p.stem}" for p in sorted(Path(settings.forms_dir).glob("*.toml")))
+    print(f"survey-service on {base}\n  forms: {slugs}\n  API docs: {base}/schema\n", flush=True)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level.lower(),
+        proxy_headers=False,  # client IPs come from the socket unless a proxy is configured
+    )
+    return 0
+
+
+def _migrate(_: argparse.Namespace) -> int:
+    from survey_service.db.database import (
+        DatabaseError,
+        apply_migrations,
+        bind_engine,
+        embedded_dsn,
+    )
+
+    settings = _settings()
+
+    async def run() -> list[str]:
+        dsn = settings.database_url or embedded_dsn(settings.data_dir)
+        return await apply_migrations(bind_engine(dsn))
+
+    try:
+        applied = asyncio.run(run())
+    except DatabaseError as exc:
+        print(f"survey-service: {exc}", file=sys.stderr)
+        return 1
+    print(f"applied {len(applied)} migration(s)" if applied else "database is up to date")
+    return 0
+
+
+def _forms_check(args: argparse.Namespace) -> int:
+    from survey_service.definitions import load_forms
+
+    folder = Path(args.dir or _settings().forms_dir)
+    forms, errors = load_forms(folder)
+    for error in errors:
+        print(error)
+    for form in forms:
+        d = form.definition
+        experiment = f", experiment {d.experiment.key}" if d.experiment else ""
+        print(f"ok {form.path}: {d.slug} ({len(d.questions)} questions, {'/'.join(d.languages)}{experiment})")
+    return 1 if errors else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (exposed for tests and docs)."""
+    parser = argparse.ArgumentParser(prog="survey-service", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="run the HTTP service (applies migrations first)")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.set_defaults(func=_serve)
+    commands.add_parser("migrate", help="apply pending database migrations").set_defaults(
+        func=_migrate
+    )
+    forms = commands.add_parser("forms", help="survey definitions")
+    forms_commands = forms.add_subparsers(dest="forms_command", required=True)
+    check = forms_commands.add_parser("check", help="validate every forms/*.toml")
+    check.add_argument("--dir", help="folder to check (default SURVEY_FORMS_DIR or forms)")
+    check.set_defaults(func=_forms_check)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    result: int = args.func(args)
+    return result

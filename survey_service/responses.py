@@ -1,0 +1,139 @@
+"""Responses: checking answers against a version's questions, and storing them once."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import uuid
+from collections.abc import Mapping
+
+import msgspec
+
+from survey_service.base import Struct
+from survey_service.db.tables import Response
+from survey_service.definitions import QuestionType, Role, SurveyDefinition
+from survey_service.surveys import SurveyVersionInfo
+from survey_service.tokens import FormClaims
+
+__all__ = [
+    "AnswerValue",
+    "FieldError",
+    "StoredResponse",
+    "clean_text",
+    "record_response",
+    "role_columns",
+    "validate_answers",
+]
+
+AnswerValue = int | bool | str
+"""An answer as stored: int for nps and rating, bool for yes_no, str for text."""
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+class FieldError(Struct):
+    """One rejected input, named the way the client sent it."""
+
+    key: str
+    message: str
+
+
+class StoredResponse(Struct):
+    """A stored response's identity, the same for the first submission and any replay."""
+
+    id: int
+    survey: str
+    variant: str | None
+    created_at: dt.datetime
+
+
+def clean_text(value: str) -> str:
+    """Normalised free text: control characters removed, line ends unified, trimmed."""
+    return _CONTROL.sub("", value.replace("\r\n", "\n").replace("\r", "\n")).strip()
+
+
+def validate_answers(
+    definition: SurveyDefinition, answers: Mapping[str, object], prefix: str = "answers."
+) -> tuple[dict[str, AnswerValue], list[FieldError]]:
+    """Check every answer against its question; return the clean answers or the errors."""
+    clean: dict[str, AnswerValue] = {}
+    errors: list[FieldError] = []
+    for key in answers:
+        if definition.question(key) is None:
+            errors.append(FieldError(key=prefix + key, message="no such question in this survey"))
+    for q in definition.questions:
+        value = answers.get(q.id)
+        if isinstance(value, str) and q.type is QuestionType.TEXT:
+            value = clean_text(value) or None
+        if value is None:
+            if q.required:
+                errors.append(FieldError(key=prefix + q.id, message="an answer is required"))
+            continue
+        problem = _check(q.type, value, q.limit)
+        if problem:
+            errors.append(FieldError(key=prefix + q.id, message=problem))
+        else:
+            clean[q.id] = value  # type: ignore[assignment]  # checked by _check
+    return clean, errors
+
+
+def _check(kind: QuestionType, value: object, limit: int) -> str | None:
+    if kind is QuestionType.NPS or kind is QuestionType.RATING:
+        low, high = (0, 10) if kind is QuestionType.NPS else (1, 5)
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            return f"must be a whole number from {low} to {high}"
+    elif kind is QuestionType.YES_NO:
+        if not isinstance(value, bool):
+            return "must be true or false"
+    elif not isinstance(value, str):
+        return "must be text"
+    elif len(value) > limit:
+        return f"must be at most {limit} characters"
+    return None
+
+
+def role_columns(
+    definition: SurveyDefinition, answers: Mapping[str, AnswerValue]
+) -> dict[str, AnswerValue | None]:
+    """The typed response columns (named after roles) filled from the answers."""
+    columns: dict[str, AnswerValue | None] = {role.value: None for role in Role}
+    for q in definition.questions:
+        columns[q.role.value] = answers.get(q.id)
+    return columns
+
+
+async def record_response(
+    version: SurveyVersionInfo, claims: FormClaims, answers: dict[str, AnswerValue]
+) -> tuple[StoredResponse, bool]:
+    """Store the response unless this token already has one; return it and whether it is new.
+
+    Concurrency-safe without a read-then-write: the (survey_id, token_nonce) unique key
+    makes every racing insert but one do nothing, and those then read the winner.
+    """
+    nonce = uuid.UUID(bytes=claims.nonce)
+    row = Response(
+        survey_id=version.survey_id,
+        survey_version_id=version.version_id,
+        token_nonce=nonce,
+        variant=claims.variant,
+        channel=claims.channel,
+        language=claims.language,
+        metadata=msgspec.json.encode(claims.metadata).decode(),
+        answers=msgspec.json.encode(answers).decode(),
+        **role_columns(version.definition, answers),
+    )
+    inserted = await (
+        Response.insert(row)
+        .on_conflict(action="DO NOTHING")
+        .returning(Response.id, Response.variant, Response.created_at)
+    )
+    created = bool(inserted)
+    if not created:
+        inserted = await Response.select(
+            Response.id, Response.variant, Response.created_at
+        ).where((Response.survey_id == version.survey_id) & (Response.token_nonce == nonce))
+    first = inserted[0]
+    stored = StoredResponse(
+        id=first["id"], survey=version.slug, variant=first["variant"], created_at=first["created_at"]
+    )
+    return stored, created

@@ -1,0 +1,1 @@
+"""HTTP layer: controllers parse, call a service, render. No business logic here."""

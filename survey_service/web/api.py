@@ -1,0 +1,61 @@
+"""JSON API under /api/v1: serve a form with its token, accept a response."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import msgspec
+from litestar import Controller, Request, Response, get, post
+from litestar.params import Parameter
+
+from survey_service.base import Struct
+from survey_service.responses import StoredResponse
+from survey_service.serving import ServedForm, SurveyService
+from survey_service.tokens import MAX_TOKEN_LENGTH
+
+__all__ = ["ResponseIn", "SurveyApiController"]
+
+
+class ResponseIn(Struct):
+    """A response: the token from the served form and the answers by question id."""
+
+    token: Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_TOKEN_LENGTH)]
+    answers: dict[str, int | bool | str | None]
+
+
+class SurveyApiController(Controller):
+    """Forms and responses for apps that render their own UI."""
+
+    path = "/api/v1/surveys"
+    tags = ["surveys"]
+
+    @get("/{slug:str}", summary="Serve a survey with a signed form token")
+    async def serve(
+        self,
+        request: Request[object, object, object],
+        surveys: SurveyService,
+        slug: str,
+        lang: Annotated[str | None, Parameter(description="preferred language")] = None,
+        channel: Annotated[
+            str | None, Parameter(description="link, qr, email, kiosk or api (default)")
+        ] = None,
+    ) -> ServedForm:
+        """The current definition in the chosen language and variant, and its token.
+
+        Other query parameters named in the survey's ``metadata_keys`` are signed into the
+        token; any other parameter is ignored.
+        """
+        return surveys.open_form(
+            slug,
+            params=dict(request.query_params.items()),
+            accept_language=request.headers.get("accept-language"),
+            default_channel="api",
+        )
+
+    @post("/{slug:str}/responses", summary="Submit a response", status_code=201)
+    async def submit(
+        self, surveys: SurveyService, slug: str, data: ResponseIn
+    ) -> Response[StoredResponse]:
+        """Store the response: 201 the first time, 200 with the same body for a replay."""
+        stored, created = await surveys.submit(slug, data.token, data.answers)
+        return Response(stored, status_code=201 if created else 200)
