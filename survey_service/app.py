@@ -41,7 +41,9 @@ async def _lifespan(app: Litestar) -> AsyncIterator[None]:
     forms, errors = load_forms(Path(settings.forms_dir))
     if errors:
         raise StartupError("invalid survey definitions:\n" + "\n".join(map(str, errors)))
-    dsn = settings.database_url or await asyncio.to_thread(embedded_dsn, settings.data_dir)
+    dsn = settings.database_url
+    if dsn is None:
+        dsn = await asyncio.to_thread(embedded_dsn, settings.data_dir)
     db = await open_database(dsn, pool_max=settings.db_pool_max)
     recorder = AssignmentRecorder(interval=settings.assignment_flush_seconds)
     try:
@@ -82,7 +84,5 @@ def create_app(settings: Settings | None = None) -> Litestar:
         },
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         request_max_body_size=settings.max_body_bytes,
-        openapi_config=OpenAPIConfig(
-            title="survey_service", version=__version__, path="/schema"
-        ),
+        openapi_config=OpenAPIConfig(title="survey_service", version=__version__, path="/schema"),
     )

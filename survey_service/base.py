@@ -7,10 +7,9 @@ import msgspec
 __all__ = ["Struct"]
 
 
-class Struct(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class Struct(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """Base for definitions, requests, responses and tokens.
 
-    - ``frozen``: values are immutable once decoded, so they can be cached and shared.
     - ``kw_only``: fields are always named at construction, so adding one breaks nobody.
     - ``forbid_unknown_fields``: a misspelt key in a TOML file or a request body is an error
       that names the key, not a silently ignored setting.

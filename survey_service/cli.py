@@ -80,7 +80,8 @@ def _forms_check(args: argparse.Namespace) -> int:
     for form in forms:
         d = form.definition
         experiment = f", experiment {d.experiment.key}" if d.experiment else ""
-        print(f"ok {form.path}: {d.slug} ({len(d.questions)} questions, {'/'.join(d.languages)}{experiment})")
+        languages = "/".join(d.languages)
+        print(f"ok {form.path}: {d.slug} ({len(d.questions)} questions, {languages}{experiment})")
     return 1 if errors else 0
 
 

@@ -220,7 +220,9 @@ def _accept_language(header: str) -> list[str]:
     return [lang for _, _, lang in sorted(weighted)]
 
 
-def decode_definition(source: str, file: str = "<string>") -> SurveyDefinition | list[DefinitionError]:
+def decode_definition(
+    source: str, file: str = "<string>"
+) -> SurveyDefinition | list[DefinitionError]:
     """Decode and check one TOML source; return the definition or every problem found."""
     try:
         data = tomllib.loads(source)
@@ -257,7 +259,9 @@ def load_forms(folder: Path) -> tuple[list[LoadedForm], list[DefinitionError]]:
             errors.extend(result)
         elif result.slug in seen:
             errors.append(
-                DefinitionError(str(path), "slug", f"'{result.slug}' is also used by {seen[result.slug]}")
+                DefinitionError(
+                    str(path), "slug", f"'{result.slug}' is also used by {seen[result.slug]}"
+                )
             )
         else:
             seen[result.slug] = path
@@ -302,7 +306,10 @@ def _check(d: SurveyDefinition) -> list[tuple[PathT, str]]:
         roles.add(q.role)
         if ROLE_TYPES[q.role] is not q.type:
             problems.append(
-                ((*at, "type"), f"role '{q.role}' needs type '{ROLE_TYPES[q.role]}', not '{q.type}'")
+                (
+                    (*at, "type"),
+                    f"role '{q.role}' needs type '{ROLE_TYPES[q.role]}', not '{q.type}'",
+                )
             )
         if q.max_length is not None and q.type is not QuestionType.TEXT:
             problems.append(((*at, "max_length"), "only text questions take max_length"))
@@ -401,6 +408,6 @@ def _resolve(dotted: str, arrays: dict[PathT, int], *, is_array: bool) -> PathT:
 
 
 def _prefix_depth(candidate: PathT, path: PathT) -> int:
-    if len(candidate) > len(path) or path[: len(candidate)] != candidate:
-        return 0
-    return len(candidate)
+    # A key below the error's path (``text.en`` for an error on ``text``) matches it fully.
+    shared = min(len(candidate), len(path))
+    return shared if candidate[:shared] == path[:shared] else 0

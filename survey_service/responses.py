@@ -6,6 +6,7 @@ import datetime as dt
 import re
 import uuid
 from collections.abc import Mapping
+from typing import Any
 
 import msgspec
 
@@ -111,6 +112,7 @@ async def record_response(
     makes every racing insert but one do nothing, and those then read the winner.
     """
     nonce = uuid.UUID(bytes=claims.nonce)
+    columns: dict[str, Any] = dict(role_columns(version.definition, answers))
     row = Response(
         survey_id=version.survey_id,
         survey_version_id=version.version_id,
@@ -120,7 +122,7 @@ async def record_response(
         language=claims.language,
         metadata=msgspec.json.encode(claims.metadata).decode(),
         answers=msgspec.json.encode(answers).decode(),
-        **role_columns(version.definition, answers),
+        **columns,
     )
     inserted = await (
         Response.insert(row)
@@ -129,11 +131,14 @@ async def record_response(
     )
     created = bool(inserted)
     if not created:
-        inserted = await Response.select(
-            Response.id, Response.variant, Response.created_at
-        ).where((Response.survey_id == version.survey_id) & (Response.token_nonce == nonce))
+        inserted = await Response.select(Response.id, Response.variant, Response.created_at).where(
+            (Response.survey_id == version.survey_id) & (Response.token_nonce == nonce)
+        )
     first = inserted[0]
     stored = StoredResponse(
-        id=first["id"], survey=version.slug, variant=first["variant"], created_at=first["created_at"]
+        id=first["id"],
+        survey=version.slug,
+        variant=first["variant"],
+        created_at=first["created_at"],
     )
     return stored, created

@@ -92,7 +92,9 @@ class ServedForm(Struct):
     expires_at: dt.datetime
 
 
-def localize(definition: SurveyDefinition, version: int, language: str, variant: str | None) -> SurveyView:
+def localize(
+    definition: SurveyDefinition, version: int, language: str, variant: str | None
+) -> SurveyView:
     """The survey's texts in ``language``, with ``variant``'s wording overrides applied."""
     overrides = {}
     if definition.experiment is not None and variant is not None:
@@ -214,18 +216,21 @@ class SurveyService:
         try:
             claims = self.signer.verify(token)
         except TokenError as exc:
-            raise AnswersRejected([FieldError(key="token", message=str(exc))], reason=exc.reason) from None
+            raise AnswersRejected(
+                [FieldError(key="token", message=str(exc))], reason=exc.reason
+            ) from None
         version = await self.catalog.version(claims.survey_version_id)
         if version is None or version.slug != slug:
             raise AnswersRejected(
-                [FieldError(key="token", message="token belongs to another survey")], reason="mismatch"
+                [FieldError(key="token", message="token belongs to another survey")],
+                reason="mismatch",
             )
         return version, claims
 
     async def submit(
         self, slug: str, token: str, answers: Mapping[str, object]
     ) -> tuple[StoredResponse, bool]:
-        """Validate answers against the token's version and store them once (see record_response)."""
+        """Validate answers against the token's version; store them once (record_response)."""
         if self.catalog.current(slug) is None:
             raise SurveyNotFound(slug)
         version, claims = await self.read_token(slug, token)
@@ -233,4 +238,3 @@ class SurveyService:
         if errors:
             raise AnswersRejected(errors)
         return await record_response(version, claims, clean)
-

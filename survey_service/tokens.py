@@ -94,9 +94,7 @@ class TokenSigner:
             given = _unb64(signature)
         except (binascii.Error, ValueError):
             raise TokenError("malformed", "token signature is not base64url") from None
-        if key is None or not hmac.compare_digest(
-            given, hmac.digest(key, head.encode(), "sha256")
-        ):
+        if key is None or not hmac.compare_digest(given, hmac.digest(key, head.encode(), "sha256")):
             raise TokenError("signature", "token signature is invalid")
         try:
             claims = msgspec.msgpack.decode(_unb64(parts[2]), type=FormClaims)

@@ -14,6 +14,7 @@ from typing import Any
 
 import asyncpg
 from piccolo.engine.postgres import PostgresEngine
+from piccolo.table import Table
 
 from survey_service.db import piccolo_conf
 from survey_service.db.tables import TABLES
@@ -43,13 +44,13 @@ class Database:
         if self.engine.pool is not None:
             await self.engine.close_connection_pool()
 
-    async def ping(self, timeout: float = 2.0) -> bool:
-        """True when a pooled connection answers ``SELECT 1`` in time."""
+    async def ping(self) -> bool:
+        """True when a pooled connection answers ``SELECT 1`` within two seconds."""
         pool = self.engine.pool
         if pool is None:
             return False
         try:
-            async with asyncio.timeout(timeout), pool.acquire() as connection:
+            async with asyncio.timeout(2.0), pool.acquire() as connection:
                 return bool(await connection.fetchval("SELECT 1") == 1)
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError):
             return False
@@ -67,10 +68,10 @@ def embedded_dsn(data_dir: str) -> str:
     logging.getLogger("pgserver").setLevel(logging.WARNING)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # platformdirs warns when XDG_RUNTIME_DIR is unset
-        import pgserver  # imported lazily: only the zero-set-up path needs it
+        import pgserver  # lazily: only the zero-set-up path needs it
 
         pgdata.mkdir(parents=True, exist_ok=True)
-        server = pgserver.get_server(pgdata, cleanup_mode="stop")
+        server = pgserver.get_server(pgdata, cleanup_mode="stop")  # type: ignore[attr-defined]
     return str(server.get_uri())
 
 
@@ -81,7 +82,8 @@ def bind_engine(dsn: str) -> PostgresEngine:
     piccolo_conf.DB = engine
     from piccolo.apps.migrations.tables import Migration
 
-    for table in (*TABLES, Migration):
+    tables: tuple[type[Table], ...] = (*TABLES, Migration)
+    for table in tables:
         table._meta.db = engine
     return engine
 

@@ -11,6 +11,7 @@ from piccolo.columns import (
     Boolean,
     ForeignKey,
     Integer,
+    Serial,
     SmallInt,
     Text,
     Timestamptz,
@@ -24,6 +25,7 @@ __all__ = ["TABLES", "Assignment", "Response", "Survey", "SurveyVersion"]
 class Survey(Table, tablename="survey"):
     """One row per slug; ``current_version_id`` is the version served to new visitors."""
 
+    id = Serial(primary_key=True)
     slug = Varchar(length=63, unique=True)
     current_version_id = Integer(null=True)
     created_at = Timestamptz()
@@ -32,6 +34,7 @@ class Survey(Table, tablename="survey"):
 class SurveyVersion(Table, tablename="survey_version"):
     """An immutable snapshot of a definition; responses point at the one they answered."""
 
+    id = Serial(primary_key=True)
     survey_id = ForeignKey(Survey)
     version = Integer()
     content_hash = Varchar(length=64)

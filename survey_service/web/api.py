@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
-from litestar.params import Parameter
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody, Parameter
 
 from survey_service.base import Struct
 from survey_service.responses import StoredResponse
@@ -32,9 +33,9 @@ class SurveyApiController(Controller):
     @get("/{slug:str}", summary="Serve a survey with a signed form token")
     async def serve(
         self,
-        request: Request[object, object, object],
-        surveys: SurveyService,
-        slug: str,
+        request: Request[Any, Any, Any],
+        surveys: NamedDependency[SurveyService],
+        slug: FromPath[str],
         lang: Annotated[str | None, Parameter(description="preferred language")] = None,
         channel: Annotated[
             str | None, Parameter(description="link, qr, email, kiosk or api (default)")
@@ -54,7 +55,10 @@ class SurveyApiController(Controller):
 
     @post("/{slug:str}/responses", summary="Submit a response", status_code=201)
     async def submit(
-        self, surveys: SurveyService, slug: str, data: ResponseIn
+        self,
+        surveys: NamedDependency[SurveyService],
+        slug: FromPath[str],
+        data: JSONBody[ResponseIn],
     ) -> Response[StoredResponse]:
         """Store the response: 201 the first time, 200 with the same body for a replay."""
         stored, created = await surveys.submit(slug, data.token, data.answers)

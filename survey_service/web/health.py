@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from litestar import Controller, Response, get
+from litestar.di import NamedDependency
 
 from survey_service.db import Database
 
@@ -22,7 +23,7 @@ class HealthController(Controller):
         return {"status": "ok"}
 
     @get("/ready")
-    async def ready(self, db: Database) -> Response[dict[str, str]]:
+    async def ready(self, db: NamedDependency[Database]) -> Response[dict[str, str]]:
         """ok with 200 when the database answers, else 503."""
         if await db.ping():
             return Response({"status": "ok", "database": "ok"})

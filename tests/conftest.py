@@ -1,0 +1,115 @@
+"""Shared fixtures: a real PostgreSQL database for the whole run, dropped afterwards.
+
+``TEST_DATABASE_URL`` (or ``DATABASE_URL``) names a server on which a fresh database is
+created; without either, the embedded server (pgserver) is started in a short temp path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import httpx
+import pytest
+from litestar import Litestar
+
+from survey_service.app import create_app
+from survey_service.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+FORMS = ROOT / "forms"
+TEST_KEY = "test-signing-key-" + "x" * 32
+
+
+def _with_database(dsn: str, name: str) -> str:
+    parts = urlsplit(dsn)
+    return urlunsplit(parts._replace(path="/" + name))
+
+
+@pytest.fixture(scope="session")
+def server_dsn() -> Iterator[str]:
+    """DSN of a server we may create databases on (its maintenance database)."""
+    configured = os.environ.get("TEST_DATABASE_URL") or os.environ.get("DATABASE_URL")
+    if configured:
+        yield configured
+        return
+    from survey_service.db.database import embedded_dsn
+
+    # A short, private path: the server's socket lives in it (sun_path limit).
+    folder = tempfile.mkdtemp(prefix="sspg", dir="/tmp")
+    yield embedded_dsn(folder)
+
+
+@pytest.fixture(scope="session")
+async def database_url(server_dsn: str) -> AsyncIterator[str]:
+    """A fresh, empty database for this test run; dropped at the end."""
+    name = "survey_test_" + secrets.token_hex(4)
+    admin = await asyncpg.connect(server_dsn)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    yield _with_database(server_dsn, name)
+    admin = await asyncpg.connect(server_dsn)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """Settings for the in-process app: the repository's forms, a fixed test key."""
+    return Settings(
+        database_url=database_url,
+        data_dir=str(tmp_path_factory.mktemp("data")),
+        forms_dir=str(FORMS),
+        secret_key=TEST_KEY,
+        assignment_flush_seconds=0.05,
+    )
+
+
+@pytest.fixture(scope="session")
+async def app(settings: Settings) -> AsyncIterator[Litestar]:
+    """The app with its lifespan running (migrated database, synced forms)."""
+    application = create_app(settings)
+    # Enter and exit the lifespan in one task: anyio's cancel scopes inside it must be left
+    # by the task that entered them, and fixture set-up and tear-down run in different ones.
+    started, stop = asyncio.Event(), asyncio.Event()
+
+    async def run() -> None:
+        async with application.lifespan():
+            started.set()
+            await stop.wait()
+
+    task = asyncio.create_task(run())
+    await asyncio.wait([task, asyncio.create_task(started.wait())], return_when="FIRST_COMPLETED")
+    if task.done():
+        task.result()  # start-up failed: raise its error here
+    yield application
+    stop.set()
+    await task
+
+
+@pytest.fixture
+async def client(app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client driving the app in this event loop (see DESIGN.md, known traps)."""
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+        yield c
+
+
+@pytest.fixture
+async def db(app: Litestar, database_url: str) -> AsyncIterator[asyncpg.Connection]:
+    """A direct connection for checking what was stored; responses are emptied first."""
+    await app.state.surveys.recorder.flush()  # earlier tests' assignments land before the wipe
+    connection = await asyncpg.connect(database_url)
+    await connection.execute("TRUNCATE response, assignment")
+    yield connection
+    await connection.close()

@@ -1,0 +1,83 @@
+"""The survey-service command, run as a real process."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "survey_service", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+        check=False,
+    )
+
+
+def test_forms_check_accepts_the_shipped_forms() -> None:
+    result = run("forms", "check")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.count("ok ") == 3
+
+
+def test_forms_check_prints_file_line_and_field(tmp_path: Path) -> None:
+    good = (ROOT / "forms" / "nps-empathy.toml").read_text()
+    (tmp_path / "bad.toml").write_text(good.replace("max_length = 1000", "max_length = 0"))
+    (tmp_path / "good.toml").write_text(good)
+    result = run("forms", "check", "--dir", str(tmp_path))
+    assert result.returncode == 1
+    line = next(line for line in result.stdout.splitlines() if "bad.toml" in line)
+    number = next(i for i, text in enumerate(good.splitlines(), 1) if "max_length = 1000" in text)
+    assert line.startswith(f"{tmp_path / 'bad.toml'}:{number}: questions[1].max_length:")
+    assert "ok " in result.stdout
+
+
+def test_bad_setting_stops_with_one_line() -> None:
+    result = run("serve", env={"SURVEY_PORT": "eighty"})
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "survey-service: invalid setting SURVEY_PORT: Expected `int`, got `str`"
+    ]
+
+
+@pytest.fixture
+async def empty_database(server_dsn: str) -> AsyncIterator[str]:
+    name = "survey_cli_" + secrets.token_hex(4)
+    admin = await asyncpg.connect(server_dsn)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    yield urlunsplit(urlsplit(server_dsn)._replace(path="/" + name))
+    await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    await admin.close()
+
+
+async def test_migrate_creates_the_schema_once(empty_database: str) -> None:
+    first = run("migrate", env={"DATABASE_URL": empty_database})
+    assert first.returncode == 0, first.stderr
+    assert "applied 1 migration" in first.stdout
+    second = run("migrate", env={"DATABASE_URL": empty_database})
+    assert "up to date" in second.stdout
+    connection = await asyncpg.connect(empty_database)
+    try:
+        tables = {
+            r["tablename"]
+            for r in await connection.fetch(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
+            )
+        }
+    finally:
+        await connection.close()
+    assert {"survey", "survey_version", "assignment", "response"} <= tables
