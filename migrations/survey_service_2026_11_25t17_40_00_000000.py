@@ -5,9 +5,7 @@ Raw SQL so that constraints and indexes are exactly what the queries rely on: th
 read-then-write, and (survey_id, created_at) serves every KPI window.
 """
 
-from piccolo.apps.migrations.auto.migration_manager import MigrationManager
-
-from survey_service.db.tables import Survey
+from survey_service.db.sql_migration import sql_migration
 
 ID = "2026-11-25T17:40:00:000000"
 VERSION = "1.38.0"
@@ -79,13 +77,4 @@ STATEMENTS = [
 ]
 
 
-async def forwards() -> MigrationManager:
-    manager = MigrationManager(migration_id=ID, app_name="survey_service", description=DESCRIPTION)
-
-    async def run() -> None:
-        # Runs inside the migration's transaction: Piccolo routes raw queries to it.
-        for statement in STATEMENTS:
-            await Survey.raw(statement).run()
-
-    manager.add_raw(run)
-    return manager
+forwards = sql_migration(ID, DESCRIPTION, STATEMENTS)

@@ -18,6 +18,7 @@ from survey_service.tokens import FormClaims
 
 __all__ = [
     "AnswerValue",
+    "coerce_form_fields",
     "FieldError",
     "StoredResponse",
     "clean_text",
@@ -33,10 +34,15 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 class FieldError(Struct):
-    """One rejected input, named the way the client sent it."""
+    """One rejected input, named the way the client sent it.
+
+    ``code`` is stable for clients and page translations: required, range, type,
+    too_long, unknown, token.
+    """
 
     key: str
     message: str
+    code: str = "invalid"
 
 
 class StoredResponse(Struct):
@@ -61,36 +67,62 @@ def validate_answers(
     errors: list[FieldError] = []
     for key in answers:
         if definition.question(key) is None:
-            errors.append(FieldError(key=prefix + key, message="no such question in this survey"))
+            message = "no such question in this survey"
+            errors.append(FieldError(key=prefix + key, message=message, code="unknown"))
     for q in definition.questions:
         value = answers.get(q.id)
         if isinstance(value, str) and q.type is QuestionType.TEXT:
             value = clean_text(value) or None
         if value is None:
             if q.required:
-                errors.append(FieldError(key=prefix + q.id, message="an answer is required"))
+                errors.append(
+                    FieldError(key=prefix + q.id, message="an answer is required", code="required")
+                )
             continue
         problem = _check(q.type, value, q.limit)
         if problem:
-            errors.append(FieldError(key=prefix + q.id, message=problem))
+            code, message = problem
+            errors.append(FieldError(key=prefix + q.id, message=message, code=code))
         else:
             clean[q.id] = value  # type: ignore[assignment]  # checked by _check
     return clean, errors
 
 
-def _check(kind: QuestionType, value: object, limit: int) -> str | None:
+def _check(kind: QuestionType, value: object, limit: int) -> tuple[str, str] | None:
     if kind is QuestionType.NPS or kind is QuestionType.RATING:
         low, high = (0, 10) if kind is QuestionType.NPS else (1, 5)
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-            return f"must be a whole number from {low} to {high}"
+            return "range", f"must be a whole number from {low} to {high}"
     elif kind is QuestionType.YES_NO:
         if not isinstance(value, bool):
-            return "must be true or false"
+            return "type", "must be true or false"
     elif not isinstance(value, str):
-        return "must be text"
+        return "type", "must be text"
     elif len(value) > limit:
-        return f"must be at most {limit} characters"
+        return "too_long", f"must be at most {limit} characters"
     return None
+
+
+def coerce_form_fields(
+    definition: SurveyDefinition, fields: Mapping[str, str]
+) -> dict[str, object]:
+    """Typed answers from an HTML form post (all strings); blank fields are unanswered.
+
+    Values that do not convert stay strings, so :func:`validate_answers` names the problem.
+    Fields that are not questions (token, CSRF, honeypot) are ignored here.
+    """
+    answers: dict[str, object] = {}
+    for q in definition.questions:
+        raw = fields.get(q.id)
+        if raw is None or not raw.strip():
+            continue
+        if q.type in (QuestionType.NPS, QuestionType.RATING):
+            answers[q.id] = int(raw) if raw.strip().isdecimal() and len(raw) < 4 else raw
+        elif q.type is QuestionType.YES_NO:
+            answers[q.id] = {"yes": True, "no": False}.get(raw, raw)
+        else:
+            answers[q.id] = raw
+    return answers
 
 
 def role_columns(
@@ -104,7 +136,12 @@ def role_columns(
 
 
 async def record_response(
-    version: SurveyVersionInfo, claims: FormClaims, answers: dict[str, AnswerValue]
+    version: SurveyVersionInfo,
+    claims: FormClaims,
+    answers: dict[str, AnswerValue],
+    *,
+    flags: list[str] | None = None,
+    client_hash: str | None = None,
 ) -> tuple[StoredResponse, bool]:
     """Store the response unless this token already has one; return it and whether it is new.
 
@@ -122,6 +159,8 @@ async def record_response(
         language=claims.language,
         metadata=msgspec.json.encode(claims.metadata).decode(),
         answers=msgspec.json.encode(answers).decode(),
+        flags=flags or [],
+        client_hash=client_hash,
         **columns,
     )
     inserted = await (

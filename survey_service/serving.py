@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+
+import msgspec
 from collections.abc import Mapping
 
 from survey_service.assignment import AssignmentRecorder, NewAssignment, draw_variant
@@ -167,29 +169,42 @@ class SurveyService:
             raise SurveyNotFound(slug)
         return info
 
-    def open_form(
+    async def open_form(
         self,
         slug: str,
         *,
         params: Mapping[str, str],
         accept_language: str | None,
         default_channel: str,
+        carried: str | None = None,
     ) -> ServedForm:
-        """Serve a form: choose language, draw the variant, sign the claims, record it."""
+        """Serve a form: choose language, draw the variant, sign the claims, record it.
+
+        ``carried`` is a token the visitor already holds (a link's ``t=``, the page's cookie,
+        an invitation): when it is genuine and unspent for this survey, its assignment
+        (nonce, variant, channel, metadata, version) is kept and only the language and
+        issue time are renewed, so a reload never flips the wording or counts twice.
+        Raises AnswersRejected when a carried token is expired or forged.
+        """
         info = self.survey(slug)
+        if carried:
+            version, previous = await self.read_token(slug, carried)
+            language = pick_language(
+                version.definition, params.get("lang") or previous.language, None
+            )
+            claims = msgspec.structs.replace(
+                previous, language=language, issued_at=int(time.time())
+            )
+            return self._served(version, claims)
         definition = info.definition
-        language = pick_language(definition, params.get("lang"), accept_language)
         channel = params.get("channel", default_channel)
-        if channel not in CHANNELS:
-            channel = default_channel
-        variant = draw_variant(definition.experiment) if definition.experiment else None
         now = int(time.time())
         claims = FormClaims(
             survey_version_id=info.version_id,
             nonce=new_nonce(),
-            variant=variant,
-            channel=channel,
-            language=language,
+            variant=draw_variant(definition.experiment) if definition.experiment else None,
+            channel=channel if channel in CHANNELS else default_channel,
+            language=pick_language(definition, params.get("lang"), accept_language),
             metadata=clean_metadata(definition.metadata_keys, params),
             issued_at=now,
             expires_at=now + self.token_ttl_seconds,
@@ -199,36 +214,47 @@ class SurveyService:
                 survey_id=info.survey_id,
                 survey_version_id=info.version_id,
                 nonce=claims.nonce,
-                variant=variant,
-                channel=channel,
-                language=language,
+                variant=claims.variant,
+                channel=claims.channel,
+                language=claims.language,
                 metadata=claims.metadata,
             )
         )
+        return self._served(info, claims)
+
+    def _served(self, version: SurveyVersionInfo, claims: FormClaims) -> ServedForm:
         return ServedForm(
-            survey=localize(definition, info.version, language, variant),
+            survey=self.view(version, claims),
             token=self.signer.sign(claims),
             expires_at=dt.datetime.fromtimestamp(claims.expires_at, dt.UTC),
         )
+
+    @staticmethod
+    def view(version: SurveyVersionInfo, claims: FormClaims) -> SurveyView:
+        """The form exactly as the token's holder saw it."""
+        return localize(version.definition, version.version, claims.language, claims.variant)
 
     async def read_token(self, slug: str, token: str) -> tuple[SurveyVersionInfo, FormClaims]:
         """Verify a token and the version it names; raise AnswersRejected."""
         try:
             claims = self.signer.verify(token)
         except TokenError as exc:
-            raise AnswersRejected(
-                [FieldError(key="token", message=str(exc))], reason=exc.reason
-            ) from None
+            error = FieldError(key="token", message=str(exc), code="token")
+            raise AnswersRejected([error], reason=exc.reason) from None
         version = await self.catalog.version(claims.survey_version_id)
         if version is None or version.slug != slug:
-            raise AnswersRejected(
-                [FieldError(key="token", message="token belongs to another survey")],
-                reason="mismatch",
-            )
+            error = FieldError(key="token", message="token belongs to another survey", code="token")
+            raise AnswersRejected([error], reason="mismatch")
         return version, claims
 
     async def submit(
-        self, slug: str, token: str, answers: Mapping[str, object]
+        self,
+        slug: str,
+        token: str,
+        answers: Mapping[str, object],
+        *,
+        flags: list[str] | None = None,
+        client_hash: str | None = None,
     ) -> tuple[StoredResponse, bool]:
         """Validate answers against the token's version; store them once (record_response)."""
         if self.catalog.current(slug) is None:
@@ -237,4 +263,6 @@ class SurveyService:
         clean, errors = validate_answers(version.definition, answers)
         if errors:
             raise AnswersRejected(errors)
-        return await record_response(version, claims, clean)
+        return await record_response(
+            version, claims, clean, flags=flags, client_hash=client_hash
+        )

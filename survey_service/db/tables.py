@@ -7,6 +7,7 @@ be distributed by survey on Citus later (DESIGN.md, scale-out).
 from piccolo.columns import (
     JSONB,
     UUID,
+    Array,
     BigSerial,
     Boolean,
     ForeignKey,
@@ -75,6 +76,8 @@ class Response(Table, tablename="response"):
     empathy_emotional = SmallInt(null=True)
     empathy_influence = SmallInt(null=True)
     comment = Text(null=True)
+    flags = Array(base_column=Text())
+    client_hash = Varchar(length=32, null=True)
     created_at = Timestamptz()
 
 

@@ -46,7 +46,7 @@ class SurveyApiController(Controller):
         Other query parameters named in the survey's ``metadata_keys`` are signed into the
         token; any other parameter is ignored.
         """
-        return surveys.open_form(
+        return await surveys.open_form(
             slug,
             params=dict(request.query_params.items()),
             accept_language=request.headers.get("accept-language"),

@@ -63,7 +63,7 @@ async def test_response_points_at_the_version_it_was_served_with(
     signer = app.state.surveys.signer
     _, current_v1 = await sync_definitions([definition("Old wording?")])
     old_service = SurveyService(Catalog(current_v1), signer, AssignmentRecorder(), 3600)
-    served = old_service.open_form(
+    served = await old_service.open_form(
         "versioning-probe", params={}, accept_language=None, default_channel="link"
     )
     _, current_v2 = await sync_definitions([definition("New wording?")])
