@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 from litestar import Litestar
+from litestar.config.csrf import CSRFConfig
+from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
+from litestar.template.config import TemplateConfig
 
 from survey_service import __version__
 from survey_service.assignment import AssignmentRecorder
@@ -25,10 +29,13 @@ from survey_service.tokens import TokenSigner
 from survey_service.web.api import SurveyApiController
 from survey_service.web.errors import EXCEPTION_HANDLERS
 from survey_service.web.health import HealthController
+from survey_service.web.pages import SurveyPages
+from survey_service.web.security import rate_limits, security_headers
 
 __all__ = ["StartupError", "create_app"]
 
 log = logging.getLogger("survey_service")
+_PACKAGE = Path(__file__).resolve().parent
 
 
 class StartupError(Exception):
@@ -51,10 +58,11 @@ async def _lifespan(app: Litestar) -> AsyncIterator[None]:
         for outcome in outcomes:
             state = "new version" if outcome.created else "unchanged"
             log.info("survey %s: version %d (%s)", outcome.slug, outcome.version, state)
-        signer = TokenSigner(load_secret_key(settings), settings.previous_secret_key)
+        secret = app.state.secret_key
+        signer = TokenSigner(secret, settings.previous_secret_key)
         app.state.db = db
         app.state.surveys = SurveyService(
-            Catalog(current), signer, recorder, settings.token_ttl_seconds
+            Catalog(current), signer, recorder, settings.token_ttl_seconds, client_secret=secret
         )
         await recorder.start()
         yield
@@ -71,18 +79,49 @@ def _provide_db(state: State) -> Database:
     return state.db  # type: ignore[no-any-return]
 
 
+def _provide_settings(state: State) -> Settings:
+    return state.settings  # type: ignore[no-any-return]
+
+
 def create_app(settings: Settings | None = None) -> Litestar:
-    """Build the ASGI app; ``settings`` default to the environment's."""
+    """Build the ASGI app; ``settings`` default to the environment's.
+
+    Reads (or on first start creates) the signing key, which CSRF needs at build time.
+    """
     settings = settings or Settings.from_env()
+    secret = load_secret_key(settings)
+    css = (_PACKAGE / "static" / "survey.css").read_text(encoding="utf-8")
+
+    def add_globals(engine: JinjaTemplateEngine) -> None:
+        engine.engine.globals["page_css"] = css
+
     return Litestar(
-        route_handlers=[SurveyApiController, HealthController],
+        route_handlers=[SurveyApiController, SurveyPages, HealthController],
         lifespan=[_lifespan],
-        state=State({"settings": settings}),
+        state=State({"settings": settings, "secret_key": secret}),
         dependencies={
             "surveys": Provide(_provide_surveys, sync_to_thread=False),
             "db": Provide(_provide_db, sync_to_thread=False),
+            "settings": Provide(_provide_settings, sync_to_thread=False),
         },
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         request_max_body_size=settings.max_body_bytes,
+        template_config=TemplateConfig(
+            directory=_PACKAGE / "templates",
+            engine=JinjaTemplateEngine,
+            engine_callback=add_globals,
+        ),
+        csrf_config=CSRFConfig(
+            secret=hmac.new(secret.encode(), b"csrf", "sha256").hexdigest(),
+            cookie_name="ss_csrf",
+            cookie_path="/s/",
+            cookie_secure=settings.base_url.startswith("https:"),
+            cookie_httponly=True,
+            cookie_samesite="lax",
+            # The JSON API is authorised by tokens and keys, not cookies: no CSRF there.
+            exclude=["/api/", "/health/", "/schema"],
+        ),
+        middleware=[limit.middleware for limit in rate_limits(settings)],
+        after_request=security_headers(settings, css),
         openapi_config=OpenAPIConfig(title="survey_service", version=__version__, path="/schema"),
     )

@@ -8,6 +8,7 @@ import time
 import msgspec
 from collections.abc import Mapping
 
+from survey_service.abuse import client_hash
 from survey_service.assignment import AssignmentRecorder, NewAssignment, draw_variant
 from survey_service.base import Struct
 from survey_service.definitions import (
@@ -156,11 +157,13 @@ class SurveyService:
         signer: TokenSigner,
         recorder: AssignmentRecorder,
         token_ttl_seconds: int,
+        client_secret: str = "",
     ) -> None:
         self.catalog = catalog
         self.signer = signer
         self.recorder = recorder
         self.token_ttl_seconds = token_ttl_seconds
+        self._client_secret = client_secret
 
     def survey(self, slug: str) -> SurveyVersionInfo:
         """The current version of a served survey; raise SurveyNotFound."""
@@ -177,25 +180,21 @@ class SurveyService:
         accept_language: str | None,
         default_channel: str,
         carried: str | None = None,
+        sticky: str | None = None,
     ) -> ServedForm:
         """Serve a form: choose language, draw the variant, sign the claims, record it.
 
-        ``carried`` is a token the visitor already holds (a link's ``t=``, the page's cookie,
-        an invitation): when it is genuine and unspent for this survey, its assignment
-        (nonce, variant, channel, metadata, version) is kept and only the language and
-        issue time are renewed, so a reload never flips the wording or counts twice.
-        Raises AnswersRejected when a carried token is expired or forged.
+        ``carried`` is a token the link brings (``t=``: an invitation, an assignment made
+        through the API): its assignment (nonce, variant, channel, metadata, version) is
+        kept and only the language and issue time are renewed. Raises AnswersRejected
+        when it is expired or forged. ``sticky`` is the token this browser was given for
+        this survey before (the page's cookie): it is reused the same way when it is
+        still valid and the link's channel and metadata are the same, so a reload never
+        flips the wording or counts twice; otherwise it is ignored.
         """
         info = self.survey(slug)
         if carried:
-            version, previous = await self.read_token(slug, carried)
-            language = pick_language(
-                version.definition, params.get("lang") or previous.language, None
-            )
-            claims = msgspec.structs.replace(
-                previous, language=language, issued_at=int(time.time())
-            )
-            return self._served(version, claims)
+            return await self._renew(slug, carried, params.get("lang"))
         definition = info.definition
         channel = params.get("channel", default_channel)
         now = int(time.time())
@@ -209,6 +208,17 @@ class SurveyService:
             issued_at=now,
             expires_at=now + self.token_ttl_seconds,
         )
+        if sticky:
+            try:
+                _, previous = await self.read_token(slug, sticky)
+            except AnswersRejected:
+                previous = None
+            same_link = previous is not None and (previous.channel, previous.metadata) == (
+                claims.channel,
+                claims.metadata,
+            )
+            if same_link:
+                return await self._renew(slug, sticky, params.get("lang"))
         self.recorder.record(
             NewAssignment(
                 survey_id=info.survey_id,
@@ -221,6 +231,12 @@ class SurveyService:
             )
         )
         return self._served(info, claims)
+
+    async def _renew(self, slug: str, token: str, lang: str | None) -> ServedForm:
+        version, previous = await self.read_token(slug, token)
+        language = pick_language(version.definition, lang or previous.language, None)
+        claims = msgspec.structs.replace(previous, language=language, issued_at=int(time.time()))
+        return self._served(version, claims)
 
     def _served(self, version: SurveyVersionInfo, claims: FormClaims) -> ServedForm:
         return ServedForm(
@@ -252,17 +268,32 @@ class SurveyService:
         slug: str,
         token: str,
         answers: Mapping[str, object],
+    ) -> tuple[StoredResponse, bool]:
+        """Verify the token, then :meth:`store` the answers."""
+        self.survey(slug)
+        version, claims = await self.read_token(slug, token)
+        return await self.store(version, claims, answers)
+
+    async def store(
+        self,
+        version: SurveyVersionInfo,
+        claims: FormClaims,
+        answers: Mapping[str, object],
         *,
         flags: list[str] | None = None,
-        client_hash: str | None = None,
+        client_address: str | None = None,
     ) -> tuple[StoredResponse, bool]:
-        """Validate answers against the token's version; store them once (record_response)."""
-        if self.catalog.current(slug) is None:
-            raise SurveyNotFound(slug)
-        version, claims = await self.read_token(slug, token)
+        """Validate answers against the token's version and store them once.
+
+        Raises AnswersRejected naming each bad answer. The client address, when given, is
+        kept only as a keyed hash with a daily salt (see :mod:`survey_service.abuse`).
+        """
         clean, errors = validate_answers(version.definition, answers)
         if errors:
             raise AnswersRejected(errors)
-        return await record_response(
-            version, claims, clean, flags=flags, client_hash=client_hash
-        )
+        hashed = None
+        if client_address is not None:
+            hashed = client_hash(
+                self._client_secret, client_address, dt.datetime.now(dt.UTC).date()
+            )
+        return await record_response(version, claims, clean, flags=flags, client_hash=hashed)

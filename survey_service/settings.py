@@ -7,6 +7,7 @@ line naming the variable (:class:`SettingsError`).
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import secrets
@@ -68,8 +69,28 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     assignment_flush_seconds: Annotated[float, msgspec.Meta(gt=0, le=60)] = 0.5
     """How often buffered assignments are written in one batch."""
 
+    min_fill_seconds: Annotated[float, msgspec.Meta(ge=0, le=60)] = 2.0
+    """Form submissions faster than this after the page was served are flagged ``too_fast``."""
+
+    submit_limit_per_ip: PositiveInt = 20
+    """Form submissions per minute from one client address (more get a friendly 429 page)."""
+
+    submit_limit_per_survey: PositiveInt = 600
+    """Form submissions per minute to one survey, from everyone together."""
+
+    trusted_proxies: str = ""
+    """Comma-separated proxy addresses/CIDRs whose X-Forwarded-For is believed; else ignored."""
+
+    frame_ancestors: str = "'none'"
+    """CSP frame-ancestors: who may embed the form pages (e.g. ``https://shop.example``)."""
+
     log_level: LogLevel = "INFO"
     """Python logging level for the service's own loggers."""
+
+    @property
+    def proxies(self) -> list[str]:
+        """``trusted_proxies`` as a list."""
+        return [p.strip() for p in self.trusted_proxies.split(",") if p.strip()]
 
     @property
     def base_url(self) -> str:
@@ -91,6 +112,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             raise SettingsError(_explain(str(exc))) from None
         if settings.secret_key is not None and len(settings.secret_key) < 32:
             raise SettingsError(f"{env_name('secret_key')}: must be at least 32 characters")
+        for proxy in settings.proxies:
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError:
+                raise SettingsError(
+                    f"{env_name('trusted_proxies')}: '{proxy}' is not an address or network"
+                ) from None
         return settings
 
 

@@ -237,7 +237,9 @@ async def test_expired_token_is_400(
         json={"token": body["token"], "answers": {"recommend": 9}},
     )
     assert response.status_code == 400
-    assert response.json()["extra"] == [{"key": "token", "message": "token has expired"}]
+    assert response.json()["extra"] == [
+        {"key": "token", "message": "token has expired", "code": "token"}
+    ]
     assert await count(db) == 0
 
 

@@ -1,0 +1,77 @@
+"""The pages' own words (buttons, errors, notices) in the languages the shipped forms use.
+
+Survey texts come from the definitions; these are the fixed words around them. A survey
+language without an entry here gets English page words around its own texts.
+"""
+
+from __future__ import annotations
+
+__all__ = ["LANGUAGE_NAMES", "ui_text"]
+
+LANGUAGE_NAMES = {"en": "English", "es": "Español"}
+
+_UI: dict[str, dict[str, str]] = {
+    "en": {
+        "send": "Send",
+        "yes": "Yes",
+        "no": "No",
+        "optional": "optional",
+        "language": "Language",
+        "errors": "Please check the answers marked below.",
+        "required": "Please answer this question.",
+        "range": "Please choose one of the options.",
+        "type": "Please choose one of the options.",
+        "too_long": "Please keep your answer to {limit} characters.",
+        "unknown": "This answer does not belong to the form.",
+        "up_to": "Up to {limit} characters.",
+        "thanks_title": "Thank you!",
+        "thanks": "Your answers were received.",
+        "expired_title": "This form has expired",
+        "expired": "Forms stay open for a few days after they are sent. You can still answer on a fresh one.",
+        "fresh": "Open a fresh form",
+        "invalid_title": "This link does not work",
+        "invalid": "The link is damaged or was not made by us. You can answer on a fresh form.",
+        "not_found_title": "Survey not found",
+        "not_found": "There is no survey at this address.",
+        "busy_title": "Too many answers right now",
+        "busy": "Please wait a minute and send your answers again.",
+        "refused_title": "This page could not be sent",
+        "refused": "Please reload the form and try again.",
+        "too_big_title": "That was too long",
+        "too_big": "Please shorten your answers and send them again.",
+    },
+    "es": {
+        "send": "Enviar",
+        "yes": "Sí",
+        "no": "No",
+        "optional": "opcional",
+        "language": "Idioma",
+        "errors": "Revise las respuestas marcadas abajo.",
+        "required": "Por favor, responda a esta pregunta.",
+        "range": "Por favor, elija una de las opciones.",
+        "type": "Por favor, elija una de las opciones.",
+        "too_long": "Por favor, use como máximo {limit} caracteres.",
+        "unknown": "Esta respuesta no pertenece al formulario.",
+        "up_to": "Hasta {limit} caracteres.",
+        "thanks_title": "¡Gracias!",
+        "thanks": "Hemos recibido sus respuestas.",
+        "expired_title": "Este formulario ha caducado",
+        "expired": "Los formularios siguen abiertos unos días después de enviarse. Aún puede responder en uno nuevo.",
+        "fresh": "Abrir un formulario nuevo",
+        "invalid_title": "Este enlace no funciona",
+        "invalid": "El enlace está dañado o no lo creamos nosotros. Puede responder en un formulario nuevo.",
+        "not_found_title": "Encuesta no encontrada",
+        "not_found": "No hay ninguna encuesta en esta dirección.",
+        "busy_title": "Demasiadas respuestas en este momento",
+        "busy": "Espere un minuto y vuelva a enviar sus respuestas.",
+        "refused_title": "No se pudo enviar esta página",
+        "refused": "Vuelva a cargar el formulario e inténtelo de nuevo.",
+        "too_big_title": "Demasiado largo",
+        "too_big": "Acorte sus respuestas y vuelva a enviarlas.",
+    },
+}
+
+
+def ui_text(language: str) -> dict[str, str]:
+    """The page words for ``language`` (English when there are none for it)."""
+    return _UI.get(language, _UI["en"])

@@ -1,0 +1,187 @@
+"""Phone-first survey pages: server-rendered, no JavaScript needed, one response per visit."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from litestar import Controller, Request, Response, get, post
+from litestar.datastructures import Cookie
+from litestar.di import NamedDependency
+from litestar.enums import RequestEncodingType
+from litestar.params import Body, FromPath, FromQuery
+from litestar.response import Redirect, Template
+
+from survey_service.abuse import HONEYPOT_FIELD, client_address, submission_flags
+from survey_service.definitions import pick_language
+from survey_service.responses import coerce_form_fields
+from survey_service.serving import AnswersRejected, SurveyService, SurveyView
+from survey_service.settings import Settings
+from survey_service.web.i18n import LANGUAGE_NAMES, ui_text
+
+__all__ = ["SurveyPages", "notice"]
+
+FORM_BODY_LIMIT = 32 * 1024
+NO_STORE = {"Cache-Control": "no-store"}
+
+
+def _cookie_name(slug: str) -> str:
+    return f"ss_{slug.replace('-', '_')}"
+
+
+def notice(language: str, kind: str, status: int, link: str | None = None) -> Template:
+    """A friendly full page (expired, invalid, busy ...) in the customer's language."""
+    t = ui_text(language)
+    return Template(
+        template_name="notice.html",
+        context={
+            "lang": language,
+            "title": t[f"{kind}_title"],
+            "heading": t[f"{kind}_title"],
+            "message": t[kind],
+            "link": link,
+            "link_text": t["fresh"],
+        },
+        status_code=status,
+        headers=NO_STORE,
+    )
+
+
+def _form_page(
+    survey: SurveyView,
+    token: str,
+    *,
+    errors: dict[str, str] | None = None,
+    values: dict[str, str] | None = None,
+    status: int = 200,
+    cookie: Cookie | None = None,
+) -> Template:
+    base = f"/s/{survey.slug}"
+    return Template(
+        template_name="form.html",
+        context={
+            "lang": survey.language,
+            "title": survey.title,
+            "survey": survey,
+            "token": token,
+            "action": base,
+            "errors": errors or {},
+            "values": values or {},
+            "t": ui_text(survey.language),
+            "language_names": LANGUAGE_NAMES,
+            "lang_urls": {
+                code: f"{base}?{urlencode({'lang': code, 't': token})}" for code in survey.languages
+            },
+        },
+        status_code=status,
+        headers=NO_STORE,
+        cookies=[cookie] if cookie else None,
+    )
+
+
+class SurveyPages(Controller):
+    """``/s/{slug}``: the form, its submission and the thank-you page."""
+
+    path = "/s"
+    include_in_schema = False
+
+    @get("/{slug:str}")
+    async def form(
+        self,
+        request: Request[Any, Any, Any],
+        surveys: NamedDependency[SurveyService],
+        settings: NamedDependency[Settings],
+        slug: FromPath[str],
+    ) -> Template:
+        """Render the form; a link's ``t=`` or this browser's cookie keeps its assignment."""
+        params = dict(request.query_params.items())
+        accept = request.headers.get("accept-language")
+        try:
+            served = await surveys.open_form(
+                slug,
+                params=params,
+                accept_language=accept,
+                default_channel="link",
+                carried=params.get("t"),
+                sticky=request.cookies.get(_cookie_name(slug)),
+            )
+        except AnswersRejected as exc:
+            language = pick_language(surveys.survey(slug).definition, params.get("lang"), accept)
+            kind = "expired" if exc.reason == "expired" else "invalid"
+            status = 410 if kind == "expired" else 400
+            return notice(language, kind, status, link=f"/s/{slug}?lang={language}")
+        cookie = Cookie(
+            key=_cookie_name(slug),
+            value=served.token,
+            path=f"/s/{slug}",
+            max_age=max(0, int(served.expires_at.timestamp() - time.time())),
+            httponly=True,
+            secure=settings.base_url.startswith("https:"),
+            samesite="lax",
+        )
+        return _form_page(served.survey, served.token, cookie=cookie)
+
+    @post("/{slug:str}", request_max_body_size=FORM_BODY_LIMIT, status_code=303)
+    async def submit(
+        self,
+        request: Request[Any, Any, Any],
+        surveys: NamedDependency[SurveyService],
+        settings: NamedDependency[Settings],
+        slug: FromPath[str],
+        data: Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)],
+    ) -> Response[Any]:
+        """Store the answers once and go to the thank-you page; re-render on errors."""
+        surveys.survey(slug)
+        try:
+            version, claims = await surveys.read_token(slug, data.get("token", ""))
+        except AnswersRejected as exc:
+            language = pick_language(
+                surveys.survey(slug).definition, None, request.headers.get("accept-language")
+            )
+            kind = "expired" if exc.reason == "expired" else "invalid"
+            return notice(language, kind, 410 if kind == "expired" else 400, f"/s/{slug}")
+        flags = submission_flags(
+            honeypot=data.get(HONEYPOT_FIELD),
+            issued_at=claims.issued_at,
+            now=time.time(),
+            min_fill_seconds=settings.min_fill_seconds,
+        )
+        peer = request.client.host if request.client else None
+        address = client_address(peer, request.headers.get("x-forwarded-for"), settings.proxies)
+        answers = coerce_form_fields(version.definition, data)
+        try:
+            await surveys.store(version, claims, answers, flags=flags, client_address=address)
+        except AnswersRejected as exc:
+            t = ui_text(claims.language)
+            view = surveys.view(version, claims)
+            limits = {q.id: q.max_length for q in view.questions}
+            errors = {e.key: t[e.code].format(limit=limits.get(e.key)) for e in exc.errors}
+            return _form_page(view, data["token"], errors=errors, values=data, status=400)
+        redirect = Redirect(f"/s/{slug}/thanks?lang={claims.language}", status_code=303)
+        redirect.delete_cookie(_cookie_name(slug), path=f"/s/{slug}")
+        return redirect
+
+    @get("/{slug:str}/thanks")
+    async def thanks(
+        self,
+        request: Request[Any, Any, Any],
+        surveys: NamedDependency[SurveyService],
+        slug: FromPath[str],
+        lang: FromQuery[str | None] = None,
+    ) -> Template:
+        """The thank-you page in the form's language."""
+        definition = surveys.survey(slug).definition
+        language = pick_language(definition, lang, request.headers.get("accept-language"))
+        t = ui_text(language)
+        thanks = definition.thanks[language] if definition.thanks else t["thanks"]
+        return Template(
+            template_name="notice.html",
+            context={
+                "lang": language,
+                "title": t["thanks_title"],
+                "heading": t["thanks_title"],
+                "message": thanks,
+            },
+            headers=NO_STORE,
+        )
