@@ -7,7 +7,6 @@ typed is lost; KPIs leave flagged responses out unless asked (``include_flagged`
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import hmac
 import ipaddress
 from collections.abc import Sequence

@@ -11,10 +11,10 @@ from pathlib import Path
 
 from litestar import Litestar
 from litestar.config.csrf import CSRFConfig
-from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
+from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.template.config import TemplateConfig
 
 from survey_service import __version__
@@ -121,7 +121,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
             # The JSON API is authorised by tokens and keys, not cookies: no CSRF there.
             exclude=["/api/", "/health/", "/schema"],
         ),
-        middleware=[limit.middleware for limit in rate_limits(settings)],
-        after_request=security_headers(settings, css),
+        middleware=[
+            security_headers(settings, css),
+            *(limit.middleware for limit in rate_limits(settings)),
+        ],
         openapi_config=OpenAPIConfig(title="survey_service", version=__version__, path="/schema"),
     )

@@ -18,10 +18,10 @@ from survey_service.tokens import FormClaims
 
 __all__ = [
     "AnswerValue",
-    "coerce_form_fields",
     "FieldError",
     "StoredResponse",
     "clean_text",
+    "coerce_form_fields",
     "record_response",
     "role_columns",
     "validate_answers",

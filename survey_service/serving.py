@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import Mapping
 
 import msgspec
-from collections.abc import Mapping
 
 from survey_service.abuse import client_hash
 from survey_service.assignment import AssignmentRecorder, NewAssignment, draw_variant

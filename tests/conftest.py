@@ -63,15 +63,53 @@ async def database_url(server_dsn: str) -> AsyncIterator[str]:
         await admin.close()
 
 
+SPLIT_FORM = """\
+slug = "{slug}"
+languages = ["en"]
+title.en = "Split"
+
+[[questions]]
+id = "score"
+type = "nps"
+role = "nps"
+text.en = "Recommend?"
+
+[experiment]
+key = "{slug}"
+control = "a"
+{variants}
+"""
+
+
+def split_form(slug: str, weights: dict[str, int]) -> str:
+    """A one-question survey whose experiment has the given variant weights."""
+    variants = "".join(
+        f'\n[[experiment.variants]]\nname = "{name}"\nweight = {weight}\n'
+        for name, weight in weights.items()
+    )
+    return SPLIT_FORM.format(slug=slug, variants=variants)
+
+
+SPLITS = {"split-50-50": {"a": 50, "b": 50}, "split-20-30-50": {"a": 20, "b": 30, "c": 50}}
+
+
 @pytest.fixture(scope="session")
 def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    """Settings for the in-process app: the repository's forms, a fixed test key."""
+    """Settings for the in-process app: the shipped forms plus two split-test surveys."""
+    forms = tmp_path_factory.mktemp("forms")
+    for path in FORMS.glob("*.toml"):
+        (forms / path.name).write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
+    for slug, weights in SPLITS.items():
+        (forms / f"{slug}.toml").write_text(split_form(slug, weights), encoding="utf-8")
     return Settings(
         database_url=database_url,
         data_dir=str(tmp_path_factory.mktemp("data")),
-        forms_dir=str(FORMS),
+        forms_dir=str(forms),
         secret_key=TEST_KEY,
         assignment_flush_seconds=0.05,
+        # Every test posts from the same address; the limit itself is tested on its own app.
+        submit_limit_per_ip=1_000_000,
+        submit_limit_per_survey=1_000_000,
     )
 
 

@@ -156,7 +156,10 @@ class SurveyPages(Controller):
             t = ui_text(claims.language)
             view = surveys.view(version, claims)
             limits = {q.id: q.max_length for q in view.questions}
-            errors = {e.key: t[e.code].format(limit=limits.get(e.key)) for e in exc.errors}
+            errors = {}
+            for error in exc.errors:
+                field = error.key.removeprefix("answers.")
+                errors[field] = t[error.code].format(limit=limits.get(field))
             return _form_page(view, data["token"], errors=errors, values=data, status=400)
         redirect = Redirect(f"/s/{slug}/thanks?lang={claims.language}", status_code=303)
         redirect.delete_cookie(_cookie_name(slug), path=f"/s/{slug}")

@@ -6,8 +6,11 @@ import base64
 import hashlib
 from typing import Any
 
-from litestar import Request, Response
+from collections.abc import Callable
+
+from litestar import Request
 from litestar.middleware.rate_limit import RateLimitConfig
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from survey_service.abuse import client_address
 from survey_service.settings import Settings
@@ -21,8 +24,8 @@ def style_hash(css: str) -> str:
     return "'sha256-" + base64.b64encode(hashlib.sha256(css.encode()).digest()).decode() + "'"
 
 
-def security_headers(settings: Settings, css: str) -> Any:
-    """An ``after_request`` hook adding CSP and friends to every response."""
+def security_headers(settings: Settings, css: str) -> Callable[[ASGIApp], ASGIApp]:
+    """Middleware adding CSP and friends to every response, error pages included."""
     policy = "; ".join(
         [
             "default-src 'none'",
@@ -43,12 +46,26 @@ def security_headers(settings: Settings, css: str) -> Any:
     if settings.frame_ancestors.strip() == "'none'":
         headers["X-Frame-Options"] = "DENY"
 
-    async def add_headers(response: Response[Any]) -> Response[Any]:
-        for name, value in headers.items():
-            response.headers.setdefault(name, value)
-        return response
+    raw = [(name.lower().encode(), value.encode()) for name, value in headers.items()]
 
-    return add_headers
+    def wrap(app: ASGIApp) -> ASGIApp:
+        async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+            if scope["type"] != "http":
+                await app(scope, receive, send)
+                return
+
+            async def send_with_headers(message: Message) -> None:
+                if message["type"] == "http.response.start":
+                    present = {name for name, _ in message.get("headers", [])}
+                    extra = [h for h in raw if h[0] not in present]
+                    message["headers"] = [*message.get("headers", []), *extra]
+                await send(message)
+
+            await app(scope, receive, send_with_headers)
+
+        return middleware
+
+    return wrap
 
 
 def _is_form_post(request: Request[Any, Any, Any]) -> bool:
