@@ -10,8 +10,9 @@ import asyncio
 import os
 import secrets
 import tempfile
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -21,6 +22,24 @@ from litestar import Litestar
 
 from survey_service.app import create_app
 from survey_service.settings import Settings
+
+FIGURES = pytest.StashKey[list[str]]()
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    """Print the figures tests measured (page weight, accessibility, assignment split)."""
+    lines = config.stash.get(FIGURES, [])
+    if lines:
+        terminalreporter.section("survey_service figures")
+        for line in lines:
+            terminalreporter.write_line(line)
+
+
+@pytest.fixture
+def figures(pytestconfig: pytest.Config) -> Callable[[str], None]:
+    """Record a line for the end-of-run figures section."""
+    return pytestconfig.stash.setdefault(FIGURES, []).append
+
 
 ROOT = Path(__file__).resolve().parents[1]
 FORMS = ROOT / "forms"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import json
 import re
 import time
@@ -18,14 +17,9 @@ from survey_service.app import create_app
 from survey_service.serving import SurveyService
 from survey_service.settings import Settings
 from survey_service.tokens import FormClaims
+from tests.helpers import hidden
 
 PAGE_BUDGET = 20 * 1024
-
-
-def hidden(page: str, name: str) -> str:
-    match = re.search(rf'name="{name}" value="([^"]*)"', page)
-    assert match, f"no hidden field {name}"
-    return html.unescape(match.group(1))
 
 
 def claims_of(app: Litestar, token: str) -> FormClaims:
@@ -110,7 +104,7 @@ async def test_language_choice_order(client: httpx.AsyncClient) -> None:
 async def test_submission_stores_what_the_token_says_and_redirects(
     app: Litestar, client: httpx.AsyncClient, db: asyncpg.Connection
 ) -> None:
-    page, token, csrf = await open_form(
+    _page, token, csrf = await open_form(
         client, "/s/counter-check?lang=es&channel=qr&agent=17&location=Centro&evil=1"
     )
     variant = claims_of(app, token).variant

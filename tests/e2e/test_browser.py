@@ -1,0 +1,282 @@
+"""End to end in Debian's headless chromium at a phone viewport, against a real server.
+
+Every shipped form is answered in English and Spanish with JavaScript on and off; axe-core
+(shipped inside the axe-playwright-python wheel, injected from disk) checks the form, error
+and thank-you pages.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+
+from survey_service.definitions import QuestionType, SurveyDefinition, decode_definition
+from survey_service.tokens import TokenSigner
+from tests.conftest import FORMS, TEST_KEY
+
+pytestmark = pytest.mark.browser
+
+PHONE = {"width": 360, "height": 740}
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+    "--no-first-run",
+]
+SHIPPED = {p.stem: p for p in sorted(FORMS.glob("*.toml"))}
+ANSWER_TEXT = {"en": "Very kind and patient staff", "es": "Personal muy amable y paciente"}
+THANKS_TITLE = {"en": "Thank you!", "es": "¡Gracias!"}
+
+
+def chromium_path() -> str:
+    found = shutil.which("chromium") or "/usr/bin/chromium"
+    if not os.path.exists(found):
+        if os.environ.get("CI"):
+            pytest.fail("chromium is missing on CI: .ci/run must install Debian's chromium")
+        pytest.skip("Debian's chromium is not installed here (apt-get install chromium)")
+    return found
+
+
+def definition(slug: str) -> SurveyDefinition:
+    result = decode_definition(SHIPPED[slug].read_text(encoding="utf-8"))
+    assert isinstance(result, SurveyDefinition)
+    return result
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@pytest.fixture(scope="session")
+def live_server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """``survey-service serve`` as a real process on 127.0.0.1."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "SURVEY_SECRET_KEY": TEST_KEY,
+        "SURVEY_PORT": str(port),
+        "SURVEY_FORMS_DIR": str(FORMS),
+        "SURVEY_DATA_DIR": str(tmp_path_factory.mktemp("live")),
+        "SURVEY_MIN_FILL_SECONDS": "0",
+        "SURVEY_SUBMIT_LIMIT_PER_IP": "10000",
+    }
+    log = tmp_path_factory.mktemp("live-log") / "server.log"
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "survey_service", "serve"], env=env, stdout=out, stderr=out
+        )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base}/health/ready", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        if process.poll() is not None:
+            pytest.fail("server exited:\n" + log.read_text())
+        time.sleep(0.2)
+    else:
+        process.kill()
+        pytest.fail("server did not become ready:\n" + log.read_text())
+    yield base
+    process.terminate()
+    process.wait(timeout=20)
+
+
+@pytest.fixture(scope="session")
+async def browser() -> AsyncIterator[Any]:
+    executable = chromium_path()
+    from playwright.async_api import async_playwright
+
+    playwright = await async_playwright().start()
+    instance = await playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+    yield instance
+    await instance.close()
+    await playwright.stop()
+
+
+@pytest.fixture(scope="session")
+def axe_source() -> str:
+    import axe_playwright_python
+
+    return (Path(axe_playwright_python.__file__).parent / "axe.min.js").read_text()
+
+
+async def new_page(browser: Any, *, javascript: bool, bypass_csp: bool = False) -> Any:
+    context = await browser.new_context(
+        viewport=PHONE, java_script_enabled=javascript, bypass_csp=bypass_csp, is_mobile=True
+    )
+    return await context.new_page()
+
+
+async def answer_everything(page: Any, d: SurveyDefinition, language: str) -> None:
+    for q in d.questions:
+        if q.type is QuestionType.TEXT:
+            await page.fill(f"#q-{q.id}", ANSWER_TEXT[language])
+        else:
+            value = {QuestionType.NPS: "9", QuestionType.RATING: "4", QuestionType.YES_NO: "yes"}[
+                q.type
+            ]
+            await page.click(f"label[for='q-{q.id}-{value}']")
+
+
+@pytest.mark.parametrize("javascript", [True, False], ids=["js", "nojs"])
+@pytest.mark.parametrize("language", ["en", "es"])
+@pytest.mark.parametrize("slug", list(SHIPPED))
+async def test_customer_answers_on_a_phone(
+    browser: Any,
+    live_server: str,
+    database_url: str,
+    slug: str,
+    language: str,
+    javascript: bool,
+    figures: Callable[[str], None],
+) -> None:
+    d = definition(slug)
+    agent = f"e2e-{slug}-{language}-{javascript}"
+    page = await new_page(browser, javascript=javascript)
+    response = await page.goto(f"{live_server}/s/{slug}?lang={language}&channel=qr&agent={agent}")
+    body = await response.body()
+    if javascript:
+        figures(f"page weight {slug} ({language}): {len(body)} bytes HTML+CSS, 0 scripts")
+    assert len(body) < 20 * 1024
+    assert await page.evaluate("document.documentElement.lang") == language
+    assert await page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    token = await page.input_value("input[name=token]")
+    variant = TokenSigner(TEST_KEY).verify(token).variant
+    await answer_everything(page, d, language)
+    await page.click("button[type=submit]")
+    await page.wait_for_url(f"**/s/{slug}/thanks?lang={language}")
+    assert (await page.text_content("h1")) == THANKS_TITLE[language]
+    assert (await page.text_content("p")) == (d.thanks[language] if d.thanks else None)
+    await page.context.close()
+
+    connection = await asyncpg.connect(database_url)
+    try:
+        row = await connection.fetchrow(
+            "SELECT * FROM response WHERE metadata->>'agent' = $1", agent
+        )
+    finally:
+        await connection.close()
+    assert row is not None
+    assert (row["variant"], row["channel"], row["language"]) == (variant, "qr", language)
+    assert json.loads(row["metadata"]) == {"agent": agent}
+    answers = json.loads(row["answers"])
+    assert len(answers) == len(d.questions)
+    if "comment" in {q.role for q in d.questions}:
+        assert row["comment"] == ANSWER_TEXT[language]
+
+
+async def test_nps_buttons_wrap_and_are_big_enough(browser: Any, live_server: str) -> None:
+    page = await new_page(browser, javascript=True)
+    await page.goto(f"{live_server}/s/nps-empathy")
+    boxes = [await page.locator(f"label[for='q-recommend-{n}']").bounding_box() for n in range(11)]
+    assert all(b["width"] >= 44 and b["height"] >= 44 for b in boxes)
+    assert boxes[10]["y"] > boxes[0]["y"]  # wrapped onto a second row
+    assert max(b["x"] + b["width"] for b in boxes) <= PHONE["width"]
+    await page.context.close()
+
+
+async def test_keyboard_alone_answers_the_form(
+    browser: Any, live_server: str, database_url: str
+) -> None:
+    page = await new_page(browser, javascript=False)
+    await page.goto(f"{live_server}/s/nps-empathy?agent=keyboard")
+    for _ in range(10):
+        await page.keyboard.press("Tab")
+        if await page.evaluate("document.activeElement.name") == "recommend":
+            break
+    outline = await page.evaluate(
+        "getComputedStyle(document.activeElement.nextElementSibling).outlineStyle"
+    )
+    assert outline == "solid"  # the focused button is visibly marked
+    for _ in range(8):
+        await page.keyboard.press("ArrowRight")
+    await page.keyboard.press("Tab")
+    await page.keyboard.type("Quick and kind")
+    while await page.evaluate("document.activeElement.tagName") != "BUTTON":
+        await page.keyboard.press("Tab")
+    await page.keyboard.press("Enter")
+    await page.wait_for_url("**/thanks**")
+    await page.context.close()
+    connection = await asyncpg.connect(database_url)
+    try:
+        row = await connection.fetchrow(
+            "SELECT nps, comment FROM response WHERE metadata->>'agent' = 'keyboard'"
+        )
+    finally:
+        await connection.close()
+    assert (row["nps"], row["comment"]) == (8, "Quick and kind")
+
+
+async def run_axe(page: Any, axe_source: str) -> list[dict[str, Any]]:
+    await page.add_script_tag(content=axe_source)
+    result = await page.evaluate("axe.run(document, {resultTypes: ['violations']})")
+    violations: list[dict[str, Any]] = result["violations"]
+    return violations
+
+
+async def test_accessibility_of_form_error_and_thanks_pages(
+    browser: Any, live_server: str, axe_source: str, figures: Callable[[str], None]
+) -> None:
+    page = await new_page(browser, javascript=True, bypass_csp=True)
+    checked: dict[str, list[dict[str, Any]]] = {}
+    for slug in SHIPPED:
+        for language in ("en", "es"):
+            await page.goto(f"{live_server}/s/{slug}?lang={language}")
+            checked[f"form {slug} {language}"] = await run_axe(page, axe_source)
+    await page.goto(f"{live_server}/s/empathy-csat?lang=es")
+    await page.click("button[type=submit]")  # nothing answered: the error page
+    assert await page.locator(".err").count() > 1
+    checked["error empathy-csat es"] = await run_axe(page, axe_source)
+    await page.goto(f"{live_server}/s/nps-empathy")
+    await page.click("label[for='q-recommend-10']")
+    await page.click("button[type=submit]")
+    await page.wait_for_url("**/thanks**")
+    checked["thanks nps-empathy en"] = await run_axe(page, axe_source)
+    await page.context.close()
+    serious: list[str] = []
+    for name, violations in checked.items():
+        counts = {i: sum(v["impact"] == i for v in violations) for i in ("critical", "serious")}
+        minor = len(violations) - sum(counts.values())
+        figures(
+            f"axe {name}: {counts['critical']} critical, {counts['serious']} serious, {minor} other"
+        )
+        serious += [
+            f"{name}: {v['id']} ({v['impact']})"
+            for v in violations
+            if v["impact"] in ("serious", "critical")
+        ]
+    assert serious == []
+
+
+async def test_axe_harness_reports_real_violations(browser: Any, axe_source: str) -> None:
+    # Proves the check above can fail: an unlabeled input and an image without alt text.
+    page = await new_page(browser, javascript=True, bypass_csp=True)
+    await page.set_content(
+        '<html lang="en"><body><main><img src="x.png"><input></main></body></html>'
+    )
+    impacts = {v["id"]: v["impact"] for v in await run_axe(page, axe_source)}
+    await page.context.close()
+    assert impacts.get("image-alt") == "critical"
+    assert impacts.get("label") == "critical"

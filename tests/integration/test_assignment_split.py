@@ -1,0 +1,72 @@
+"""The random assignment, tested statistically over 10,000 served pages per weighting."""
+
+from __future__ import annotations
+
+import collections
+from collections.abc import Callable
+
+import asyncpg
+import httpx
+import pytest
+from litestar import Litestar
+
+from survey_service.serving import SurveyService
+from survey_service.stats import chi_square_gof
+from tests.conftest import SPLITS
+from tests.helpers import hidden
+
+SERVED = 10_000
+ANSWERED = 500
+
+
+@pytest.mark.parametrize("slug", list(SPLITS))
+async def test_split_matches_weights_and_responses_keep_their_variant(
+    app: Litestar,
+    client: httpx.AsyncClient,
+    db: asyncpg.Connection,
+    slug: str,
+    figures: Callable[[str], None],
+) -> None:
+    service: SurveyService = app.state.surveys
+    weights = SPLITS[slug]
+    served: collections.Counter[str] = collections.Counter()
+    tokens: list[tuple[str, str]] = []
+    csrf = ""
+    for i in range(SERVED):
+        client.cookies.pop(f"ss_{slug.replace('-', '_')}", None)  # each visit a new browser
+        response = await client.get(f"/s/{slug}")
+        token = hidden(response.text, "token")
+        variant = service.signer.verify(token).variant
+        assert variant is not None
+        served[variant] += 1
+        if i < ANSWERED:
+            tokens.append((token, variant))
+            csrf = hidden(response.text, "_csrf_token")
+    names = list(weights)
+    statistic, p = chi_square_gof([served[n] for n in names], [weights[n] for n in names])
+    figures(f"assignment {slug}: served {dict(served)} chi2={statistic:.2f} p={p:.3f}")
+    assert p > 0.001
+
+    await service.recorder.flush()
+    recorded = dict(
+        await db.fetch(
+            "SELECT a.variant, count(*) FROM assignment a JOIN survey s ON s.id = a.survey_id"
+            " WHERE s.slug = $1 GROUP BY a.variant",
+            slug,
+        )
+    )
+    assert recorded == dict(served)
+
+    for token, _ in tokens:
+        response = await client.post(
+            f"/s/{slug}", data={"token": token, "_csrf_token": csrf, "score": "8"}
+        )
+        assert response.status_code == 303
+    stored = await db.fetch(
+        "SELECT r.variant, r.token_nonce FROM response r JOIN survey s ON s.id = r.survey_id"
+        " WHERE s.slug = $1",
+        slug,
+    )
+    assert len(stored) == ANSWERED
+    issued = {service.signer.verify(t).nonce: v for t, v in tokens}
+    assert all(issued[row["token_nonce"].bytes] == row["variant"] for row in stored)
