@@ -85,6 +85,46 @@ def _forms_check(args: argparse.Namespace) -> int:
     return 1 if errors else 0
 
 
+def _sentiment_score(args: argparse.Namespace) -> int:
+    import msgspec
+
+    from survey_service.sentiment import analyse
+
+    source = open(args.file, encoding="utf-8") if args.file else sys.stdin  # noqa: SIM115
+    encoder = msgspec.json.Encoder()
+    with source:
+        for line in source:
+            sys.stdout.buffer.write(encoder.encode(analyse(line, args.language)) + b"\n")
+    sys.stdout.flush()
+    return 0
+
+
+def _sentiment_rescore(args: argparse.Namespace) -> int:
+    from survey_service.db.database import DatabaseError, embedded_dsn, open_database
+    from survey_service.responses import rescore_comments
+
+    settings = _settings()
+
+    def bar(done: int, total: int) -> None:
+        filled = int(30 * done / total) if total else 30
+        print(f"\r[{'#' * filled}{'.' * (30 - filled)}] {done}/{total}", end="", file=sys.stderr)
+
+    async def run() -> int:
+        db = await open_database(settings.database_url or embedded_dsn(settings.data_dir))
+        try:
+            return await rescore_comments(args.batch, bar)
+        finally:
+            await db.close()
+
+    try:
+        count = asyncio.run(run())
+    except DatabaseError as exc:
+        print(f"survey-service: {exc}", file=sys.stderr)
+        return 1
+    print(f"\nrescored {count} comment(s)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for tests and docs)."""
     parser = argparse.ArgumentParser(prog="survey-service", description=__doc__)
@@ -101,6 +141,19 @@ def build_parser() -> argparse.ArgumentParser:
     check = forms_commands.add_parser("check", help="validate every forms/*.toml")
     check.add_argument("--dir", help="folder to check (default SURVEY_FORMS_DIR or forms)")
     check.set_defaults(func=_forms_check)
+    sentiment = commands.add_parser("sentiment", help="comment sentiment")
+    sentiment_commands = sentiment.add_subparsers(dest="sentiment_command", required=True)
+    score = sentiment_commands.add_parser(
+        "score", help="score one comment per line (stdin or FILE) as JSON lines"
+    )
+    score.add_argument("file", nargs="?", help="read this file instead of standard input")
+    score.add_argument("--language", default="en", help="the comments' language (default en)")
+    score.set_defaults(func=_sentiment_score)
+    rescore = sentiment_commands.add_parser(
+        "rescore", help="re-analyse stored comments scored by an older analyser (resumable)"
+    )
+    rescore.add_argument("--batch", type=int, default=500)
+    rescore.set_defaults(func=_sentiment_rescore)
     return parser
 
 

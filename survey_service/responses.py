@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import cast
 
 import msgspec
+from piccolo.engine.postgres import PostgresEngine
 
 from survey_service.base import Struct
 from survey_service.db.tables import Response
 from survey_service.definitions import QuestionType, Role, SurveyDefinition
+from survey_service.sentiment import ANALYSER_VERSION, Sentiment, analyse, score_text_mismatch
 from survey_service.surveys import SurveyVersionInfo
 from survey_service.tokens import FormClaims
 
@@ -22,7 +26,9 @@ __all__ = [
     "clean_text",
     "coerce_form_fields",
     "record_response",
+    "rescore_comments",
     "role_columns",
+    "score_comment",
     "validate_answers",
 ]
 
@@ -134,15 +140,31 @@ def role_columns(
     return columns
 
 
+THREAD_ABOVE_CHARS = 400
+"""Comments longer than this are analysed in a worker thread (about 1 ms of CPU at 400
+characters, 3.6 ms at 2,000: benchmarks/bench_sentiment.py), shorter ones inline."""
+
+
+async def score_comment(comment: str | None, language: str) -> Sentiment:
+    """:func:`~survey_service.sentiment.analyse` without holding the event loop for long."""
+    if not comment:
+        return analyse("", language)
+    if len(comment) > THREAD_ABOVE_CHARS:
+        return await asyncio.to_thread(analyse, comment, language)
+    return analyse(comment, language)
+
+
 # Raw SQL on the hottest write: Piccolo's insert builder cost more than the insert itself
 # (benchmarks/bench_responses.py), and created_at comes from the database clock.
-_INSERT = f"""  # noqa: S608 (column names are constants)
+_INSERT = f"""
 INSERT INTO response (survey_id, survey_version_id, token_nonce, variant, channel, language,
-    metadata, answers, flags, client_hash, {", ".join(role.value for role in Role)})
-VALUES ({", ".join("{}" for _ in range(10 + len(Role)))})
+    metadata, answers, flags, client_hash, sentiment_polarity, sentiment_class,
+    sentiment_cues, sentiment_version, score_text_mismatch,
+    {", ".join(role.value for role in Role)})
+VALUES ({", ".join("{}" for _ in range(15 + len(Role)))})
 ON CONFLICT (survey_id, token_nonce) DO NOTHING
 RETURNING id, variant, created_at
-"""
+"""  # noqa: S608 (the interpolated column names are constants)
 _EXISTING = "SELECT id, variant, created_at FROM response WHERE survey_id = {} AND token_nonce = {}"
 
 
@@ -161,6 +183,9 @@ async def record_response(
     """
     nonce = uuid.UUID(bytes=claims.nonce)
     columns = role_columns(version.definition, answers)
+    comment = columns[Role.COMMENT.value]
+    sentiment = await score_comment(comment if isinstance(comment, str) else None, claims.language)
+    nps, csat = columns[Role.NPS.value], columns[Role.CSAT.value]
     inserted = await Response.raw(
         _INSERT,
         version.survey_id,
@@ -173,6 +198,15 @@ async def record_response(
         msgspec.json.encode(answers).decode(),
         flags or [],
         client_hash,
+        sentiment.polarity,
+        sentiment.sentiment_class,
+        sentiment.cues,
+        sentiment.analyser,
+        score_text_mismatch(
+            sentiment.polarity,
+            nps=nps if isinstance(nps, int) else None,
+            csat=csat if isinstance(csat, int) else None,
+        ),
         *(columns[role.value] for role in Role),
     )
     created = bool(inserted)
@@ -186,3 +220,59 @@ async def record_response(
         created_at=first["created_at"],
     )
     return stored, created
+
+
+async def rescore_comments(
+    batch_size: int = 500, progress: Callable[[int, int], None] | None = None
+) -> int:
+    """Re-analyse stored comments not scored by the current analyser; return how many.
+
+    Resumable: each batch is committed, and a rerun only picks rows whose
+    ``sentiment_version`` is still another one. ``progress(done, total)`` after each batch.
+    """
+    counted = await Response.raw(_PENDING_COUNT, ANALYSER_VERSION)
+    total: int = counted[0]["n"]
+    done, after = 0, 0
+    while True:
+        rows = await Response.raw(_PENDING_BATCH, ANALYSER_VERSION, after, batch_size)
+        if not rows:
+            return done
+        updates = []
+        for row in rows:
+            result = await asyncio.to_thread(analyse, row["comment"], row["language"])
+            mismatch = score_text_mismatch(result.polarity, nps=row["nps"], csat=row["csat"])
+            updates.append(
+                (
+                    row["id"],
+                    result.polarity,
+                    result.sentiment_class,
+                    result.cues,
+                    result.analyser,
+                    mismatch,
+                )
+            )
+        engine = cast(PostgresEngine, Response._meta.db)
+        assert engine.pool is not None, "rescoring needs the connection pool"
+        async with engine.pool.acquire() as connection:
+            await connection.executemany(_RESCORE, updates)
+        done += len(rows)
+        after = rows[-1]["id"]
+        if progress:
+            progress(done, total)
+
+
+# Rows scored by another analyser version (or never): the rescore's resumable work list.
+_PENDING_COUNT = (
+    "SELECT count(*) AS n FROM response"
+    " WHERE comment IS NOT NULL AND sentiment_version IS DISTINCT FROM {}"
+)
+_PENDING_BATCH = (
+    "SELECT id, comment, language, nps, csat FROM response"
+    " WHERE comment IS NOT NULL AND sentiment_version IS DISTINCT FROM {}"
+    " AND id > {} ORDER BY id LIMIT {}"
+)
+_RESCORE = """
+UPDATE response SET sentiment_polarity = $2, sentiment_class = $3, sentiment_cues = $4,
+    sentiment_version = $5, score_text_mismatch = $6
+WHERE id = $1
+"""

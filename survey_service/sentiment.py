@@ -280,7 +280,9 @@ _OTHER = frozenset(
     "et le les des est pas je une dans pour avec très mais vous ne il elle nous "  # fr
     "der die das und ist nicht ich sie mit sehr aber ein eine zu den wir "  # de
     "o os um uma não com para muito mas você eu ela "  # pt
-    "il che di non è per con molto ma sono della".split()  # it
+    "il che di non è per con molto ma sono della "  # it
+    "gracias bueno buena excelente amable amables servicio atención rápido nada "
+    "merci bien bon accueil danke gut freundlich obrigado ótimo grazie ottimo".split()
 )
 _WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?", re.UNICODE)
 _TAG = re.compile(r"<[^>]{0,500}>")
@@ -304,7 +306,8 @@ def looks_english(text: str) -> bool:
     english = sum(w in _ENGLISH for w in words)
     other = sum(w in _OTHER for w in words)
     accents = sum(c in "ñ¿¡ãõçœßàâêîôûäöü" for c in text.lower())
-    return not (other + accents > english and other + accents >= 2)
+    foreign = other + accents
+    return not (foreign > english and (foreign >= 2 or english == 0))
 
 
 @lru_cache(maxsize=1)

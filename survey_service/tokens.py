@@ -94,6 +94,8 @@ class TokenSigner:
             given = _unb64(signature)
         except (binascii.Error, ValueError):
             raise TokenError("malformed", "token signature is not base64url") from None
+        if _b64(given) != signature:  # one spelling per signature: no malleable padding bits
+            raise TokenError("malformed", "token signature is not canonical base64url")
         if key is None or not hmac.compare_digest(given, hmac.digest(key, head.encode(), "sha256")):
             raise TokenError("signature", "token signature is invalid")
         try:

@@ -12,6 +12,7 @@ from piccolo.columns import (
     Boolean,
     ForeignKey,
     Integer,
+    Real,
     Serial,
     SmallInt,
     Text,
@@ -78,6 +79,11 @@ class Response(Table, tablename="response"):
     comment = Text(null=True)
     flags = Array(base_column=Text())
     client_hash = Varchar(length=32, null=True)
+    sentiment_polarity = Real(null=True)
+    sentiment_class = SmallInt(null=True)
+    sentiment_cues = Array(base_column=Text())
+    sentiment_version = Varchar(length=20, null=True)
+    score_text_mismatch = Boolean()
     created_at = Timestamptz()
 
 
