@@ -7,7 +7,17 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-__all__ = ["chi_square_gof", "chi_square_sf", "regularized_gamma_q"]
+__all__ = [
+    "Z_95",
+    "chi_square_gof",
+    "chi_square_sf",
+    "mean_interval",
+    "regularized_beta",
+    "regularized_gamma_q",
+    "t_ppf",
+    "t_sf",
+    "wilson_interval",
+]
 
 _EPS = 1e-15
 _MAX_ITER = 10_000
@@ -79,3 +89,108 @@ def chi_square_gof(observed: Sequence[int], weights: Sequence[float]) -> tuple[f
         expected = total * weight / share
         statistic += (count - expected) ** 2 / expected
     return statistic, chi_square_sf(statistic, len(observed) - 1)
+
+
+# --- Student's t and friends ---------------------------------------------------------------
+
+Z_95 = 1.959963984540054
+"""Two-sided 95% normal quantile."""
+
+
+def _betacf(a: float, b: float, x: float) -> float:
+    tiny = 1e-300
+    qab, qap, qam = a + b, a + 1, a - 1
+    c, d = 1.0, 1 - qab * x / qap
+    d = 1 / (tiny if abs(d) < tiny else d)
+    h = d
+    for m in range(1, _MAX_ITER):
+        m2 = 2 * m
+        aa = m * (b - m) * x / ((qam + m2) * (a + m2))
+        d = 1 + aa * d
+        d = 1 / (tiny if abs(d) < tiny else d)
+        c = 1 + aa / c
+        c = tiny if abs(c) < tiny else c
+        h *= d * c
+        aa = -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2))
+        d = 1 + aa * d
+        d = 1 / (tiny if abs(d) < tiny else d)
+        c = 1 + aa / c
+        c = tiny if abs(c) < tiny else c
+        delta = d * c
+        h *= delta
+        if abs(delta - 1) < _EPS:
+            break
+    return h
+
+
+def regularized_beta(a: float, b: float, x: float) -> float:
+    """I_x(a, b), the regularized incomplete beta function."""
+    if x <= 0:
+        return 0.0
+    if x >= 1:
+        return 1.0
+    front = math.exp(
+        math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log1p(-x)
+    )
+    if x < (a + 1) / (a + b + 2):
+        return front * _betacf(a, b, x) / a
+    return 1 - front * _betacf(b, a, 1 - x) / b
+
+
+def t_sf(t: float, df: float) -> float:
+    """P(T > t) for Student's t with ``df`` (possibly fractional) degrees of freedom."""
+    if math.isinf(df):
+        return 0.5 * math.erfc(t / math.sqrt(2))
+    tail = 0.5 * regularized_beta(df / 2, 0.5, df / (df + t * t))
+    return tail if t > 0 else 1 - tail
+
+
+def t_ppf(p: float, df: float) -> float:
+    """The ``p`` quantile of Student's t (bisection on :func:`t_sf`, to 1e-12)."""
+    if not 0 < p < 1:
+        raise ValueError("p must be in (0, 1)")
+    if p < 0.5:
+        return -t_ppf(1 - p, df)
+    low, high = 0.0, 1.0
+    while t_sf(high, df) > 1 - p:
+        high *= 2
+    for _ in range(200):
+        mid = (low + high) / 2
+        if t_sf(mid, df) > 1 - p:
+            low = mid
+        else:
+            high = mid
+        if high - low < 1e-12 * max(1.0, high):
+            break
+    return (low + high) / 2
+
+
+def wilson_interval(successes: int, n: int, z: float = Z_95) -> tuple[float, float] | None:
+    """Wilson score interval for a proportion; None when n is 0."""
+    if n == 0:
+        return None
+    p = successes / n
+    denominator = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denominator
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denominator
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def mean_interval(
+    n: int, total: int, total_sq: int, scale: float = 1.0
+) -> tuple[float | None, float | None, float | None]:
+    """Mean and 95% t interval of ``n`` values ``scale * v`` for integers ``v`` summing to
+    ``total`` with squares summing to ``total_sq``: (mean, low, high).
+
+    The variance numerator n*Q - S^2 is computed in exact integers, so no cancellation
+    error creeps in however large the sums. None where undefined: no mean without data, no
+    interval with fewer than two values.
+    """
+    if n == 0:
+        return None, None, None
+    mean = scale * total / n
+    if n < 2:
+        return mean, None, None
+    variance = scale * scale * (n * total_sq - total * total) / (n * (n - 1))
+    half = t_ppf(0.975, n - 1) * math.sqrt(max(0.0, variance) / n)
+    return mean, mean - half, mean + half

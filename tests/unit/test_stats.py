@@ -5,7 +5,15 @@ from __future__ import annotations
 import pytest
 from scipy import stats as scipy_stats
 
-from survey_service.stats import chi_square_gof, chi_square_sf, regularized_gamma_q
+from survey_service.stats import (
+    chi_square_gof,
+    chi_square_sf,
+    mean_interval,
+    regularized_gamma_q,
+    t_ppf,
+    t_sf,
+    wilson_interval,
+)
 
 
 @pytest.mark.parametrize("a", [0.5, 1, 1.5, 2, 7.5, 40])
@@ -46,3 +54,42 @@ def test_goodness_of_fit_edge_cases() -> None:
     assert chi_square_gof([0, 0], [1, 1]) == (0.0, 1.0)
     with pytest.raises(ValueError, match="two groups"):
         chi_square_gof([3], [1])
+
+
+@pytest.mark.parametrize("df", [1, 2, 3.5, 9, 30, 99.7, 1000, 1e6])
+@pytest.mark.parametrize("t", [-3.0, -0.5, 0.0, 0.7, 1.96, 4.0, 12.0])
+def test_t_sf_matches_scipy(t: float, df: float) -> None:
+    assert t_sf(t, df) == pytest.approx(scipy_stats.t.sf(t, df), rel=1e-9, abs=1e-15)
+
+
+@pytest.mark.parametrize("df", [1, 2, 4, 9, 29, 250.5, 10_000])
+@pytest.mark.parametrize("p", [0.025, 0.5, 0.9, 0.975, 0.999])
+def test_t_ppf_matches_scipy(p: float, df: float) -> None:
+    assert t_ppf(p, df) == pytest.approx(scipy_stats.t.ppf(p, df), rel=1e-9, abs=1e-12)
+
+
+@pytest.mark.parametrize(("successes", "n"), [(0, 1), (1, 1), (3, 10), (50, 100), (999, 1000)])
+def test_wilson_matches_statsmodels_formula(successes: int, n: int) -> None:
+    z = scipy_stats.norm.ppf(0.975)
+    p = successes / n
+    centre = (p + z**2 / (2 * n)) / (1 + z**2 / n)
+    half = z / (1 + z**2 / n) * (p * (1 - p) / n + z**2 / (4 * n**2)) ** 0.5
+    low, high = wilson_interval(successes, n)  # type: ignore[misc]
+    assert low == pytest.approx(max(0, centre - half), abs=1e-12)
+    assert high == pytest.approx(min(1, centre + half), abs=1e-12)
+    assert wilson_interval(0, 0) is None
+
+
+def test_mean_interval() -> None:
+    values = [3, 5, 4, 1, 5, 2]
+    mean, low, high = mean_interval(len(values), sum(values), sum(v * v for v in values))
+    ref = scipy_stats.t.interval(
+        0.95, len(values) - 1, loc=sum(values) / 6, scale=scipy_stats.sem(values)
+    )
+    assert (low, high) == pytest.approx(ref, rel=1e-9)
+    assert mean == pytest.approx(20 / 6)
+    assert mean_interval(0, 0, 0) == (None, None, None)
+    assert mean_interval(1, 4, 16) == (4, None, None)
+    assert mean_interval(3, 12, 48) == (4, 4, 4)
+    scaled = mean_interval(len(values), sum(values), sum(v * v for v in values), scale=25)
+    assert scaled[1] == pytest.approx(25 * low, rel=1e-12)

@@ -1,0 +1,277 @@
+"""Incremental rollups and the aggregate queries the KPI and experiment reads run.
+
+Writes never touch a rollup (no hot row lock in the response path, DESIGN.md). A fold job
+takes unfolded responses and assignments (``FOR UPDATE SKIP LOCKED``), marks them folded
+and adds their sums to hourly (UTC) rollup rows, all in one transaction: each row is
+counted exactly once. A read sums the rollup rows of the whole hours in its window and adds
+the raw rows that are not folded yet or lie in the partial hours at the window's edges, in
+one statement (one snapshot, so nothing is counted twice or missed).
+
+Time zones whose offset is not a whole number of hours (India, Nepal, Newfoundland ...)
+cannot be cut from hourly rows; for them the read aggregates raw rows only (exact, slower).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from collections.abc import Sequence
+from typing import Any
+
+from survey_service.base import Struct
+from survey_service.db.tables import Response
+from survey_service.rollup_columns import DIMENSIONS, RESPONSE_AGGREGATES
+
+__all__ = [
+    "AGGREGATE_NAMES",
+    "TIME_GROUPS",
+    "AggregateQuery",
+    "AggregateRow",
+    "aggregate",
+    "fold",
+    "rebuild",
+    "whole_hour_zone",
+]
+
+AGGREGATE_NAMES = [name for name, _ in RESPONSE_AGGREGATES]
+TIME_GROUPS = {"day": "day", "week": "week", "month": "month"}
+_FOLD_LOCK = 7_406_223
+_ROLLUP_COLUMN = {
+    "version": "survey_version_id",
+    "variant": "variant",
+    "channel": "channel",
+    "language": "language",
+    "touchpoint": "touchpoint",
+    "agent": "agent",
+    "location": "location",
+    "survey": "survey_id",
+}
+_RAW_EXPRESSION = {**DIMENSIONS, "survey": "survey_id"}
+_KEY = "survey_id, hour, survey_version_id, variant, channel, language, touchpoint, agent, location"
+_ROW_DIMENSIONS = (
+    "survey_id, date_trunc('hour', created_at, 'UTC') AS hour, survey_version_id, variant,"
+    " channel, language, metadata->>'touchpoint' AS touchpoint, metadata->>'agent' AS agent,"
+    " metadata->>'location' AS location"
+)
+
+
+def _fold_responses_sql(limit: bool) -> str:
+    sums = ", ".join(f"coalesce(sum({expr}), 0)" for _, expr in RESPONSE_AGGREGATES)
+    columns = ", ".join(AGGREGATE_NAMES)
+    updates = ", ".join(f"{c} = response_rollup.{c} + EXCLUDED.{c}" for c in AGGREGATE_NAMES)
+    pick = "ORDER BY id LIMIT {} FOR UPDATE SKIP LOCKED" if limit else "FOR UPDATE"
+    return f"""
+WITH batch AS (
+    UPDATE response SET folded = true
+    WHERE id IN (SELECT id FROM response WHERE NOT folded {pick})
+    RETURNING *
+)
+INSERT INTO response_rollup ({_KEY}, flagged, {columns})
+SELECT {_ROW_DIMENSIONS}, cardinality(flags) > 0 AS flagged, {sums}
+FROM batch GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10 ORDER BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10
+ON CONFLICT ({_KEY}, flagged) DO UPDATE SET {updates}
+"""  # noqa: S608 (column names and expressions are constants)
+
+
+def _fold_assignments_sql(limit: bool) -> str:
+    pick = "ORDER BY id LIMIT {} FOR UPDATE SKIP LOCKED" if limit else "FOR UPDATE"
+    return f"""
+WITH batch AS (
+    UPDATE assignment SET folded = true
+    WHERE id IN (SELECT id FROM assignment WHERE NOT folded {pick})
+    RETURNING *
+)
+INSERT INTO assignment_rollup ({_KEY}, n)
+SELECT {_ROW_DIMENSIONS}, count(*)
+FROM batch GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9 ORDER BY 1, 2, 3, 4, 5, 6, 7, 8, 9
+ON CONFLICT ({_KEY}) DO UPDATE SET n = assignment_rollup.n + EXCLUDED.n
+"""  # noqa: S608
+
+
+_FOLD_RESPONSES = _fold_responses_sql(limit=True)
+_FOLD_ASSIGNMENTS = _fold_assignments_sql(limit=True)
+
+
+async def fold(batch_size: int = 20_000) -> bool:
+    """Fold one batch of responses and of assignments; False when another process holds
+    the fold (it will do the work) or nothing was waiting."""
+    async with Response._meta.db.transaction():
+        locked = await Response.raw("SELECT pg_try_advisory_xact_lock({}) AS ok", _FOLD_LOCK)
+        if not locked[0]["ok"]:
+            return False
+        responses = await Response.raw(_FOLD_RESPONSES + " RETURNING 1", batch_size)
+        assignments = await Response.raw(_FOLD_ASSIGNMENTS + " RETURNING 1", batch_size)
+    return bool(responses or assignments)
+
+
+async def fold_all(batch_size: int = 20_000) -> None:
+    """Fold until nothing is waiting (or another process is folding)."""
+    while await fold(batch_size):
+        pass
+
+
+async def rebuild() -> None:
+    """Recompute every rollup from the raw rows, in one transaction."""
+    async with Response._meta.db.transaction():
+        await Response.raw("SELECT pg_advisory_xact_lock({})", _FOLD_LOCK)
+        await Response.raw("TRUNCATE response_rollup, assignment_rollup")
+        await Response.raw("UPDATE response SET folded = false WHERE folded")
+        await Response.raw("UPDATE assignment SET folded = false WHERE folded")
+        await Response.raw(_fold_responses_sql(limit=False))
+        await Response.raw(_fold_assignments_sql(limit=False))
+
+
+def whole_hour_zone(
+    zone: zoneinfo.ZoneInfo, start: dt.datetime | None, end: dt.datetime | None
+) -> bool:
+    """True when every UTC offset of ``zone`` in the window is a whole number of hours
+    (sampled every 15 days and at both ends; unbounded windows span 2000 to next year)."""
+    first = start or dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+    last = end or dt.datetime.now(dt.UTC) + dt.timedelta(days=366)
+    moment = first
+    while True:
+        offset = moment.astimezone(zone).utcoffset()
+        if offset is None or offset.total_seconds() % 3600:
+            return False
+        if moment >= last:
+            return True
+        moment = min(last, moment + dt.timedelta(days=15))
+
+
+class AggregateQuery(Struct):
+    """Which responses to aggregate and how to group them (already validated)."""
+
+    survey_ids: list[int]
+    time_zone: str = "UTC"
+    start: dt.datetime | None = None
+    end: dt.datetime | None = None
+    filters: dict[str, str | int] = {}
+    include_flagged: bool = False
+    group_by: list[str] = []
+
+
+class AggregateRow(Struct):
+    """One group's key (dimension -> value) and its sums, and its assignments."""
+
+    key: dict[str, str | int | None]
+    sums: dict[str, int]
+    assignments: int
+
+
+class _Sql:
+    """Builds one statement with Piccolo-style ``{}`` placeholders and its arguments."""
+
+    def __init__(self) -> None:
+        self.args: list[Any] = []
+
+    def param(self, value: Any) -> str:
+        self.args.append(value)
+        return "{}"
+
+
+def _group_expression(sql: _Sql, group: str, time_column: str, rollup: bool, zone: str) -> str:
+    if group in TIME_GROUPS:
+        local = f"date_trunc('{TIME_GROUPS[group]}', {time_column}, {sql.param(zone)})"
+        return f"to_char({local} AT TIME ZONE {sql.param(zone)}, 'YYYY-MM-DD')"
+    return (_ROLLUP_COLUMN if rollup else _RAW_EXPRESSION)[group]
+
+
+def _ceil_hour(moment: dt.datetime) -> dt.datetime:
+    floor = moment.replace(minute=0, second=0, microsecond=0)
+    return floor if floor == moment else floor + dt.timedelta(hours=1)
+
+
+def _floor_hour(moment: dt.datetime) -> dt.datetime:
+    return moment.replace(minute=0, second=0, microsecond=0)
+
+
+def _branches(
+    sql: _Sql,
+    q: AggregateQuery,
+    *,
+    table: str,
+    aggregates: Sequence[tuple[str, str]],
+    flagged: bool,
+    use_rollups: bool,
+) -> list[str]:
+    branches = []
+    edge_start = _ceil_hour(q.start) if q.start else None
+    edge_end = _floor_hour(q.end) if q.end else None
+    if use_rollups:
+        keys = [
+            f"{_group_expression(sql, g, 'hour', True, q.time_zone)} AS g{i}"
+            for i, g in enumerate(q.group_by)
+        ]
+        where = [f"survey_id = ANY({sql.param(q.survey_ids)})"]
+        if edge_start:
+            where.append(f"hour >= {sql.param(edge_start)}")
+        if edge_end:
+            where.append(f"hour < {sql.param(edge_end)}")
+        if flagged and not q.include_flagged:
+            where.append("NOT flagged")
+        where += [f"{_ROLLUP_COLUMN[d]} = {sql.param(v)}" for d, v in q.filters.items()]
+        columns = ", ".join([*keys, *(name for name, _ in aggregates)])
+        branches.append(f"SELECT {columns} FROM {table}_rollup WHERE {' AND '.join(where)}")
+    keys = [
+        f"{_group_expression(sql, g, 'created_at', False, q.time_zone)} AS g{i}"
+        for i, g in enumerate(q.group_by)
+    ]
+    where = [f"survey_id = ANY({sql.param(q.survey_ids)})"]
+    if q.start:
+        where.append(f"created_at >= {sql.param(q.start)}")
+    if q.end:
+        where.append(f"created_at < {sql.param(q.end)}")
+    if flagged and not q.include_flagged:
+        where.append("cardinality(flags) = 0")
+    where += [f"({_RAW_EXPRESSION[d]}) = {sql.param(v)}" for d, v in q.filters.items()]
+    if use_rollups:
+        edges = ["NOT folded"]
+        if edge_start:
+            edges.append(f"created_at < {sql.param(edge_start)}")
+        if edge_end:
+            edges.append(f"created_at >= {sql.param(edge_end)}")
+        where.append(f"({' OR '.join(edges)})")
+    columns = ", ".join([*keys, *(f"{expr} AS {name}" for name, expr in aggregates)])
+    branches.append(f"SELECT {columns} FROM {table} WHERE {' AND '.join(where)}")
+    return branches
+
+
+def _statement(
+    q: AggregateQuery, *, table: str, aggregates: Sequence[tuple[str, str]], flagged: bool
+) -> tuple[str, list[Any]]:
+    sql = _Sql()
+    use_rollups = whole_hour_zone(zoneinfo.ZoneInfo(q.time_zone), q.start, q.end)
+    union = " UNION ALL ".join(
+        _branches(
+            sql, q, table=table, aggregates=aggregates, flagged=flagged, use_rollups=use_rollups
+        )
+    )
+    groups = [f"g{i}" for i in range(len(q.group_by))]
+    sums = ", ".join(f"coalesce(sum({name}), 0)::bigint AS {name}" for name, _ in aggregates)
+    select = ", ".join([*groups, sums])
+    group_clause = f" GROUP BY {', '.join(groups)}" if groups else ""
+    return f"SELECT {select} FROM ({union}) AS rows{group_clause}", sql.args  # noqa: S608
+
+
+async def aggregate(q: AggregateQuery) -> list[AggregateRow]:
+    """Sums per group (all responses in one row when ``group_by`` is empty)."""
+    text, args = _statement(q, table="response", aggregates=RESPONSE_AGGREGATES, flagged=True)
+    rows = await Response.raw(text, *args)
+    text, args = _statement(q, table="assignment", aggregates=[("n", "1")], flagged=False)
+    served = {
+        tuple(r[f"g{i}"] for i in range(len(q.group_by))): r["n"]
+        for r in await Response.raw(text, *args)
+    }
+    result = []
+    for row in rows:
+        key = tuple(row[f"g{i}"] for i in range(len(q.group_by)))
+        result.append(
+            AggregateRow(
+                key=dict(zip(q.group_by, key, strict=True)),
+                sums={name: int(row[name]) for name in AGGREGATE_NAMES},
+                assignments=int(served.get(key, 0)),
+            )
+        )
+    if not q.group_by and not result:
+        result.append(AggregateRow(key={}, sums=dict.fromkeys(AGGREGATE_NAMES, 0), assignments=0))
+    return result
