@@ -22,6 +22,9 @@ from survey_service.assignment import AssignmentRecorder
 from survey_service.db import Database, open_database
 from survey_service.db.database import embedded_dsn
 from survey_service.definitions import load_forms
+from survey_service.periodic import Periodic
+from survey_service.reporting import ReportingService
+from survey_service.rollups import fold_all
 from survey_service.serving import SurveyService
 from survey_service.settings import Settings, load_secret_key
 from survey_service.surveys import Catalog, sync_definitions
@@ -30,6 +33,7 @@ from survey_service.web.api import SurveyApiController
 from survey_service.web.errors import EXCEPTION_HANDLERS
 from survey_service.web.health import HealthController
 from survey_service.web.pages import SurveyPages
+from survey_service.web.reports import KpiController
 from survey_service.web.security import rate_limits, security_headers
 
 __all__ = ["StartupError", "create_app"]
@@ -53,6 +57,7 @@ async def _lifespan(app: Litestar) -> AsyncIterator[None]:
         dsn = await asyncio.to_thread(embedded_dsn, settings.data_dir)
     db = await open_database(dsn, pool_max=settings.db_pool_max)
     recorder = AssignmentRecorder(interval=settings.assignment_flush_seconds)
+    folder = Periodic(fold_all, settings.rollup_interval_seconds, "rollup-fold")
     try:
         outcomes, current = await sync_definitions([form.definition for form in forms])
         for outcome in outcomes:
@@ -61,18 +66,26 @@ async def _lifespan(app: Litestar) -> AsyncIterator[None]:
         secret = app.state.secret_key
         signer = TokenSigner(secret, settings.previous_secret_key)
         app.state.db = db
+        catalog = Catalog(current)
         app.state.surveys = SurveyService(
-            Catalog(current), signer, recorder, settings.token_ttl_seconds, client_secret=secret
+            catalog, signer, recorder, settings.token_ttl_seconds, client_secret=secret
         )
+        app.state.reporting = ReportingService(catalog, settings.kpi_min_n)
         await recorder.start()
+        await folder.start()
         yield
     finally:
+        await folder.stop()
         await recorder.stop()
         await db.close()
 
 
 def _provide_surveys(state: State) -> SurveyService:
     return state.surveys  # type: ignore[no-any-return]
+
+
+def _provide_reporting(state: State) -> ReportingService:
+    return state.reporting  # type: ignore[no-any-return]
 
 
 def _provide_db(state: State) -> Database:
@@ -96,13 +109,14 @@ def create_app(settings: Settings | None = None) -> Litestar:
         engine.engine.globals["page_css"] = css
 
     return Litestar(
-        route_handlers=[SurveyApiController, SurveyPages, HealthController],
+        route_handlers=[SurveyApiController, KpiController, SurveyPages, HealthController],
         lifespan=[_lifespan],
         state=State({"settings": settings, "secret_key": secret}),
         dependencies={
             "surveys": Provide(_provide_surveys, sync_to_thread=False),
             "db": Provide(_provide_db, sync_to_thread=False),
             "settings": Provide(_provide_settings, sync_to_thread=False),
+            "reporting": Provide(_provide_reporting, sync_to_thread=False),
         },
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         request_max_body_size=settings.max_body_bytes,

@@ -6,8 +6,9 @@ import argparse
 import asyncio
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 from survey_service.settings import Settings, SettingsError
 
@@ -99,29 +100,84 @@ def _sentiment_score(args: argparse.Namespace) -> int:
     return 0
 
 
-def _sentiment_rescore(args: argparse.Namespace) -> int:
+T = TypeVar("T")
+
+
+def _with_database(job: Callable[[], Awaitable[T]]) -> T:
+    """Run ``job`` with the database open (migrated), as the settings say; exit 1 if not."""
     from survey_service.db.database import DatabaseError, embedded_dsn, open_database
-    from survey_service.responses import rescore_comments
 
     settings = _settings()
+
+    async def run() -> T:
+        db = await open_database(settings.database_url or embedded_dsn(settings.data_dir))
+        try:
+            return await job()
+        finally:
+            await db.close()
+
+    try:
+        return asyncio.run(run())
+    except DatabaseError as exc:
+        print(f"survey-service: {exc}", file=sys.stderr)
+        raise SystemExit(1) from None
+
+
+def _sentiment_rescore(args: argparse.Namespace) -> int:
+    from survey_service.responses import rescore_comments
 
     def bar(done: int, total: int) -> None:
         filled = int(30 * done / total) if total else 30
         print(f"\r[{'#' * filled}{'.' * (30 - filled)}] {done}/{total}", end="", file=sys.stderr)
 
-    async def run() -> int:
-        db = await open_database(settings.database_url or embedded_dsn(settings.data_dir))
-        try:
-            return await rescore_comments(args.batch, bar)
-        finally:
-            await db.close()
+    count = _with_database(lambda: rescore_comments(args.batch, bar))
+    print(f"\nrescored {count} comment(s)")
+    return 0
+
+
+def _apikey_create(args: argparse.Namespace) -> int:
+    from survey_service.apikeys import create_key
 
     try:
-        count = asyncio.run(run())
-    except DatabaseError as exc:
+        created = _with_database(lambda: create_key(args.name, args.scope, args.survey or []))
+    except ValueError as exc:
         print(f"survey-service: {exc}", file=sys.stderr)
-        return 1
-    print(f"\nrescored {count} comment(s)")
+        return 2
+    info = created.info
+    surveys = ", ".join(info.surveys) or "all surveys"
+    print(f"API key {info.id} '{info.name}' ({', '.join(info.scopes)}; {surveys})")
+    print("It is shown this once; store it now:")
+    print(created.key)
+    return 0
+
+
+def _apikey_list(_: argparse.Namespace) -> int:
+    from survey_service.apikeys import list_keys
+
+    for info in _with_database(list_keys):
+        state = f"revoked {info.revoked_at:%Y-%m-%d}" if info.revoked_at else "live"
+        used = f"{info.last_used_at:%Y-%m-%d %H:%M}" if info.last_used_at else "never"
+        surveys = ",".join(info.surveys) or "*"
+        scopes = ",".join(info.scopes)
+        print(f"{info.id}\t{info.prefix}\t{info.name}\t{scopes}\t{surveys}\t{state}\tused {used}")
+    return 0
+
+
+def _apikey_revoke(args: argparse.Namespace) -> int:
+    from survey_service.apikeys import revoke_key
+
+    if _with_database(lambda: revoke_key(args.key)):
+        print(f"revoked {args.key}")
+        return 0
+    print(f"survey-service: no live key {args.key}", file=sys.stderr)
+    return 1
+
+
+def _rollups_rebuild(_: argparse.Namespace) -> int:
+    from survey_service.rollups import rebuild
+
+    _with_database(rebuild)
+    print("rollups rebuilt from every stored response and assignment")
     return 0
 
 
@@ -154,6 +210,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rescore.add_argument("--batch", type=int, default=500)
     rescore.set_defaults(func=_sentiment_rescore)
+
+    from survey_service.apikeys import SCOPES
+
+    apikey = commands.add_parser("apikey", help="API keys for /api/v1")
+    apikey_commands = apikey.add_subparsers(dest="apikey_command", required=True)
+    create = apikey_commands.add_parser("create", help="create a key (shown once)")
+    create.add_argument("--name", required=True)
+    create.add_argument("--scope", action="append", required=True, choices=SCOPES)
+    create.add_argument("--survey", action="append", help="limit to this survey (repeatable)")
+    create.set_defaults(func=_apikey_create)
+    apikey_commands.add_parser("list", help="list keys").set_defaults(func=_apikey_list)
+    revoke = apikey_commands.add_parser("revoke", help="revoke a key now")
+    revoke.add_argument("key", help="the key's id or prefix")
+    revoke.set_defaults(func=_apikey_revoke)
+
+    rollups = commands.add_parser("rollups", help="KPI rollups")
+    rollups_commands = rollups.add_subparsers(dest="rollups_command", required=True)
+    rollups_commands.add_parser(
+        "rebuild", help="recompute every rollup from the stored rows"
+    ).set_defaults(func=_rollups_rebuild)
     return parser
 
 

@@ -108,7 +108,10 @@ def compute_kpis(a: Mapping[str, int], assignments: int | None = None) -> Kpis:
     cared_n, cared_yes = a["empathy_cared_n"], a["empathy_cared_yes"]
     return Kpis(
         nps=NpsKpi(
-            **_fields(nps),
+            value=nps.value,
+            ci_low=nps.ci_low,
+            ci_high=nps.ci_high,
+            n=nps.n,
             promoters=promoters,
             passives=passives,
             detractors=detractors,
@@ -124,7 +127,10 @@ def compute_kpis(a: Mapping[str, int], assignments: int | None = None) -> Kpis:
         empathy_emotional=_rating_0_100(a, "empathy_emotional"),
         empathy_influence=_rating_0_100(a, "empathy_influence"),
         css=CssKpi(
-            **_fields(css),
+            value=css.value,
+            ci_low=css.ci_low,
+            ci_high=css.ci_high,
+            n=css.n,
             positive=a["css_positive"],
             neutral=a["css_neutral"],
             negative=a["css_negative"],
@@ -134,12 +140,3 @@ def compute_kpis(a: Mapping[str, int], assignments: int | None = None) -> Kpis:
         heard_share=_share(a["heard"], a["comments"]),
         ignored_share=_share(a["ignored"], a["comments"]),
     )
-
-
-def _fields(estimate: Estimate) -> dict[str, float | int | None]:
-    return {
-        "value": estimate.value,
-        "ci_low": estimate.ci_low,
-        "ci_high": estimate.ci_high,
-        "n": estimate.n,
-    }

@@ -48,8 +48,8 @@ RESPONSE_AGGREGATES: list[tuple[str, str]] = [
     ("css_neutral", "(sentiment_class = 0)::int"),
     ("css_negative", "(sentiment_class = -1)::int"),
     ("comments", "(comment IS NOT NULL)::int"),
-    ("heard", "('felt_heard' = ANY(sentiment_cues))::int"),
-    ("ignored", "('not_heard' = ANY(sentiment_cues))::int"),
+    ("heard", "(comment IS NOT NULL AND 'felt_heard' = ANY(sentiment_cues))::int"),
+    ("ignored", "(comment IS NOT NULL AND 'not_heard' = ANY(sentiment_cues))::int"),
     ("mismatch", "score_text_mismatch::int"),
 ]
 """(column, per-response expression): summed per rollup group."""

@@ -70,7 +70,7 @@ INSERT INTO response_rollup ({_KEY}, flagged, {columns})
 SELECT {_ROW_DIMENSIONS}, cardinality(flags) > 0 AS flagged, {sums}
 FROM batch GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10 ORDER BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10
 ON CONFLICT ({_KEY}, flagged) DO UPDATE SET {updates}
-"""  # noqa: S608 (column names and expressions are constants)
+"""
 
 
 def _fold_assignments_sql(limit: bool) -> str:
@@ -85,7 +85,7 @@ INSERT INTO assignment_rollup ({_KEY}, n)
 SELECT {_ROW_DIMENSIONS}, count(*)
 FROM batch GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9 ORDER BY 1, 2, 3, 4, 5, 6, 7, 8, 9
 ON CONFLICT ({_KEY}) DO UPDATE SET n = assignment_rollup.n + EXCLUDED.n
-"""  # noqa: S608
+"""
 
 
 _FOLD_RESPONSES = _fold_responses_sql(limit=True)
@@ -250,7 +250,7 @@ def _statement(
     sums = ", ".join(f"coalesce(sum({name}), 0)::bigint AS {name}" for name, _ in aggregates)
     select = ", ".join([*groups, sums])
     group_clause = f" GROUP BY {', '.join(groups)}" if groups else ""
-    return f"SELECT {select} FROM ({union}) AS rows{group_clause}", sql.args  # noqa: S608
+    return f"SELECT {select} FROM ({union}) AS rows{group_clause}", sql.args
 
 
 async def aggregate(q: AggregateQuery) -> list[AggregateRow]:

@@ -84,6 +84,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     frame_ancestors: str = "'none'"
     """CSP frame-ancestors: who may embed the form pages (e.g. ``https://shop.example``)."""
 
+    kpi_min_n: PositiveInt = 5
+    """KPI groups (and totals) with fewer responses are reported as suppressed, n only."""
+
+    rollup_interval_seconds: Annotated[float, msgspec.Meta(gt=0, le=3600)] = 2.0
+    """How often new responses and assignments are folded into the KPI rollups."""
+
     log_level: LogLevel = "INFO"
     """Python logging level for the service's own loggers."""
 

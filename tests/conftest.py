@@ -167,6 +167,8 @@ async def db(app: Litestar, database_url: str) -> AsyncIterator[asyncpg.Connecti
     """A direct connection for checking what was stored; responses are emptied first."""
     await app.state.surveys.recorder.flush()  # earlier tests' assignments land before the wipe
     connection = await asyncpg.connect(database_url)
-    await connection.execute("TRUNCATE response, assignment")
+    await connection.execute(
+        "TRUNCATE response, assignment, response_rollup, assignment_rollup, api_key"
+    )
     yield connection
     await connection.close()

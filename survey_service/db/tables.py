@@ -21,7 +21,7 @@ from piccolo.columns import (
 )
 from piccolo.table import Table
 
-__all__ = ["TABLES", "Assignment", "Response", "Survey", "SurveyVersion"]
+__all__ = ["TABLES", "ApiKey", "Assignment", "Response", "Survey", "SurveyVersion"]
 
 
 class Survey(Table, tablename="survey"):
@@ -87,4 +87,18 @@ class Response(Table, tablename="response"):
     created_at = Timestamptz()
 
 
-TABLES: tuple[type[Table], ...] = (Survey, SurveyVersion, Assignment, Response)
+class ApiKey(Table, tablename="api_key"):
+    """A bearer key for /api/v1: its hash, scopes and the surveys it may read (empty: all)."""
+
+    id = Serial(primary_key=True)
+    name = Varchar(length=100)
+    prefix = Varchar(length=16, unique=True)
+    secret_hash = Varchar(length=64)
+    scopes = Array(base_column=Text())
+    surveys = Array(base_column=Text())
+    created_at = Timestamptz()
+    revoked_at = Timestamptz(null=True)
+    last_used_at = Timestamptz(null=True)
+
+
+TABLES: tuple[type[Table], ...] = (Survey, SurveyVersion, Assignment, Response, ApiKey)

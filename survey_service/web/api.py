@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, JSONBody, Parameter
+from litestar.params import FromPath, JSONBody, QueryParameter
 
 from survey_service.base import Struct
 from survey_service.responses import StoredResponse
@@ -36,9 +36,9 @@ class SurveyApiController(Controller):
         request: Request[Any, Any, Any],
         surveys: NamedDependency[SurveyService],
         slug: FromPath[str],
-        lang: Annotated[str | None, Parameter(description="preferred language")] = None,
+        lang: Annotated[str | None, QueryParameter(description="preferred language")] = None,
         channel: Annotated[
-            str | None, Parameter(description="link, qr, email, kiosk or api (default)")
+            str | None, QueryParameter(description="link, qr, email, kiosk or api (default)")
         ] = None,
     ) -> ServedForm:
         """The current definition in the chosen language and variant, and its token.

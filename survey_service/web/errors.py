@@ -18,6 +18,7 @@ from litestar.exceptions import (
 from litestar.exceptions.responses import create_exception_response
 
 from survey_service.definitions import pick_language
+from survey_service.reporting import BadParameter
 from survey_service.serving import AnswersRejected, SurveyNotFound
 
 __all__ = ["EXCEPTION_HANDLERS"]
@@ -54,6 +55,13 @@ def _survey_not_found(request: Request[Any, Any, Any], exc: SurveyNotFound) -> R
     return _answer(request, NotFoundException(f"no survey called '{exc}'"))
 
 
+def _bad_parameter(request: Request[Any, Any, Any], exc: BadParameter) -> Response[Any]:
+    extra = [{"key": exc.key, "message": exc.message}]
+    return create_exception_response(
+        request, ValidationException(f"bad parameter {exc.key}", extra=extra)
+    )
+
+
 def _answers_rejected(request: Request[Any, Any, Any], exc: AnswersRejected) -> Response[Any]:
     extra = [{"key": e.key, "message": e.message, "code": e.code} for e in exc.errors]
     if exc.reason == "signature":
@@ -69,4 +77,5 @@ EXCEPTION_HANDLERS = {
     HTTPException: _http_exception,
     SurveyNotFound: _survey_not_found,
     AnswersRejected: _answers_rejected,
+    BadParameter: _bad_parameter,
 }

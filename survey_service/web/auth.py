@@ -1,0 +1,43 @@
+"""Bearer API keys on /api/v1 read endpoints: a guard per scope."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from litestar.connection import ASGIConnection
+from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+from litestar.handlers.base import BaseRouteHandler
+
+from survey_service.apikeys import ApiKeyInfo, authenticate
+
+__all__ = ["api_key_of", "requires"]
+
+_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="survey_service"'}
+
+
+def requires(
+    scope: str,
+) -> Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], Awaitable[None]]:
+    """A guard admitting requests whose bearer key is live and carries ``scope``."""
+
+    async def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+        scheme, _space, token = connection.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise NotAuthorizedException(
+                "an API key is required (Authorization: Bearer ...)", headers=_CHALLENGE
+            )
+        key = await authenticate(token.strip())
+        if key is None:
+            raise NotAuthorizedException("the API key is unknown or revoked", headers=_CHALLENGE)
+        if not key.allows(scope):
+            raise PermissionDeniedException(f"the API key lacks the '{scope}' scope")
+        connection.state.api_key = key
+
+    return guard
+
+
+def api_key_of(connection: ASGIConnection[Any, Any, Any, Any]) -> ApiKeyInfo:
+    """The key the guard admitted."""
+    key: ApiKeyInfo = connection.state.api_key
+    return key

@@ -1,0 +1,466 @@
+"""KPIs against an independent, straightforward computation over the raw rows (1e-9)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import random
+import statistics
+import uuid
+import zoneinfo
+from collections import defaultdict
+from collections.abc import AsyncIterator
+from typing import Any
+
+import asyncpg
+import httpx
+import msgspec
+import pytest
+from litestar import Litestar
+from scipy import stats as scipy_stats
+
+from survey_service.apikeys import ApiKeyInfo, create_key, revoke_key
+from survey_service.reporting import KpiParams, ReportingService
+from survey_service.rollups import fold_all, rebuild
+
+T0 = dt.datetime(2026, 3, 2, 12, 0, tzinfo=dt.UTC)
+ADMIN = ApiKeyInfo(
+    id=0,
+    name="t",
+    prefix="t",
+    scopes=["admin"],
+    surveys=[],
+    created_at=T0,
+    revoked_at=None,
+    last_used_at=None,
+)
+
+
+# --- the independent computation ----------------------------------------------------------
+
+
+def t_interval(values: list[float]) -> tuple[float | None, float | None, float | None]:
+    if not values:
+        return None, None, None
+    mean = statistics.fmean(values)
+    if len(values) < 2:
+        return mean, None, None
+    half = scipy_stats.t.ppf(0.975, len(values) - 1) * math.sqrt(
+        statistics.variance(values) / len(values)
+    )
+    return mean, mean - half, mean + half
+
+
+def wilson(k: int, n: int) -> tuple[float | None, float | None, float | None]:
+    if n == 0:
+        return None, None, None
+    z = scipy_stats.norm.ppf(0.975)
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return 100 * p, 100 * max(0, centre - half), 100 * min(1, centre + half)
+
+
+def expected_kpis(rows: list[asyncpg.Record], assignments: int) -> dict[str, tuple[Any, ...]]:
+    nps = [
+        100 if r["nps"] >= 9 else 0 if r["nps"] >= 7 else -100 for r in rows if r["nps"] is not None
+    ]
+    csat = [r["csat"] for r in rows if r["csat"] is not None]
+    items: dict[str, list[float]] = defaultdict(list)
+    empathy = []
+    for r in rows:
+        scaled = []
+        if r["empathy_understood"] is not None:
+            scaled.append((r["empathy_understood"] - 1) / 4 * 100)
+            items["empathy_understood"].append(scaled[-1])
+        if r["empathy_cared"] is not None:
+            scaled.append(100.0 if r["empathy_cared"] else 0.0)
+            items["empathy_cared"].append(scaled[-1])
+        if r["empathy_emotional"] is not None:
+            scaled.append((r["empathy_emotional"] - 1) / 4 * 100)
+            items["empathy_emotional"].append(scaled[-1])
+        if r["empathy_influence"] is not None:
+            items["empathy_influence"].append((r["empathy_influence"] - 1) / 4 * 100)
+        if scaled:
+            empathy.append(statistics.fmean(scaled))
+    classes = [100 * r["sentiment_class"] for r in rows if r["sentiment_class"] is not None]
+    comments = [r for r in rows if r["comment"] is not None]
+    out = {
+        "nps": (*t_interval(nps), len(nps)),
+        "csat_top2": (*wilson(sum(c >= 4 for c in csat), len(csat)), len(csat)),
+        "csat_mean": (*t_interval([float(c) for c in csat]), len(csat)),
+        "empathy_index": (*t_interval(empathy), len(empathy)),
+        "css": (*t_interval([float(c) for c in classes]), len(classes)),
+        "heard_share": (
+            *wilson(sum("felt_heard" in r["sentiment_cues"] for r in comments), len(comments)),
+            len(comments),
+        ),
+        "ignored_share": (
+            *wilson(sum("not_heard" in r["sentiment_cues"] for r in comments), len(comments)),
+            len(comments),
+        ),
+    }
+    for name in ("empathy_understood", "empathy_cared", "empathy_emotional", "empathy_influence"):
+        out[name] = (*t_interval(items[name]), len(items[name]))
+    if assignments:
+        out["response_rate"] = (*wilson(len(rows), assignments), assignments)
+    return out
+
+
+def assert_matches(kpis: dict[str, Any], expected: dict[str, tuple[Any, ...]]) -> None:
+    for name, (value, low, high, n) in expected.items():
+        got = kpis[name]
+        assert got["n"] == n, name
+        for field, want in (("value", value), ("ci_low", low), ("ci_high", high)):
+            if want is None:
+                assert got[field] is None, (name, field)
+            else:
+                assert got[field] == pytest.approx(want, rel=1e-9, abs=1e-9), (name, field)
+
+
+# --- data ---------------------------------------------------------------------------------
+
+
+async def insert(
+    db: asyncpg.Connection,
+    slug: str,
+    *,
+    at: dt.datetime,
+    agent: str = "a1",
+    flagged: bool = False,
+    nps: int | None = None,
+    csat: int | None = None,
+    understood: int | None = None,
+    cared: bool | None = None,
+    emotional: int | None = None,
+    influence: int | None = None,
+    comment: str | None = None,
+    sentiment: int | None = None,
+    cues: tuple[str, ...] = (),
+    variant: str | None = None,
+    channel: str = "link",
+) -> None:
+    survey_id, version_id = await db.fetchrow(
+        "SELECT s.id, s.current_version_id FROM survey s WHERE slug = $1", slug
+    )
+    await db.execute(
+        """INSERT INTO response (survey_id, survey_version_id, token_nonce, variant, channel,
+        language, metadata, answers, nps, csat, empathy_understood, empathy_cared,
+        empathy_emotional, empathy_influence, comment, flags, sentiment_class, sentiment_cues,
+        created_at) VALUES ($1, $2, $3, $4, $5, 'en', $6, '{}', $7, $8, $9, $10, $11, $12,
+        $13, $14, $15, $16, $17)""",
+        survey_id,
+        version_id,
+        uuid.uuid4(),
+        variant,
+        channel,
+        json.dumps({"agent": agent}),
+        nps,
+        csat,
+        understood,
+        cared,
+        emotional,
+        influence,
+        comment,
+        ["honeypot"] if flagged else [],
+        sentiment,
+        list(cues),
+        at,
+    )
+
+
+async def insert_assignments(
+    db: asyncpg.Connection, slug: str, count: int, at: dt.datetime, agent: str = "a1"
+) -> None:
+    survey_id, version_id = await db.fetchrow(
+        "SELECT s.id, s.current_version_id FROM survey s WHERE slug = $1", slug
+    )
+    await db.executemany(
+        "INSERT INTO assignment (survey_id, survey_version_id, token_nonce, channel, language,"
+        " metadata, created_at) VALUES ($1, $2, $3, 'link', 'en', $4, $5)",
+        [
+            (survey_id, version_id, uuid.uuid4(), json.dumps({"agent": agent}), at)
+            for _ in range(count)
+        ],
+    )
+
+
+async def raw_rows(
+    db: asyncpg.Connection, slug: str, where: str = "TRUE", *args: Any
+) -> list[asyncpg.Record]:
+    return list(
+        await db.fetch(
+            f"SELECT r.* FROM response r JOIN survey s ON s.id = r.survey_id WHERE s.slug = $1 AND {where}",
+            slug,
+            *args,
+        )
+    )
+
+
+async def random_csat(db: asyncpg.Connection, count: int, seed: int) -> None:
+    rng = random.Random(seed)
+    for i in range(count):
+        await insert(
+            db,
+            "empathy-csat",
+            at=T0 + dt.timedelta(hours=rng.randint(0, 24 * 20), minutes=rng.randint(0, 59)),
+            agent=rng.choice(["a1", "a2", "a3"]),
+            flagged=rng.random() < 0.1,
+            csat=rng.randint(1, 5),
+            understood=rng.choice([None, 1, 2, 3, 4, 5, 5]),
+            cared=rng.choice([None, True, False, True]),
+            emotional=rng.choice([None, 1, 3, 4, 5]),
+            comment=rng.choice([None, "x", "y"]),
+            sentiment=rng.choice([None, -1, 0, 1, 1]) if i % 2 else None,
+            cues=tuple(rng.sample(["felt_heard", "not_heard", "waited"], rng.randint(0, 2))),
+        )
+
+
+@pytest.fixture
+def service(app: Litestar) -> ReportingService:
+    """The app's reporting with no suppression, for exact comparisons on small data."""
+    return ReportingService(app.state.surveys.catalog, min_n=1)
+
+
+async def report(service: ReportingService, slug: str, **params: Any) -> dict[str, Any]:
+    result = await service.survey_kpis(ADMIN, slug, KpiParams(**params))
+    decoded: dict[str, Any] = msgspec.to_builtins(result)
+    return decoded
+
+
+# --- correctness --------------------------------------------------------------------------
+
+
+async def test_every_kpi_matches_an_independent_computation(
+    service: ReportingService, db: asyncpg.Connection
+) -> None:
+    await random_csat(db, 150, seed=7)
+    await fold_all()  # the first half comes from rollups ...
+    await random_csat(db, 150, seed=8)  # ... the second from the unfolded tail
+    await insert_assignments(db, "empathy-csat", 400, T0 + dt.timedelta(hours=5))
+    rows = await raw_rows(db, "empathy-csat", "cardinality(flags) = 0")
+    result = await report(service, "empathy-csat")
+    assert result["n"] == len(rows)
+    assert_matches(result["kpis"], expected_kpis(rows, 400))
+    everything = await report(service, "empathy-csat", include_flagged=True)
+    assert_matches(everything["kpis"], expected_kpis(await raw_rows(db, "empathy-csat"), 400))
+
+
+async def test_window_edges_inside_hours_use_raw_rows(
+    service: ReportingService, db: asyncpg.Connection
+) -> None:
+    await random_csat(db, 200, seed=11)
+    await fold_all()
+    start, end = T0 + dt.timedelta(hours=30, minutes=17), T0 + dt.timedelta(days=9, minutes=41)
+    rows = await raw_rows(
+        db,
+        "empathy-csat",
+        "r.created_at >= $2 AND r.created_at < $3 AND cardinality(r.flags) = 0",
+        start,
+        end,
+    )
+    result = await report(service, "empathy-csat", start=start.isoformat(), end=end.isoformat())
+    assert result["n"] == len(rows)
+    assert_matches(result["kpis"], expected_kpis(rows, 0))
+
+
+@pytest.mark.parametrize("zone", ["America/New_York", "Asia/Kolkata", "Australia/Adelaide"])
+async def test_daily_groups_by_agent_in_local_time(
+    service: ReportingService, db: asyncpg.Connection, zone: str
+) -> None:
+    await random_csat(db, 120, seed=3)
+    await fold_all()
+    await random_csat(db, 40, seed=4)
+    result = await report(service, "empathy-csat", tz=zone, group_by="day,agent")
+    tz = zoneinfo.ZoneInfo(zone)
+    grouped: dict[tuple[str, str], list[asyncpg.Record]] = defaultdict(list)
+    for r in await raw_rows(db, "empathy-csat", "cardinality(flags) = 0"):
+        day = r["created_at"].astimezone(tz).date().isoformat()
+        grouped[(day, json.loads(r["metadata"])["agent"])].append(r)
+    got = {(g["key"]["day"], g["key"]["agent"]): g for g in result["groups"]}
+    assert set(got) == set(grouped)
+    for key, rows in grouped.items():
+        assert got[key]["n"] == len(rows)
+        assert_matches(got[key]["kpis"], expected_kpis(rows, 0))
+
+
+async def test_half_past_eleven_local_lands_on_the_local_day(
+    service: ReportingService, db: asyncpg.Connection
+) -> None:
+    # 23:30 in New York on 10 March = 03:30 UTC on 11 March.
+    late = dt.datetime(2026, 3, 10, 23, 30, tzinfo=zoneinfo.ZoneInfo("America/New_York"))
+    await insert(db, "nps-empathy", at=late, nps=10)
+    await insert(db, "nps-empathy", at=late + dt.timedelta(hours=1), nps=0)
+    await fold_all()
+    result = await report(service, "nps-empathy", tz="America/New_York", group_by="day")
+    assert [(g["key"]["day"], g["kpis"]["nps"]["value"]) for g in result["groups"]] == [
+        ("2026-03-10", 100.0),
+        ("2026-03-11", -100.0),
+    ]
+    utc = await report(service, "nps-empathy", group_by="day")
+    assert [g["key"]["day"] for g in utc["groups"]] == ["2026-03-11"]
+    local_day = await report(
+        service, "nps-empathy", tz="America/New_York", start="2026-03-10", end="2026-03-10"
+    )
+    assert local_day["n"] == 1
+
+
+async def test_empty_one_all_promoters_all_detractors(
+    service: ReportingService, db: asyncpg.Connection
+) -> None:
+    empty = await report(service, "nps-empathy")
+    assert empty["n"] == 0
+    assert empty["suppressed"] is True  # n = 0 is below any minimum
+    await insert(db, "nps-empathy", at=T0, nps=9)
+    one = (await report(service, "nps-empathy"))["kpis"]["nps"]
+    assert (one["value"], one["ci_low"], one["ci_high"], one["n"]) == (100.0, None, None, 1)
+    for _ in range(4):
+        await insert(db, "nps-empathy", at=T0, nps=10)
+    promoters = (await report(service, "nps-empathy"))["kpis"]["nps"]
+    assert (promoters["value"], promoters["ci_low"], promoters["ci_high"]) == (100.0, 100.0, 100.0)
+    assert (promoters["promoters"], promoters["promoter_share"]) == (5, 100.0)
+    await db.execute("UPDATE response SET nps = 3")
+    await rebuild()
+    detractors = (await report(service, "nps-empathy"))["kpis"]["nps"]
+    assert (detractors["value"], detractors["detractors"], detractors["detractor_share"]) == (
+        -100.0,
+        5,
+        100.0,
+    )
+
+
+async def test_groups_below_the_minimum_are_suppressed(
+    app: Litestar, db: asyncpg.Connection
+) -> None:
+    strict = ReportingService(app.state.surveys.catalog, min_n=5)
+    for agent, count in (("big", 6), ("small", 2)):
+        for _ in range(count):
+            await insert(db, "nps-empathy", at=T0, nps=8, agent=agent)
+    result = msgspec.to_builtins(
+        await strict.survey_kpis(ADMIN, "nps-empathy", KpiParams(group_by="agent"))
+    )
+    small = next(g for g in result["groups"] if g["key"]["agent"] == "small")
+    big = next(g for g in result["groups"] if g["key"]["agent"] == "big")
+    assert (small["n"], small["suppressed"], small["kpis"]) == (2, True, None)
+    assert big["suppressed"] is False
+    assert big["kpis"]["nps"]["value"] == 0.0
+
+
+async def test_rebuild_equals_the_incremental_state(
+    service: ReportingService, db: asyncpg.Connection
+) -> None:
+    await random_csat(db, 100, seed=21)
+    await fold_all()
+    await random_csat(db, 100, seed=22)
+    await insert_assignments(db, "empathy-csat", 30, T0)
+    await fold_all()
+    query = "SELECT * FROM {} ORDER BY survey_id, hour, survey_version_id, variant, channel, language, touchpoint, agent, location"
+    incremental = [dict(r) for r in await db.fetch(query.format("response_rollup") + ", flagged")]
+    served = [dict(r) for r in await db.fetch(query.format("assignment_rollup"))]
+    await rebuild()
+    assert [
+        dict(r) for r in await db.fetch(query.format("response_rollup") + ", flagged")
+    ] == incremental
+    assert [dict(r) for r in await db.fetch(query.format("assignment_rollup"))] == served
+    assert await db.fetchval("SELECT count(*) FROM response WHERE NOT folded") == 0
+
+
+async def test_business_wide_kpis_only_count_surveys_that_ask(
+    service: ReportingService, db: asyncpg.Connection
+) -> None:
+    await insert(db, "nps-empathy", at=T0, nps=10)
+    await insert(db, "nps-empathy", at=T0, nps=2)
+    await insert(db, "empathy-csat", at=T0, csat=5, understood=5)
+    result = msgspec.to_builtins(
+        await service.business_kpis(ADMIN, [], KpiParams(group_by="survey"))
+    )
+    assert result["n"] == 3
+    assert result["kpis"]["nps"]["n"] == 2
+    assert result["kpis"]["csat_mean"]["n"] == 1
+    assert {g["key"]["survey"]: g["n"] for g in result["groups"]} == {
+        "nps-empathy": 2,
+        "empathy-csat": 1,
+    }
+
+
+# --- over HTTP: keys and bad parameters ----------------------------------------------------
+
+
+@pytest.fixture
+async def key(app: Litestar, db: asyncpg.Connection) -> AsyncIterator[str]:
+    created = await create_key("tests", ["kpis:read"], ["nps-empathy", "empathy-csat"])
+    yield created.key
+    await revoke_key(created.info.prefix)
+
+
+async def test_kpis_need_a_live_key_with_the_scope(
+    client: httpx.AsyncClient, key: str, db: asyncpg.Connection
+) -> None:
+    url = "/api/v1/surveys/nps-empathy/kpis"
+    assert (await client.get(url)).status_code == 401
+    assert (
+        await client.get(url, headers={"Authorization": "Bearer ssk_nope_x"})
+    ).status_code == 401
+    ok = await client.get(url, headers={"Authorization": f"Bearer {key}"})
+    assert ok.status_code == 200, ok.text
+    assert await db.fetchval(
+        "SELECT last_used_at IS NOT NULL FROM api_key WHERE prefix = $1", key.split("_")[1]
+    )
+    other = await create_key("responses only", ["responses:read"])
+    assert (
+        await client.get(url, headers={"Authorization": f"Bearer {other.key}"})
+    ).status_code == 403
+    await revoke_key(key.split("_")[1])
+    assert (await client.get(url, headers={"Authorization": f"Bearer {key}"})).status_code == 401
+
+
+async def test_a_key_never_sees_other_surveys(client: httpx.AsyncClient, key: str) -> None:
+    headers = {"Authorization": f"Bearer {key}"}
+    outside = await client.get("/api/v1/surveys/counter-check/kpis", headers=headers)
+    missing = await client.get("/api/v1/surveys/no-such/kpis", headers=headers)
+    assert outside.status_code == missing.status_code == 404
+    business = await client.get("/api/v1/kpis", headers=headers)
+    assert sorted(business.json()["surveys"]) == ["empathy-csat", "nps-empathy"]
+    assert (
+        await client.get("/api/v1/kpis?survey=counter-check", headers=headers)
+    ).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("query", "parameter"),
+    [
+        ("group_by=colour", "group_by"),
+        ("group_by=day,agent,channel", "group_by"),
+        ("tz=Mars/Olympus", "tz"),
+        ("from=2026-03-05&to=2026-03-01", "from"),
+        ("from=yesterday", "from"),
+        ("variant=purple", "variant"),
+        ("version=99", "version"),
+    ],
+)
+async def test_bad_filters_are_400_naming_the_parameter(
+    client: httpx.AsyncClient, key: str, query: str, parameter: str
+) -> None:
+    response = await client.get(
+        f"/api/v1/surveys/empathy-csat/kpis?{query}", headers={"Authorization": f"Bearer {key}"}
+    )
+    assert response.status_code == 400
+    assert response.json()["extra"][0]["key"] == parameter
+
+
+async def test_http_report_shape(
+    client: httpx.AsyncClient, key: str, db: asyncpg.Connection
+) -> None:
+    for score in (10, 9, 9, 7, 3, 0):
+        await insert(db, "nps-empathy", at=T0, nps=score, agent="n1")
+    response = await client.get(
+        "/api/v1/surveys/nps-empathy/kpis?agent=n1&from=2026-03-01&to=2026-03-31&tz=Europe/Madrid",
+        headers={"Authorization": f"Bearer {key}"},
+    )
+    body = response.json()
+    assert body["n"] == 6
+    assert body["filters"] == {"agent": "n1"}
+    nps = body["kpis"]["nps"]
+    assert (nps["promoters"], nps["passives"], nps["detractors"]) == (3, 1, 2)
+    assert nps["value"] == pytest.approx(100 / 6)
