@@ -33,7 +33,7 @@ from survey_service.web.api import SurveyApiController
 from survey_service.web.errors import EXCEPTION_HANDLERS
 from survey_service.web.health import HealthController
 from survey_service.web.pages import SurveyPages
-from survey_service.web.reports import KpiController
+from survey_service.web.reports import DriverController, ExportController, KpiController
 from survey_service.web.security import rate_limits, security_headers
 
 __all__ = ["StartupError", "create_app"]
@@ -109,7 +109,14 @@ def create_app(settings: Settings | None = None) -> Litestar:
         engine.engine.globals["page_css"] = css
 
     return Litestar(
-        route_handlers=[SurveyApiController, KpiController, SurveyPages, HealthController],
+        route_handlers=[
+            SurveyApiController,
+            KpiController,
+            DriverController,
+            ExportController,
+            SurveyPages,
+            HealthController,
+        ],
         lifespan=[_lifespan],
         state=State({"settings": settings, "secret_key": secret}),
         dependencies={

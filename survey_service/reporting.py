@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
 import msgspec
@@ -12,8 +12,10 @@ import msgspec
 from survey_service.apikeys import ApiKeyInfo
 from survey_service.base import Struct
 from survey_service.db.tables import SurveyVersion
+from survey_service.drivers import DriverReport, key_drivers
+from survey_service.exports import ExportedResponse, fetch_page, stream_csv
 from survey_service.kpis import Kpis, compute_kpis
-from survey_service.rollups import TIME_GROUPS, AggregateQuery, aggregate
+from survey_service.rollups import TIME_GROUPS, AggregateQuery, aggregate, driver_sums
 from survey_service.serving import SurveyNotFound
 from survey_service.surveys import Catalog, SurveyVersionInfo
 
@@ -24,6 +26,7 @@ __all__ = [
     "KpiParams",
     "KpiReport",
     "ReportingService",
+    "ResponsePage",
     "parse_moment",
 ]
 
@@ -58,6 +61,16 @@ class KpiParams(Struct):
     filters: dict[str, str] = {}
     include_flagged: bool = False
     group_by: str | None = None
+
+
+class ResponsePage(Struct):
+    """A page of exported responses; pass ``next_cursor`` back for the next (None: done)."""
+
+    items: list[ExportedResponse]
+    next_cursor: str | None
+
+
+DRIVER_ITEMS = ("empathy_understood", "empathy_cared", "empathy_emotional", "empathy_influence")
 
 
 class KpiGroup(Struct):
@@ -165,6 +178,44 @@ class ReportingService:
             group_by=query.group_by,
             groups=groups,
         )
+
+    async def drivers(
+        self, key: ApiKeyInfo, slug: str, params: KpiParams, outcome: str | None
+    ) -> DriverReport:
+        """Key drivers of NPS or CSAT among the survey's empathy items."""
+        info = self.visible(key, slug)
+        roles = {q.role.value for q in info.definition.questions}
+        outcome = outcome or ("nps" if "nps" in roles else "csat")
+        if outcome not in ("nps", "csat") or outcome not in roles:
+            raise BadParameter("outcome", f"the survey has no '{outcome}' question (nps or csat)")
+        items = [r for r in DRIVER_ITEMS if r in roles]
+        if not items:
+            raise BadParameter("outcome", "the survey has no empathy items to relate to it")
+        query, _ = await self._query([info], params, single=True)
+        n, sums, cross = await driver_sums(query, [outcome, *items])
+        return key_drivers(outcome, items, n, sums, cross)
+
+    async def export_page(
+        self, key: ApiKeyInfo, slug: str, params: KpiParams, cursor: str | None, limit: int
+    ) -> ResponsePage:
+        """One page of responses after ``cursor`` (flagged ones included unless asked not)."""
+        info = self.visible(key, slug)
+        if cursor is not None and not cursor.isdecimal():
+            raise BadParameter("cursor", "not a cursor from a previous page")
+        if not 1 <= limit <= 1000:
+            raise BadParameter("limit", "must be from 1 to 1000")
+        query, _ = await self._query([info], params, single=True)
+        items = await fetch_page(query, int(cursor or 0), limit)
+        next_cursor = str(items[-1].id) if len(items) == limit else None
+        return ResponsePage(items=items, next_cursor=next_cursor)
+
+    async def export_csv(
+        self, key: ApiKeyInfo, slug: str, params: KpiParams, *, bom: bool
+    ) -> AsyncIterator[bytes]:
+        """The whole selection as CSV chunks (validated before the first byte is sent)."""
+        info = self.visible(key, slug)
+        query, _ = await self._query([info], params, single=True)
+        return stream_csv(info.definition, query, bom=bom)
 
     def _group(self, key: dict[str, Any], sums: Mapping[str, int], assignments: int) -> KpiGroup:
         n = sums["n"]

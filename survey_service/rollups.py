@@ -27,8 +27,11 @@ __all__ = [
     "TIME_GROUPS",
     "AggregateQuery",
     "AggregateRow",
+    "SqlBuilder",
     "aggregate",
+    "driver_sums",
     "fold",
+    "raw_conditions",
     "rebuild",
     "whole_hour_zone",
 ]
@@ -158,7 +161,7 @@ class AggregateRow(Struct):
     assignments: int
 
 
-class _Sql:
+class SqlBuilder:
     """Builds one statement with Piccolo-style ``{}`` placeholders and its arguments."""
 
     def __init__(self) -> None:
@@ -169,7 +172,9 @@ class _Sql:
         return "{}"
 
 
-def _group_expression(sql: _Sql, group: str, time_column: str, rollup: bool, zone: str) -> str:
+def _group_expression(
+    sql: SqlBuilder, group: str, time_column: str, rollup: bool, zone: str
+) -> str:
     if group in TIME_GROUPS:
         local = f"date_trunc('{TIME_GROUPS[group]}', {time_column}, {sql.param(zone)})"
         return f"to_char({local} AT TIME ZONE {sql.param(zone)}, 'YYYY-MM-DD')"
@@ -186,7 +191,7 @@ def _floor_hour(moment: dt.datetime) -> dt.datetime:
 
 
 def _branches(
-    sql: _Sql,
+    sql: SqlBuilder,
     q: AggregateQuery,
     *,
     table: str,
@@ -216,14 +221,7 @@ def _branches(
         f"{_group_expression(sql, g, 'created_at', False, q.time_zone)} AS g{i}"
         for i, g in enumerate(q.group_by)
     ]
-    where = [f"survey_id = ANY({sql.param(q.survey_ids)})"]
-    if q.start:
-        where.append(f"created_at >= {sql.param(q.start)}")
-    if q.end:
-        where.append(f"created_at < {sql.param(q.end)}")
-    if flagged and not q.include_flagged:
-        where.append("cardinality(flags) = 0")
-    where += [f"({_RAW_EXPRESSION[d]}) = {sql.param(v)}" for d, v in q.filters.items()]
+    where = raw_conditions(sql, q, flagged=flagged)
     if use_rollups:
         edges = ["NOT folded"]
         if edge_start:
@@ -236,10 +234,24 @@ def _branches(
     return branches
 
 
+def raw_conditions(sql: SqlBuilder, q: AggregateQuery, *, flagged: bool = True) -> list[str]:
+    """WHERE conditions selecting the raw rows (responses, or assignments with
+    ``flagged=False``) that ``q`` describes."""
+    where = [f"survey_id = ANY({sql.param(q.survey_ids)})"]
+    if q.start:
+        where.append(f"created_at >= {sql.param(q.start)}")
+    if q.end:
+        where.append(f"created_at < {sql.param(q.end)}")
+    if flagged and not q.include_flagged:
+        where.append("cardinality(flags) = 0")
+    where += [f"({_RAW_EXPRESSION[d]}) = {sql.param(v)}" for d, v in q.filters.items()]
+    return where
+
+
 def _statement(
     q: AggregateQuery, *, table: str, aggregates: Sequence[tuple[str, str]], flagged: bool
 ) -> tuple[str, list[Any]]:
-    sql = _Sql()
+    sql = SqlBuilder()
     use_rollups = whole_hour_zone(zoneinfo.ZoneInfo(q.time_zone), q.start, q.end)
     union = " UNION ALL ".join(
         _branches(
@@ -275,3 +287,26 @@ async def aggregate(q: AggregateQuery) -> list[AggregateRow]:
     if not q.group_by and not result:
         result.append(AggregateRow(key={}, sums=dict.fromkeys(AGGREGATE_NAMES, 0), assignments=0))
     return result
+
+
+async def driver_sums(
+    query: AggregateQuery, columns: list[str]
+) -> tuple[int, list[float], list[list[float]]]:
+    """Count, sums and cross-product sums of ``columns`` over complete cases."""
+    sql = SqlBuilder()
+    where = raw_conditions(sql, query)
+    values = [f"({c})::int::double precision" for c in columns]  # booleans count 1 / 0
+    where += [f"{c} IS NOT NULL" for c in columns]
+    pairs = [(i, j) for i in range(len(columns)) for j in range(i, len(columns))]
+    select = ", ".join(
+        ["count(*) AS n"]
+        + [f"coalesce(sum({v}), 0) AS s{i}" for i, v in enumerate(values)]
+        + [f"coalesce(sum({values[i]} * {values[j]}), 0) AS c{i}_{j}" for i, j in pairs]
+    )
+    row = (
+        await Response.raw(f"SELECT {select} FROM response WHERE {' AND '.join(where)}", *sql.args)
+    )[0]
+    cross = [[0.0] * len(columns) for _ in columns]
+    for i, j in pairs:
+        cross[i][j] = cross[j][i] = float(row[f"c{i}_{j}"])
+    return int(row["n"]), [float(row[f"s{i}"]) for i in range(len(columns))], cross

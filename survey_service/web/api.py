@@ -7,12 +7,15 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from survey_service.base import Struct
+from survey_service.reporting import ReportingService, ResponsePage
 from survey_service.responses import StoredResponse
 from survey_service.serving import ServedForm, SurveyService
 from survey_service.tokens import MAX_TOKEN_LENGTH
+from survey_service.web.auth import api_key_of, requires
+from survey_service.web.reports import From, To, Tz, kpi_params
 
 __all__ = ["ResponseIn", "SurveyApiController"]
 
@@ -63,3 +66,24 @@ class SurveyApiController(Controller):
         """Store the response: 201 the first time, 200 with the same body for a replay."""
         stored, created = await surveys.submit(slug, data.token, data.answers)
         return Response(stored, status_code=201 if created else 200)
+
+    @get(
+        "/{slug:str}/responses",
+        summary="Responses, cursor-paginated",
+        guards=[requires("responses:read")],
+    )
+    async def page(
+        self,
+        request: Request[Any, Any, Any],
+        reporting: NamedDependency[ReportingService],
+        slug: FromPath[str],
+        cursor: FromQuery[str | None] = None,
+        limit: FromQuery[int] = 100,
+        start: From = None,
+        end: To = None,
+        tz: Tz = "UTC",
+        include_flagged: FromQuery[bool] = True,
+    ) -> ResponsePage:
+        """Same filters as the KPIs; flagged responses are included (see ``flags``)."""
+        params = kpi_params(request, start, end, tz, include_flagged, None)
+        return await reporting.export_page(api_key_of(request), slug, params, cursor, limit)

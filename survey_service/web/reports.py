@@ -7,11 +7,26 @@ from typing import Annotated, Any
 from litestar import Controller, Request, get
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, QueryParameter
+from litestar.response import Stream
 
-from survey_service.reporting import FILTER_DIMENSIONS, KpiParams, KpiReport, ReportingService
+from survey_service.drivers import DriverReport
+from survey_service.reporting import (
+    FILTER_DIMENSIONS,
+    KpiParams,
+    KpiReport,
+    ReportingService,
+)
 from survey_service.web.auth import api_key_of, requires
 
-__all__ = ["KpiController"]
+__all__ = [
+    "DriverController",
+    "ExportController",
+    "From",
+    "KpiController",
+    "To",
+    "Tz",
+    "kpi_params",
+]
 
 From = Annotated[
     str | None, QueryParameter(name="from", description="ISO date or date-time (inclusive)")
@@ -32,7 +47,7 @@ GroupBy = Annotated[
 ]
 
 
-def _params(
+def kpi_params(
     request: Request[Any, Any, Any],
     start: str | None,
     end: str | None,
@@ -71,7 +86,7 @@ class KpiController(Controller):
         group_by: GroupBy = None,
     ) -> KpiReport:
         """Filters: channel, touchpoint, agent, location, variant, language, version."""
-        params = _params(request, start, end, tz, include_flagged, group_by)
+        params = kpi_params(request, start, end, tz, include_flagged, group_by)
         return await reporting.survey_kpis(api_key_of(request), slug, params)
 
     @get("/kpis", summary="KPIs over several surveys (business-wide)")
@@ -89,5 +104,59 @@ class KpiController(Controller):
         group_by: GroupBy = None,
     ) -> KpiReport:
         """As for one survey; ``group_by`` may also be ``survey``."""
-        params = _params(request, start, end, tz, include_flagged, group_by)
+        params = kpi_params(request, start, end, tz, include_flagged, group_by)
         return await reporting.business_kpis(api_key_of(request), survey or [], params)
+
+
+class DriverController(Controller):
+    """Which empathy item moves NPS or CSAT most (scope ``kpis:read``)."""
+
+    path = "/api/v1/surveys/{slug:str}/drivers"
+    tags = ["kpis"]
+    guards = [requires("kpis:read")]
+
+    @get(summary="Key drivers of NPS or CSAT")
+    async def drivers(
+        self,
+        request: Request[Any, Any, Any],
+        reporting: NamedDependency[ReportingService],
+        slug: FromPath[str],
+        outcome: Annotated[str | None, QueryParameter(description="nps or csat")] = None,
+        start: From = None,
+        end: To = None,
+        tz: Tz = "UTC",
+        include_flagged: FromQuery[bool] = False,
+    ) -> DriverReport:
+        """Correlations (95% intervals) and standardised regression coefficients."""
+        params = kpi_params(request, start, end, tz, include_flagged, None)
+        return await reporting.drivers(api_key_of(request), slug, params, outcome)
+
+
+class ExportController(Controller):
+    """Stored responses as one CSV (scope ``responses:read``); the JSON pages share their
+    path with submission, so they live in ``web.api.SurveyApiController``."""
+
+    path = "/api/v1/surveys/{slug:str}"
+    tags = ["responses"]
+    guards = [requires("responses:read")]
+
+    @get("/responses.csv", summary="Responses as CSV (streamed)")
+    async def csv(
+        self,
+        request: Request[Any, Any, Any],
+        reporting: NamedDependency[ReportingService],
+        slug: FromPath[str],
+        bom: Annotated[bool, QueryParameter(description="UTF-8 BOM for spreadsheets")] = False,
+        start: From = None,
+        end: To = None,
+        tz: Tz = "UTC",
+        include_flagged: FromQuery[bool] = True,
+    ) -> Stream:
+        """Formula-looking cells are prefixed with an apostrophe."""
+        params = kpi_params(request, start, end, tz, include_flagged, None)
+        chunks = await reporting.export_csv(api_key_of(request), slug, params, bom=bom)
+        return Stream(
+            chunks,
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{slug}-responses.csv"'},
+        )
