@@ -5,6 +5,7 @@ compare every function with SciPy."""
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 from collections.abc import Sequence
 
 __all__ = [
@@ -145,8 +146,10 @@ def t_sf(t: float, df: float) -> float:
     return tail if t > 0 else 1 - tail
 
 
+@lru_cache(maxsize=65_536)
 def t_ppf(p: float, df: float) -> float:
-    """The ``p`` quantile of Student's t (bisection on :func:`t_sf`, to 1e-12)."""
+    """The ``p`` quantile of Student's t (bisection on :func:`t_sf`, to 1e-12); cached,
+    since a report with many groups asks for the same few degrees of freedom again and again."""
     if not 0 < p < 1:
         raise ValueError("p must be in (0, 1)")
     if p < 0.5:

@@ -1,0 +1,212 @@
+"""KPI endpoint latency at 10,000 and at 1,000,000 responses (rollups vs a raw scan).
+
+Usage (a throwaway database is created and dropped):
+
+    .venv/bin/python benchmarks/bench_kpis.py [--dsn postgresql://postgres@127.0.0.1/postgres]
+        [--small 10000] [--large 1000000] [--calls 60]
+
+Loads synthetic empathy-csat responses spread over the last 90 days (20 agents, 4
+touchpoints, 3 channels) with COPY, folds them into the rollups, then times
+GET /api/v1/surveys/empathy-csat/kpis in-process for an unfiltered 90-day window and for
+group_by=day,agent, printing median and p99. Beside it, the same unfiltered aggregate as one
+raw SQL scan over the responses (the baseline the rollups replace), measured in this run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import os
+import random
+import secrets
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from survey_service.apikeys import create_key  # noqa: E402
+from survey_service.app import create_app  # noqa: E402
+from survey_service.rollup_columns import RESPONSE_AGGREGATES  # noqa: E402
+from survey_service.rollups import fold_all  # noqa: E402
+from survey_service.settings import Settings  # noqa: E402
+
+COLUMNS = [
+    "survey_id",
+    "survey_version_id",
+    "token_nonce",
+    "variant",
+    "channel",
+    "language",
+    "metadata",
+    "answers",
+    "csat",
+    "empathy_understood",
+    "empathy_cared",
+    "empathy_emotional",
+    "comment",
+    "sentiment_class",
+    "sentiment_cues",
+    "created_at",
+    "flags",
+]
+
+
+def synthetic(count: int, survey_id: int, version_id: int, seed: int) -> list[tuple[object, ...]]:
+    rng = random.Random(seed)
+    now = dt.datetime.now(dt.UTC)
+    rows = []
+    for _ in range(count):
+        agent_number = rng.randint(1, 20)
+        agent = f"agent-{agent_number}"
+        commented = rng.random() < 0.4
+        rows.append(
+            (
+                survey_id,
+                version_id,
+                uuid.uuid4(),
+                None,
+                rng.choice(["link", "qr", "email"]),
+                "en",
+                f'{{"agent": "{agent}", "touchpoint": "tp-{agent_number % 4}"}}',  # staff work at one place
+                "{}",
+                rng.randint(1, 5),
+                rng.randint(1, 5),
+                rng.random() < 0.7,
+                rng.randint(1, 5),
+                "ok" if commented else None,
+                rng.choice([-1, 0, 1]) if commented else None,
+                ["felt_heard"] if commented and rng.random() < 0.3 else [],
+                now - dt.timedelta(seconds=rng.randint(0, 90 * 86400)),
+                ["too_fast"] if rng.random() < 0.02 else [],
+            )
+        )
+    return rows
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+async def timed(
+    client: httpx.AsyncClient, url: str, headers: dict[str, str], calls: int
+) -> tuple[float, float]:
+    await client.get(url, headers=headers)  # warm
+    samples = []
+    for _ in range(calls):
+        start = time.perf_counter()
+        response = await client.get(url, headers=headers)
+        samples.append((time.perf_counter() - start) * 1000)
+        assert response.status_code == 200, response.text
+    return statistics.median(samples), percentile(samples, 0.99)
+
+
+async def raw_scan(dsn: str, survey_id: int, since: dt.datetime, calls: int) -> tuple[float, float]:
+    sums = ", ".join(f"coalesce(sum({expr}), 0)" for _, expr in RESPONSE_AGGREGATES)
+    sql = f"SELECT {sums} FROM response WHERE survey_id = $1 AND created_at >= $2 AND cardinality(flags) = 0"
+    connection = await asyncpg.connect(dsn)
+    samples = []
+    try:
+        for _ in range(max(3, calls // 10)):
+            start = time.perf_counter()
+            await connection.fetchrow(sql, survey_id, since)
+            samples.append((time.perf_counter() - start) * 1000)
+    finally:
+        await connection.close()
+    return statistics.median(samples), percentile(samples, 0.99)
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--dsn", default=os.environ.get("DATABASE_URL"))
+    parser.add_argument("--small", type=int, default=10_000)
+    parser.add_argument("--large", type=int, default=1_000_000)
+    parser.add_argument("--calls", type=int, default=60)
+    args = parser.parse_args()
+    server = args.dsn
+    if server is None:
+        from survey_service.db.database import embedded_dsn
+
+        server = embedded_dsn(tempfile.mkdtemp(prefix="ssk", dir="/tmp"))
+    name = "survey_bench_" + secrets.token_hex(4)
+    admin = await asyncpg.connect(server)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    dsn = urlunsplit(urlsplit(server)._replace(path="/" + name))
+    try:
+        settings = Settings(
+            database_url=dsn,
+            forms_dir=str(ROOT / "forms"),
+            secret_key="k" * 40,
+            data_dir=tempfile.mkdtemp(),
+            rollup_interval_seconds=3600,
+        )
+        app = create_app(settings)
+        async with app.lifespan():
+            info = app.state.surveys.survey("empathy-csat")
+            key = (await create_key("bench", ["kpis:read"])).key
+            headers = {"Authorization": f"Bearer {key}"}
+            since = (dt.datetime.now(dt.UTC) - dt.timedelta(days=90)).date().isoformat()
+            urls = {
+                "90 days": f"/api/v1/surveys/empathy-csat/kpis?from={since}",
+                "group_by=day,agent": f"/api/v1/surveys/empathy-csat/kpis?from={since}&group_by=day,agent",
+            }
+            connection = await asyncpg.connect(dsn)
+            loaded = 0
+            transport = httpx.ASGITransport(app=app)
+            print(f"{'responses':>10} {'query':<20} {'median ms':>10} {'p99 ms':>8}")
+            results: dict[tuple[int, str], float] = {}
+            async with httpx.AsyncClient(transport=transport, base_url="http://b") as client:
+                for target in (args.small, args.large):
+                    start = time.perf_counter()
+                    while loaded < target:
+                        batch = min(100_000, target - loaded)
+                        rows = synthetic(batch, info.survey_id, info.version_id, seed=loaded)
+                        await connection.copy_records_to_table(
+                            "response", records=rows, columns=COLUMNS
+                        )
+                        loaded += batch
+                    copy_s = time.perf_counter() - start
+                    start = time.perf_counter()
+                    await fold_all(batch_size=100_000)
+                    fold_s = time.perf_counter() - start
+                    await connection.execute("VACUUM ANALYZE response_rollup")
+                    rollup_rows = await connection.fetchval("SELECT count(*) FROM response_rollup")
+                    print(
+                        f"# {target:,} loaded (COPY {copy_s:.1f} s), folded in {fold_s:.1f} s into {rollup_rows:,} rollup rows"
+                    )
+                    for label, url in urls.items():
+                        median, p99 = await timed(client, url, headers, args.calls)
+                        results[(target, label)] = median
+                        print(f"{target:>10,} {label:<20} {median:>10.1f} {p99:>8.1f}")
+                    median, p99 = await raw_scan(
+                        dsn,
+                        info.survey_id,
+                        dt.datetime.fromisoformat(since).replace(tzinfo=dt.UTC),
+                        args.calls,
+                    )
+                    print(
+                        f"{target:>10,} {'raw SQL scan':<20} {median:>10.1f} {p99:>8.1f}   (baseline)"
+                    )
+            await connection.close()
+            for label in urls:
+                ratio = results[(args.large, label)] / results[(args.small, label)]
+                print(
+                    f"{label}: {args.large:,} / {args.small:,} median ratio {ratio:.2f} (goal <= 2)"
+                )
+    finally:
+        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
