@@ -24,7 +24,7 @@ from survey_service.db.database import embedded_dsn
 from survey_service.definitions import load_forms
 from survey_service.periodic import Periodic
 from survey_service.reporting import ReportingService
-from survey_service.rollups import fold_all
+from survey_service.rollups import ensure_zone, fold_all
 from survey_service.serving import SurveyService
 from survey_service.settings import Settings, load_secret_key
 from survey_service.surveys import Catalog, sync_definitions
@@ -57,7 +57,9 @@ async def _lifespan(app: Litestar) -> AsyncIterator[None]:
         dsn = await asyncio.to_thread(embedded_dsn, settings.data_dir)
     db = await open_database(dsn, pool_max=settings.db_pool_max)
     recorder = AssignmentRecorder(interval=settings.assignment_flush_seconds)
-    folder = Periodic(fold_all, settings.rollup_interval_seconds, "rollup-fold")
+    folder = Periodic(
+        lambda: fold_all(settings.time_zone), settings.rollup_interval_seconds, "rollup-fold"
+    )
     try:
         outcomes, current = await sync_definitions([form.definition for form in forms])
         for outcome in outcomes:
@@ -70,7 +72,9 @@ async def _lifespan(app: Litestar) -> AsyncIterator[None]:
         app.state.surveys = SurveyService(
             catalog, signer, recorder, settings.token_ttl_seconds, client_secret=secret
         )
-        app.state.reporting = ReportingService(catalog, settings.kpi_min_n)
+        app.state.reporting = ReportingService(catalog, settings.kpi_min_n, settings.time_zone)
+        if await ensure_zone(settings.time_zone):
+            log.info("daily rollups rebuilt in %s", settings.time_zone)
         await recorder.start()
         await folder.start()
         yield

@@ -176,7 +176,7 @@ def _apikey_revoke(args: argparse.Namespace) -> int:
 def _rollups_rebuild(_: argparse.Namespace) -> int:
     from survey_service.rollups import rebuild
 
-    _with_database(rebuild)
+    _with_database(lambda: rebuild(_settings().time_zone))
     print("rollups rebuilt from every stored response and assignment")
     return 0
 

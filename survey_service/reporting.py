@@ -57,7 +57,7 @@ class KpiParams(Struct):
 
     start: str | None = None
     end: str | None = None
-    tz: str = "UTC"
+    tz: str | None = None
     filters: dict[str, str] = {}
     include_flagged: bool = False
     group_by: str | None = None
@@ -122,9 +122,10 @@ def parse_moment(text: str, zone: zoneinfo.ZoneInfo, *, end: bool) -> dt.datetim
 class ReportingService:
     """KPI reports for one survey or several, as a given API key may see them."""
 
-    def __init__(self, catalog: Catalog, min_n: int) -> None:
+    def __init__(self, catalog: Catalog, min_n: int, time_zone: str = "UTC") -> None:
         self.catalog = catalog
         self.min_n = min_n
+        self.time_zone = time_zone
 
     def visible(self, key: ApiKeyInfo, slug: str) -> SurveyVersionInfo:
         """The survey if it exists and the key may see it; else SurveyNotFound (404)."""
@@ -226,10 +227,11 @@ class ReportingService:
     async def _query(
         self, surveys: list[SurveyVersionInfo], params: KpiParams, *, single: bool
     ) -> tuple[AggregateQuery, dict[str, str | int]]:
+        tz = params.tz or self.time_zone
         try:
-            zone = zoneinfo.ZoneInfo(params.tz)
+            zone = zoneinfo.ZoneInfo(tz)
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            raise BadParameter("tz", f"'{params.tz}' is not an IANA time zone") from None
+            raise BadParameter("tz", f"'{tz}' is not an IANA time zone") from None
         bounds: dict[str, dt.datetime | None] = {}
         for name, text, is_end in (("from", params.start, False), ("to", params.end, True)):
             try:
@@ -251,7 +253,8 @@ class ReportingService:
             filters[name] = await self._filter_value(surveys, name, value, single=single)
         query = AggregateQuery(
             survey_ids=[s.survey_id for s in surveys],
-            time_zone=params.tz,
+            time_zone=tz,
+            rollup_zone=self.time_zone,
             start=start,
             end=end,
             filters=filters,

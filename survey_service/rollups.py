@@ -30,7 +30,9 @@ __all__ = [
     "SqlBuilder",
     "aggregate",
     "driver_sums",
+    "ensure_zone",
     "fold",
+    "fold_all",
     "raw_conditions",
     "rebuild",
     "whole_hour_zone",
@@ -58,70 +60,105 @@ _ROW_DIMENSIONS = (
 )
 
 
-def _fold_responses_sql(limit: bool) -> str:
-    sums = ", ".join(f"coalesce(sum({expr}), 0)" for _, expr in RESPONSE_AGGREGATES)
-    columns = ", ".join(AGGREGATE_NAMES)
-    updates = ", ".join(f"{c} = response_rollup.{c} + EXCLUDED.{c}" for c in AGGREGATE_NAMES)
+_DIMENSION_COLUMNS = "survey_version_id, variant, channel, language, touchpoint, agent, location"
+_DIMENSION_VALUES = (
+    "survey_version_id, variant, channel, language, metadata->>'touchpoint',"
+    " metadata->>'agent', metadata->>'location'"
+)
+
+
+def _fold_sql(
+    table: str, aggregates: Sequence[tuple[str, str]], *, flagged: bool, limit: bool
+) -> str:
+    """One statement: mark a batch of ``table`` rows folded and add them to the hourly and
+    the daily rollup. Placeholders: the batch size (when ``limit``), then the daily zone."""
+    names = [name for name, _ in aggregates]
+    sums = ", ".join(f"coalesce(sum({expr}), 0)" for _, expr in aggregates)
+    flag_column = ", flagged" if flagged else ""
+    flag_value = ", cardinality(flags) > 0" if flagged else ""
+    positions = ", ".join(str(i) for i in range(1, 10 + bool(flagged)))
     pick = "ORDER BY id LIMIT {} FOR UPDATE SKIP LOCKED" if limit else "FOR UPDATE"
+
+    def upsert(rollup: str, bucket: str, bucket_value: str) -> str:
+        key = f"survey_id, {bucket}, {_DIMENSION_COLUMNS}{flag_column}"
+        updates = ", ".join(f"{n} = {rollup}.{n} + EXCLUDED.{n}" for n in names)
+        return f"""{rollup} AS (
+    INSERT INTO {rollup} ({key}, {", ".join(names)})
+    SELECT survey_id, {bucket_value}, {_DIMENSION_VALUES}{flag_value}, {sums}
+    FROM batch GROUP BY {positions} ORDER BY {positions}
+    ON CONFLICT ({key}) DO UPDATE SET {updates}
+    RETURNING 1
+)"""
+
     return f"""
 WITH batch AS (
-    UPDATE response SET folded = true
-    WHERE id IN (SELECT id FROM response WHERE NOT folded {pick})
+    UPDATE {table} SET folded = true
+    WHERE id IN (SELECT id FROM {table} WHERE NOT folded {pick})
     RETURNING *
-)
-INSERT INTO response_rollup ({_KEY}, flagged, {columns})
-SELECT {_ROW_DIMENSIONS}, cardinality(flags) > 0 AS flagged, {sums}
-FROM batch GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10 ORDER BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10
-ON CONFLICT ({_KEY}, flagged) DO UPDATE SET {updates}
+), {upsert(f"{table}_rollup", "hour", "date_trunc('hour', created_at, 'UTC')")},
+{upsert(f"{table}_rollup_daily", "day", "(created_at AT TIME ZONE {})::date")}
+SELECT count(*) AS n FROM batch
 """
 
 
-def _fold_assignments_sql(limit: bool) -> str:
-    pick = "ORDER BY id LIMIT {} FOR UPDATE SKIP LOCKED" if limit else "FOR UPDATE"
-    return f"""
-WITH batch AS (
-    UPDATE assignment SET folded = true
-    WHERE id IN (SELECT id FROM assignment WHERE NOT folded {pick})
-    RETURNING *
-)
-INSERT INTO assignment_rollup ({_KEY}, n)
-SELECT {_ROW_DIMENSIONS}, count(*)
-FROM batch GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9 ORDER BY 1, 2, 3, 4, 5, 6, 7, 8, 9
-ON CONFLICT ({_KEY}) DO UPDATE SET n = assignment_rollup.n + EXCLUDED.n
-"""
+_FOLDS = [
+    (
+        _fold_sql("response", RESPONSE_AGGREGATES, flagged=True, limit=True),
+        _fold_sql("response", RESPONSE_AGGREGATES, flagged=True, limit=False),
+    ),
+    (
+        _fold_sql("assignment", [("n", "1")], flagged=False, limit=True),
+        _fold_sql("assignment", [("n", "1")], flagged=False, limit=False),
+    ),
+]
 
 
-_FOLD_RESPONSES = _fold_responses_sql(limit=True)
-_FOLD_ASSIGNMENTS = _fold_assignments_sql(limit=True)
-
-
-async def fold(batch_size: int = 20_000) -> bool:
-    """Fold one batch of responses and of assignments; False when another process holds
-    the fold (it will do the work) or nothing was waiting."""
+async def fold(zone: str, batch_size: int = 20_000) -> bool:
+    """Fold one batch of responses and of assignments (daily rows in ``zone``); False when
+    another process holds the fold (it will do the work) or nothing was waiting."""
     async with Response._meta.db.transaction():
         locked = await Response.raw("SELECT pg_try_advisory_xact_lock({}) AS ok", _FOLD_LOCK)
         if not locked[0]["ok"]:
             return False
-        responses = await Response.raw(_FOLD_RESPONSES + " RETURNING 1", batch_size)
-        assignments = await Response.raw(_FOLD_ASSIGNMENTS + " RETURNING 1", batch_size)
-    return bool(responses or assignments)
+        folded = 0
+        for batch_sql, _ in _FOLDS:
+            folded += (await Response.raw(batch_sql, batch_size, zone))[0]["n"]
+    return folded > 0
 
 
-async def fold_all(batch_size: int = 20_000) -> None:
+async def fold_all(zone: str, batch_size: int = 20_000) -> None:
     """Fold until nothing is waiting (or another process is folding)."""
-    while await fold(batch_size):
+    while await fold(zone, batch_size):
         pass
 
 
-async def rebuild() -> None:
-    """Recompute every rollup from the raw rows, in one transaction."""
+async def rebuild(zone: str) -> None:
+    """Recompute every rollup from the raw rows, daily ones in ``zone``, in one transaction."""
     async with Response._meta.db.transaction():
         await Response.raw("SELECT pg_advisory_xact_lock({})", _FOLD_LOCK)
-        await Response.raw("TRUNCATE response_rollup, assignment_rollup")
+        await Response.raw(
+            "TRUNCATE response_rollup, assignment_rollup, response_rollup_daily,"
+            " assignment_rollup_daily"
+        )
         await Response.raw("UPDATE response SET folded = false WHERE folded")
         await Response.raw("UPDATE assignment SET folded = false WHERE folded")
-        await Response.raw(_fold_responses_sql(limit=False))
-        await Response.raw(_fold_assignments_sql(limit=False))
+        for _, everything_sql in _FOLDS:
+            await Response.raw(everything_sql, zone)
+        await Response.raw(
+            "INSERT INTO rollup_state (name, value) VALUES ('daily_zone', {})"
+            " ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value",
+            zone,
+        )
+
+
+async def ensure_zone(zone: str) -> bool:
+    """Make the daily rollups be kept in ``zone``; rebuild them when they were kept in
+    another (the business moved, or its setting changed). True when it rebuilt."""
+    rows = await Response.raw("SELECT value FROM rollup_state WHERE name = 'daily_zone'")
+    if rows and rows[0]["value"] == zone:
+        return False
+    await rebuild(zone)
+    return True
 
 
 def whole_hour_zone(
@@ -151,6 +188,8 @@ class AggregateQuery(Struct):
     filters: dict[str, str | int] = {}
     include_flagged: bool = False
     group_by: list[str] = []
+    rollup_zone: str = "UTC"
+    """The zone the daily rollups are kept in (the business's, ``SURVEY_TIME_ZONE``)."""
 
 
 class AggregateRow(Struct):
@@ -172,13 +211,15 @@ class SqlBuilder:
         return "{}"
 
 
-def _group_expression(
-    sql: SqlBuilder, group: str, time_column: str, rollup: bool, zone: str
-) -> str:
+def _group_expression(sql: SqlBuilder, group: str, grain: str, zone: str) -> str:
+    """The expression grouping rows of ``grain`` (raw, hourly or daily) by ``group``."""
     if group in TIME_GROUPS:
-        local = f"date_trunc('{TIME_GROUPS[group]}', {time_column}, {sql.param(zone)})"
+        if grain == "daily":  # already local dates
+            return f"to_char(date_trunc('{TIME_GROUPS[group]}', day::timestamp), 'YYYY-MM-DD')"
+        column = "created_at" if grain == "raw" else "hour"
+        local = f"date_trunc('{TIME_GROUPS[group]}', {column}, {sql.param(zone)})"
         return f"to_char({local} AT TIME ZONE {sql.param(zone)}, 'YYYY-MM-DD')"
-    return (_ROLLUP_COLUMN if rollup else _RAW_EXPRESSION)[group]
+    return (_RAW_EXPRESSION if grain == "raw" else _ROLLUP_COLUMN)[group]
 
 
 def _ceil_hour(moment: dt.datetime) -> dt.datetime:
@@ -190,6 +231,30 @@ def _floor_hour(moment: dt.datetime) -> dt.datetime:
     return moment.replace(minute=0, second=0, microsecond=0)
 
 
+def _local_date(moment: dt.datetime | None, zone: zoneinfo.ZoneInfo) -> dt.date | None:
+    """The local date when ``moment`` is a local midnight (or None), else raise ValueError."""
+    if moment is None:
+        return None
+    local = moment.astimezone(zone)
+    if local.time() != dt.time():
+        raise ValueError("not a local midnight")
+    return local.date()
+
+
+def _grain(q: AggregateQuery) -> str:
+    """daily when the query is in the rollups' zone on whole local days, else hourly when
+    the zone's offsets are whole hours, else raw rows only."""
+    zone = zoneinfo.ZoneInfo(q.time_zone)
+    if q.time_zone == q.rollup_zone:
+        try:
+            _local_date(q.start, zone), _local_date(q.end, zone)
+        except ValueError:
+            pass
+        else:
+            return "daily"
+    return "hourly" if whole_hour_zone(zone, q.start, q.end) else "raw"
+
+
 def _branches(
     sql: SqlBuilder,
     q: AggregateQuery,
@@ -197,37 +262,49 @@ def _branches(
     table: str,
     aggregates: Sequence[tuple[str, str]],
     flagged: bool,
-    use_rollups: bool,
 ) -> list[str]:
+    """A rollup branch (whole days or hours in the window) and a raw branch (unfolded rows,
+    and the partial hours at the window's edges)."""
+    grain = _grain(q)
     branches = []
-    edge_start = _ceil_hour(q.start) if q.start else None
-    edge_end = _floor_hour(q.end) if q.end else None
-    if use_rollups:
+    zone = zoneinfo.ZoneInfo(q.time_zone)
+    edges = ["NOT folded"]
+    edge_hours: tuple[dt.datetime | None, dt.datetime | None] = (None, None)
+    if grain != "raw":
         keys = [
-            f"{_group_expression(sql, g, 'hour', True, q.time_zone)} AS g{i}"
+            f"{_group_expression(sql, g, grain, q.time_zone)} AS g{i}"
             for i, g in enumerate(q.group_by)
         ]
         where = [f"survey_id = ANY({sql.param(q.survey_ids)})"]
-        if edge_start:
-            where.append(f"hour >= {sql.param(edge_start)}")
-        if edge_end:
-            where.append(f"hour < {sql.param(edge_end)}")
+        first: dt.date | dt.datetime | None
+        last: dt.date | dt.datetime | None
+        if grain == "daily":
+            first, last = _local_date(q.start, zone), _local_date(q.end, zone)
+            bucket, rollup = "day", f"{table}_rollup_daily"
+        else:
+            first = _ceil_hour(q.start) if q.start else None
+            last = _floor_hour(q.end) if q.end else None
+            bucket, rollup = "hour", f"{table}_rollup"
+            edge_hours = (first, last)
+        if first:
+            where.append(f"{bucket} >= {sql.param(first)}")
+        if last:
+            where.append(f"{bucket} < {sql.param(last)}")
         if flagged and not q.include_flagged:
             where.append("NOT flagged")
         where += [f"{_ROLLUP_COLUMN[d]} = {sql.param(v)}" for d, v in q.filters.items()]
         columns = ", ".join([*keys, *(name for name, _ in aggregates)])
-        branches.append(f"SELECT {columns} FROM {table}_rollup WHERE {' AND '.join(where)}")
+        branches.append(f"SELECT {columns} FROM {rollup} WHERE {' AND '.join(where)}")
     keys = [
-        f"{_group_expression(sql, g, 'created_at', False, q.time_zone)} AS g{i}"
-        for i, g in enumerate(q.group_by)
+        f"{_group_expression(sql, g, 'raw', q.time_zone)} AS g{i}" for i, g in enumerate(q.group_by)
     ]
     where = raw_conditions(sql, q, flagged=flagged)
-    if use_rollups:
-        edges = ["NOT folded"]
-        if edge_start:
-            edges.append(f"created_at < {sql.param(edge_start)}")
-        if edge_end:
-            edges.append(f"created_at >= {sql.param(edge_end)}")
+    if grain == "hourly":  # parameters in text order: the raw branch comes second
+        if edge_hours[0]:
+            edges.append(f"created_at < {sql.param(edge_hours[0])}")
+        if edge_hours[1]:
+            edges.append(f"created_at >= {sql.param(edge_hours[1])}")
+    if grain != "raw":
         where.append(f"({' OR '.join(edges)})")
     columns = ", ".join([*keys, *(f"{expr} AS {name}" for name, expr in aggregates)])
     branches.append(f"SELECT {columns} FROM {table} WHERE {' AND '.join(where)}")
@@ -252,11 +329,8 @@ def _statement(
     q: AggregateQuery, *, table: str, aggregates: Sequence[tuple[str, str]], flagged: bool
 ) -> tuple[str, list[Any]]:
     sql = SqlBuilder()
-    use_rollups = whole_hour_zone(zoneinfo.ZoneInfo(q.time_zone), q.start, q.end)
     union = " UNION ALL ".join(
-        _branches(
-            sql, q, table=table, aggregates=aggregates, flagged=flagged, use_rollups=use_rollups
-        )
+        _branches(sql, q, table=table, aggregates=aggregates, flagged=flagged)
     )
     groups = [f"g{i}" for i in range(len(q.group_by))]
     sums = ", ".join(f"coalesce(sum({name}), 0)::bigint AS {name}" for name, _ in aggregates)

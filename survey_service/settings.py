@@ -11,6 +11,7 @@ import ipaddress
 import os
 import re
 import secrets
+import zoneinfo
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Literal
@@ -84,6 +85,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     frame_ancestors: str = "'none'"
     """CSP frame-ancestors: who may embed the form pages (e.g. ``https://shop.example``)."""
 
+    time_zone: str = "UTC"
+    """The business's IANA time zone: the default for KPI dates and day/week/month groups,
+    and the zone daily rollups are kept in (changing it rebuilds them at the next start)."""
+
     kpi_min_n: PositiveInt = 5
     """KPI groups (and totals) with fewer responses are reported as suppressed, n only."""
 
@@ -118,6 +123,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             raise SettingsError(_explain(str(exc))) from None
         if settings.secret_key is not None and len(settings.secret_key) < 32:
             raise SettingsError(f"{env_name('secret_key')}: must be at least 32 characters")
+        try:
+            zoneinfo.ZoneInfo(settings.time_zone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise SettingsError(
+                f"{env_name('time_zone')}: '{settings.time_zone}' is not an IANA time zone"
+            ) from None
         for proxy in settings.proxies:
             try:
                 ipaddress.ip_network(proxy, strict=False)

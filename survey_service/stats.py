@@ -5,8 +5,8 @@ compare every function with SciPy."""
 from __future__ import annotations
 
 import math
-from functools import lru_cache
 from collections.abc import Sequence
+from functools import lru_cache
 
 __all__ = [
     "Z_95",

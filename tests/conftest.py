@@ -168,7 +168,8 @@ async def db(app: Litestar, database_url: str) -> AsyncIterator[asyncpg.Connecti
     await app.state.surveys.recorder.flush()  # earlier tests' assignments land before the wipe
     connection = await asyncpg.connect(database_url)
     await connection.execute(
-        "TRUNCATE response, assignment, response_rollup, assignment_rollup, api_key"
+        "TRUNCATE response, assignment, response_rollup, assignment_rollup,"
+        " response_rollup_daily, assignment_rollup_daily, api_key"
     )
     yield connection
     await connection.close()

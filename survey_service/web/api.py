@@ -81,7 +81,7 @@ class SurveyApiController(Controller):
         limit: FromQuery[int] = 100,
         start: From = None,
         end: To = None,
-        tz: Tz = "UTC",
+        tz: Tz = None,
         include_flagged: FromQuery[bool] = True,
     ) -> ResponsePage:
         """Same filters as the KPIs; flagged responses are included (see ``flags``)."""

@@ -36,7 +36,8 @@ To = Annotated[
     QueryParameter(name="to", description="ISO date (inclusive) or date-time (exclusive)"),
 ]
 Tz = Annotated[
-    str, QueryParameter(description="IANA time zone for dates and day/week/month groups")
+    str | None,
+    QueryParameter(description="IANA time zone for dates and groups (default SURVEY_TIME_ZONE)"),
 ]
 GroupBy = Annotated[
     str | None,
@@ -51,7 +52,7 @@ def kpi_params(
     request: Request[Any, Any, Any],
     start: str | None,
     end: str | None,
-    tz: str,
+    tz: str | None,
     include_flagged: bool,
     group_by: str | None,
 ) -> KpiParams:
@@ -81,7 +82,7 @@ class KpiController(Controller):
         slug: FromPath[str],
         start: From = None,
         end: To = None,
-        tz: Tz = "UTC",
+        tz: Tz = None,
         include_flagged: FromQuery[bool] = False,
         group_by: GroupBy = None,
     ) -> KpiReport:
@@ -99,7 +100,7 @@ class KpiController(Controller):
         ] = None,
         start: From = None,
         end: To = None,
-        tz: Tz = "UTC",
+        tz: Tz = None,
         include_flagged: FromQuery[bool] = False,
         group_by: GroupBy = None,
     ) -> KpiReport:
@@ -124,7 +125,7 @@ class DriverController(Controller):
         outcome: Annotated[str | None, QueryParameter(description="nps or csat")] = None,
         start: From = None,
         end: To = None,
-        tz: Tz = "UTC",
+        tz: Tz = None,
         include_flagged: FromQuery[bool] = False,
     ) -> DriverReport:
         """Correlations (95% intervals) and standardised regression coefficients."""
@@ -149,7 +150,7 @@ class ExportController(Controller):
         bom: Annotated[bool, QueryParameter(description="UTF-8 BOM for spreadsheets")] = False,
         start: From = None,
         end: To = None,
-        tz: Tz = "UTC",
+        tz: Tz = None,
         include_flagged: FromQuery[bool] = True,
     ) -> Stream:
         """Formula-looking cells are prefixed with an apostrophe."""

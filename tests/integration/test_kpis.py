@@ -236,7 +236,7 @@ async def test_every_kpi_matches_an_independent_computation(
     service: ReportingService, db: asyncpg.Connection
 ) -> None:
     await random_csat(db, 150, seed=7)
-    await fold_all()  # the first half comes from rollups ...
+    await fold_all("UTC")  # the first half comes from rollups ...
     await random_csat(db, 150, seed=8)  # ... the second from the unfolded tail
     await insert_assignments(db, "empathy-csat", 400, T0 + dt.timedelta(hours=5))
     rows = await raw_rows(db, "empathy-csat", "cardinality(flags) = 0")
@@ -251,7 +251,7 @@ async def test_window_edges_inside_hours_use_raw_rows(
     service: ReportingService, db: asyncpg.Connection
 ) -> None:
     await random_csat(db, 200, seed=11)
-    await fold_all()
+    await fold_all("UTC")
     start, end = T0 + dt.timedelta(hours=30, minutes=17), T0 + dt.timedelta(days=9, minutes=41)
     rows = await raw_rows(
         db,
@@ -270,7 +270,7 @@ async def test_daily_groups_by_agent_in_local_time(
     service: ReportingService, db: asyncpg.Connection, zone: str
 ) -> None:
     await random_csat(db, 120, seed=3)
-    await fold_all()
+    await fold_all("UTC")
     await random_csat(db, 40, seed=4)
     result = await report(service, "empathy-csat", tz=zone, group_by="day,agent")
     tz = zoneinfo.ZoneInfo(zone)
@@ -292,7 +292,7 @@ async def test_half_past_eleven_local_lands_on_the_local_day(
     late = dt.datetime(2026, 3, 10, 23, 30, tzinfo=zoneinfo.ZoneInfo("America/New_York"))
     await insert(db, "nps-empathy", at=late, nps=10)
     await insert(db, "nps-empathy", at=late + dt.timedelta(hours=1), nps=0)
-    await fold_all()
+    await fold_all("UTC")
     result = await report(service, "nps-empathy", tz="America/New_York", group_by="day")
     assert [(g["key"]["day"], g["kpis"]["nps"]["value"]) for g in result["groups"]] == [
         ("2026-03-10", 100.0),
@@ -321,7 +321,7 @@ async def test_empty_one_all_promoters_all_detractors(
     assert (promoters["value"], promoters["ci_low"], promoters["ci_high"]) == (100.0, 100.0, 100.0)
     assert (promoters["promoters"], promoters["promoter_share"]) == (5, 100.0)
     await db.execute("UPDATE response SET nps = 3")
-    await rebuild()
+    await rebuild("UTC")
     detractors = (await report(service, "nps-empathy"))["kpis"]["nps"]
     assert (detractors["value"], detractors["detractors"], detractors["detractor_share"]) == (
         -100.0,
@@ -347,23 +347,66 @@ async def test_groups_below_the_minimum_are_suppressed(
     assert big["kpis"]["nps"]["value"] == 0.0
 
 
+async def rollup_tables(db: asyncpg.Connection) -> dict[str, list[dict[str, Any]]]:
+    tables = {}
+    for table in (
+        "response_rollup",
+        "assignment_rollup",
+        "response_rollup_daily",
+        "assignment_rollup_daily",
+    ):
+        rows = [dict(r) for r in await db.fetch(f"SELECT * FROM {table}")]
+        tables[table] = sorted(rows, key=lambda r: json.dumps(r, default=str, sort_keys=True))
+    return tables
+
+
 async def test_rebuild_equals_the_incremental_state(
     service: ReportingService, db: asyncpg.Connection
 ) -> None:
     await random_csat(db, 100, seed=21)
-    await fold_all()
+    await fold_all("UTC", batch_size=37)  # many small batches
     await random_csat(db, 100, seed=22)
     await insert_assignments(db, "empathy-csat", 30, T0)
-    await fold_all()
-    query = "SELECT * FROM {} ORDER BY survey_id, hour, survey_version_id, variant, channel, language, touchpoint, agent, location"
-    incremental = [dict(r) for r in await db.fetch(query.format("response_rollup") + ", flagged")]
-    served = [dict(r) for r in await db.fetch(query.format("assignment_rollup"))]
-    await rebuild()
-    assert [
-        dict(r) for r in await db.fetch(query.format("response_rollup") + ", flagged")
-    ] == incremental
-    assert [dict(r) for r in await db.fetch(query.format("assignment_rollup"))] == served
+    await fold_all("UTC")
+    incremental = await rollup_tables(db)
+    assert all(incremental.values())
+    await rebuild("UTC")
+    assert await rollup_tables(db) == incremental
     assert await db.fetchval("SELECT count(*) FROM response WHERE NOT folded") == 0
+
+
+async def test_daily_rollups_in_the_business_zone(app: Litestar, db: asyncpg.Connection) -> None:
+    await random_csat(db, 150, seed=31)
+    zone = "America/New_York"
+    await rebuild(zone)
+    await random_csat(db, 50, seed=32)  # an unfolded tail on top of the daily rollups
+    try:
+        local = ReportingService(app.state.surveys.catalog, min_n=1, time_zone=zone)
+        result = msgspec.to_builtins(
+            await local.survey_kpis(
+                ADMIN,
+                "empathy-csat",
+                KpiParams(start="2026-03-04", end="2026-03-15", group_by="week"),
+            )
+        )
+        tz = zoneinfo.ZoneInfo(zone)
+        rows = [
+            r
+            for r in await raw_rows(db, "empathy-csat", "cardinality(r.flags) = 0")
+            if dt.date(2026, 3, 4) <= r["created_at"].astimezone(tz).date() <= dt.date(2026, 3, 15)
+        ]
+        assert result["time_zone"] == zone
+        assert result["n"] == len(rows)
+        assert_matches(result["kpis"], expected_kpis(rows, 0))
+        weeks: dict[str, list[asyncpg.Record]] = defaultdict(list)
+        for r in rows:
+            day = r["created_at"].astimezone(tz).date()
+            weeks[(day - dt.timedelta(days=day.weekday())).isoformat()].append(r)
+        assert {g["key"]["week"]: g["n"] for g in result["groups"]} == {
+            k: len(v) for k, v in weeks.items()
+        }
+    finally:
+        await rebuild("UTC")
 
 
 async def test_business_wide_kpis_only_count_surveys_that_ask(
