@@ -177,7 +177,7 @@ async def main() -> None:
                         loaded += batch
                     copy_s = time.perf_counter() - start
                     start = time.perf_counter()
-                    await fold_all(batch_size=100_000)
+                    await fold_all(settings.time_zone, batch_size=100_000)
                     fold_s = time.perf_counter() - start
                     await connection.execute("VACUUM ANALYZE response_rollup")
                     rollup_rows = await connection.fetchval("SELECT count(*) FROM response_rollup")
