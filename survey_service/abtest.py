@@ -66,6 +66,13 @@ class Moments(Struct):
         variance = scale * scale * (n * total_sq - total * total) / (n * (n - 1)) if n > 1 else None
         return cls(n=n, mean=mean, variance=variance)
 
+    def interval(self, alpha: float = ALPHA) -> tuple[float, float] | None:
+        """The t interval of the mean (the KPI API's intervals); None under two values."""
+        if self.mean is None or self.variance is None:
+            return None
+        half = t_ppf(1 - alpha / 2, self.n - 1) * math.sqrt(self.variance / self.n)
+        return self.mean - half, self.mean + half
+
 
 class Comparison(Struct):
     """One treatment against the control on one metric."""

@@ -22,6 +22,7 @@ from survey_service.assignment import AssignmentRecorder
 from survey_service.db import Database, open_database
 from survey_service.db.database import embedded_dsn
 from survey_service.definitions import load_forms
+from survey_service.experiments import ExperimentService
 from survey_service.periodic import Periodic
 from survey_service.reporting import ReportingService
 from survey_service.rollups import ensure_zone, fold_all
@@ -31,6 +32,7 @@ from survey_service.surveys import Catalog, sync_definitions
 from survey_service.tokens import TokenSigner
 from survey_service.web.api import SurveyApiController
 from survey_service.web.errors import EXCEPTION_HANDLERS
+from survey_service.web.experiments import ExperimentController
 from survey_service.web.health import HealthController
 from survey_service.web.pages import SurveyPages
 from survey_service.web.reports import DriverController, ExportController, KpiController
@@ -73,6 +75,9 @@ async def _lifespan(app: Litestar) -> AsyncIterator[None]:
             catalog, signer, recorder, settings.token_ttl_seconds, client_secret=secret
         )
         app.state.reporting = ReportingService(catalog, settings.kpi_min_n, settings.time_zone)
+        app.state.experiments = ExperimentService(
+            app.state.surveys, app.state.reporting, settings.base_url
+        )
         if await ensure_zone(settings.time_zone):
             log.info("daily rollups rebuilt in %s", settings.time_zone)
         await recorder.start()
@@ -90,6 +95,10 @@ def _provide_surveys(state: State) -> SurveyService:
 
 def _provide_reporting(state: State) -> ReportingService:
     return state.reporting  # type: ignore[no-any-return]
+
+
+def _provide_experiments(state: State) -> ExperimentService:
+    return state.experiments  # type: ignore[no-any-return]
 
 
 def _provide_db(state: State) -> Database:
@@ -118,6 +127,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             KpiController,
             DriverController,
             ExportController,
+            ExperimentController,
             SurveyPages,
             HealthController,
         ],
@@ -128,6 +138,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "db": Provide(_provide_db, sync_to_thread=False),
             "settings": Provide(_provide_settings, sync_to_thread=False),
             "reporting": Provide(_provide_reporting, sync_to_thread=False),
+            "experiments": Provide(_provide_experiments, sync_to_thread=False),
         },
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         request_max_body_size=settings.max_body_bytes,

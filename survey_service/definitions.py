@@ -251,6 +251,7 @@ def load_forms(folder: Path) -> tuple[list[LoadedForm], list[DefinitionError]]:
     forms: list[LoadedForm] = []
     errors: list[DefinitionError] = []
     seen: dict[str, Path] = {}
+    experiments: dict[str, Path] = {}
     if not folder.is_dir():
         return [], [DefinitionError(str(folder), "", "forms folder not found")]
     for path in sorted(folder.glob("*.toml")):
@@ -263,7 +264,13 @@ def load_forms(folder: Path) -> tuple[list[LoadedForm], list[DefinitionError]]:
                     str(path), "slug", f"'{result.slug}' is also used by {seen[result.slug]}"
                 )
             )
+        elif result.experiment and result.experiment.key in experiments:
+            other = experiments[result.experiment.key]
+            message = f"'{result.experiment.key}' is also used by {other}"
+            errors.append(DefinitionError(str(path), "experiment.key", message))
         else:
+            if result.experiment:
+                experiments[result.experiment.key] = path
             seen[result.slug] = path
             forms.append(LoadedForm(path, result))
     return forms, errors

@@ -224,6 +224,11 @@ class ReportingService:
             return KpiGroup(key=key, n=n, suppressed=True, kpis=None)
         return KpiGroup(key=key, n=n, suppressed=False, kpis=compute_kpis(sums, assignments))
 
+    async def query_for(self, survey: SurveyVersionInfo, params: KpiParams) -> AggregateQuery:
+        """The validated aggregate query of one survey for these parameters."""
+        query, _ = await self._query([survey], params, single=True)
+        return query
+
     async def _query(
         self, surveys: list[SurveyVersionInfo], params: KpiParams, *, single: bool
     ) -> tuple[AggregateQuery, dict[str, str | int]]:

@@ -340,27 +340,31 @@ def _statement(
 
 
 async def aggregate(q: AggregateQuery) -> list[AggregateRow]:
-    """Sums per group (all responses in one row when ``group_by`` is empty)."""
+    """Sums per group (one row when ``group_by`` is empty): every group that has responses
+    or assignments (a variant served but never answered still shows its assignments)."""
+    width = len(q.group_by)
     text, args = _statement(q, table="response", aggregates=RESPONSE_AGGREGATES, flagged=True)
-    rows = await Response.raw(text, *args)
-    text, args = _statement(q, table="assignment", aggregates=[("n", "1")], flagged=False)
-    served = {
-        tuple(r[f"g{i}"] for i in range(len(q.group_by))): r["n"]
+    answered = {
+        tuple(r[f"g{i}"] for i in range(width)): {n: int(r[n]) for n in AGGREGATE_NAMES}
         for r in await Response.raw(text, *args)
     }
-    result = []
-    for row in rows:
-        key = tuple(row[f"g{i}"] for i in range(len(q.group_by)))
-        result.append(
-            AggregateRow(
-                key=dict(zip(q.group_by, key, strict=True)),
-                sums={name: int(row[name]) for name in AGGREGATE_NAMES},
-                assignments=int(served.get(key, 0)),
-            )
+    text, args = _statement(q, table="assignment", aggregates=[("n", "1")], flagged=False)
+    served = {
+        tuple(r[f"g{i}"] for i in range(width)): int(r["n"])
+        for r in await Response.raw(text, *args)
+    }
+    keys = list(answered) + [k for k in served if k not in answered]
+    if not q.group_by and not keys:
+        keys = [()]  # the total exists even when nothing matched
+    empty = dict.fromkeys(AGGREGATE_NAMES, 0)
+    return [
+        AggregateRow(
+            key=dict(zip(q.group_by, key, strict=True)),
+            sums=answered.get(key, empty),
+            assignments=served.get(key, 0),
         )
-    if not q.group_by and not result:
-        result.append(AggregateRow(key={}, sums=dict.fromkeys(AGGREGATE_NAMES, 0), assignments=0))
-    return result
+        for key in keys
+    ]
 
 
 async def driver_sums(

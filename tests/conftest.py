@@ -96,6 +96,7 @@ text.en = "Recommend?"
 [experiment]
 key = "{slug}"
 control = "a"
+primary_metric = "nps"
 {variants}
 """
 

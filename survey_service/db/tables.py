@@ -21,7 +21,15 @@ from piccolo.columns import (
 )
 from piccolo.table import Table
 
-__all__ = ["TABLES", "ApiKey", "Assignment", "Response", "Survey", "SurveyVersion"]
+__all__ = [
+    "TABLES",
+    "ApiKey",
+    "Assignment",
+    "ExperimentSubject",
+    "Response",
+    "Survey",
+    "SurveyVersion",
+]
 
 
 class Survey(Table, tablename="survey"):
@@ -101,4 +109,24 @@ class ApiKey(Table, tablename="api_key"):
     last_used_at = Timestamptz(null=True)
 
 
-TABLES: tuple[type[Table], ...] = (Survey, SurveyVersion, Assignment, Response, ApiKey)
+class ExperimentSubject(Table, tablename="experiment_subject"):
+    """A subject's sticky variant in an experiment assigned before the survey."""
+
+    id = BigSerial(primary_key=True)
+    survey_id = ForeignKey(Survey)
+    experiment_key = Varchar(length=63)
+    subject = Varchar(length=200)
+    variant = Varchar(length=40)
+    cluster = Varchar(length=200, null=True)
+    token_nonce = UUID()
+    created_at = Timestamptz()
+
+
+TABLES: tuple[type[Table], ...] = (
+    Survey,
+    SurveyVersion,
+    Assignment,
+    Response,
+    ApiKey,
+    ExperimentSubject,
+)

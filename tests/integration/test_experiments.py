@@ -1,0 +1,268 @@
+"""Experiments over HTTP: definitions, sticky assignments, and results checked against an
+independent calculation (SciPy's Welch test, the delta method by hand)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import uuid
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from litestar import Litestar
+from scipy import stats as scipy_stats
+
+from survey_service.apikeys import create_key
+from survey_service.rollups import fold_all
+from tests.helpers import hidden
+from tests.integration.test_kpis import T0, insert
+
+
+@pytest.fixture
+async def headers(app: Litestar, db: asyncpg.Connection) -> dict[str, str]:
+    created = await create_key("experiments", ["kpis:read", "assignments:write"])
+    return {"Authorization": f"Bearer {created.key}"}
+
+
+async def assignments(db: asyncpg.Connection, slug: str, counts: dict[str, int]) -> None:
+    survey_id, version_id = await db.fetchrow(
+        "SELECT id, current_version_id FROM survey WHERE slug = $1", slug
+    )
+    rows = [
+        (survey_id, version_id, uuid.uuid4(), variant, T0)
+        for variant, count in counts.items()
+        for _ in range(count)
+    ]
+    await db.executemany(
+        "INSERT INTO assignment (survey_id, survey_version_id, token_nonce, variant, channel,"
+        " language, created_at) VALUES ($1, $2, $3, $4, 'link', 'en', $5)",
+        rows,
+    )
+
+
+async def results(
+    client: httpx.AsyncClient, headers: dict[str, str], key: str, **params: str
+) -> dict[str, Any]:
+    await fold_all("UTC")
+    response = await client.get(
+        f"/api/v1/experiments/{key}/results", params=params, headers=headers
+    )
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def welch(control: list[float], treatment: list[float]) -> dict[str, float]:
+    mc, mt = sum(control) / len(control), sum(treatment) / len(treatment)
+    vc, vt = scipy_stats.tvar(control), scipy_stats.tvar(treatment)
+    nc, nt = len(control), len(treatment)
+    se = math.sqrt(vt / nt + vc / nc)
+    df = (vt / nt + vc / nc) ** 2 / ((vt / nt) ** 2 / (nt - 1) + (vc / nc) ** 2 / (nc - 1))
+    q = scipy_stats.t.ppf(0.975, df)
+    rel_se = math.sqrt(vt / (nt * mc**2) + vc * mt**2 / (nc * mc**4)) if mc else math.nan
+    return {
+        "absolute": mt - mc,
+        "low": mt - mc - q * se,
+        "high": mt - mc + q * se,
+        "p": scipy_stats.ttest_ind(treatment, control, equal_var=False).pvalue,
+        "relative": (mt - mc) / mc if mc else math.nan,
+        "rel_low": (mt - mc) / mc - q * rel_se if mc else math.nan,
+        "rel_high": (mt - mc) / mc + q * rel_se if mc else math.nan,
+    }
+
+
+async def test_definitions_are_listed(client: httpx.AsyncClient, headers: dict[str, str]) -> None:
+    listed = (await client.get("/api/v1/experiments", headers=headers)).json()
+    keys = {e["key"]: e for e in listed}
+    assert keys["counter-wording"]["control"] == "neutral"
+    assert keys["counter-wording"]["primary_metric"] == "empathy_index"
+    one = (await client.get("/api/v1/experiments/split-20-30-50", headers=headers)).json()
+    assert [(v["name"], v["weight"]) for v in one["variants"]] == [("a", 20), ("b", 30), ("c", 50)]
+    assert (await client.get("/api/v1/experiments/nope", headers=headers)).status_code == 404
+
+
+async def test_assignment_is_sticky_and_concurrency_safe(
+    client: httpx.AsyncClient, headers: dict[str, str], db: asyncpg.Connection, app: Litestar
+) -> None:
+    url = "/api/v1/experiments/counter-wording/assignments"
+    answers = await asyncio.gather(
+        *(
+            client.post(url, json={"subject": "order-1", "cluster": "agent-7"}, headers=headers)
+            for _ in range(20)
+        )
+    )
+    assert sorted(a.status_code for a in answers) == [200] * 19 + [201]
+    assert len({a.json()["variant"] for a in answers}) == 1
+    assert await db.fetchval("SELECT count(*) FROM experiment_subject") == 1
+    await app.state.surveys.recorder.flush()
+    assert await db.fetchval("SELECT count(*) FROM assignment") == 1
+    first = answers[0].json()
+    # The link opens the form in the assigned variant, and the response keeps it.
+    page = await client.get(first["link"].removeprefix(app.state.settings.base_url))
+    assert page.status_code == 200
+    token = hidden(page.text, "token")
+    assert app.state.surveys.signer.verify(token).variant == first["variant"]
+    posted = await client.post(
+        "/s/counter-check",
+        data={
+            "token": token,
+            "_csrf_token": hidden(page.text, "_csrf_token"),
+            "understood": "4",
+            "cared": "yes",
+        },
+    )
+    assert posted.status_code == 303
+    assert await db.fetchval("SELECT variant FROM response") == first["variant"]
+    bad = await client.post(url, json={"subject": ""}, headers=headers)
+    assert bad.status_code == 400
+    reader = await create_key("reader", ["kpis:read"])
+    refused = await client.post(
+        url, json={"subject": "x"}, headers={"Authorization": f"Bearer {reader.key}"}
+    )
+    assert refused.status_code == 403
+
+
+async def test_two_variants_match_welch_and_the_delta_method(
+    client: httpx.AsyncClient, headers: dict[str, str], db: asyncpg.Connection
+) -> None:
+    plan = {
+        "neutral": [(3, False), (4, True), (2, False), (5, True)] * 12,
+        "warm": [(4, True), (5, True), (3, False), (5, True)] * 10,
+    }
+    values: dict[str, list[float]] = {}
+    for variant, answers in plan.items():
+        values[variant] = []
+        for understood, cared in answers:
+            await insert(
+                db, "counter-check", at=T0, understood=understood, cared=cared, variant=variant
+            )
+            values[variant].append(((understood - 1) * 25 + (100 if cared else 0)) / 2)
+    await assignments(db, "counter-check", {"neutral": 60, "warm": 55})
+    body = await results(client, headers, "counter-wording")
+    [treatment] = body["treatments"]
+    got = treatment["metrics"]["empathy_index"]["comparison"]
+    want = welch(values["neutral"], values["warm"])
+    assert got["absolute"] == pytest.approx(want["absolute"], rel=1e-6)
+    assert got["absolute_ci"] == pytest.approx([want["low"], want["high"]], rel=1e-6)
+    assert got["p_value"] == pytest.approx(want["p"], rel=1e-6)
+    assert got["relative"] == pytest.approx(want["relative"], rel=1e-6)
+    assert got["relative_ci"] == pytest.approx([want["rel_low"], want["rel_high"]], rel=1e-6)
+    assert got["p_value_adjusted"] == got["p_value"]  # one treatment: nothing to adjust
+    variants = {v["variant"]: v for v in body["variants"]}
+    assert (variants["neutral"]["responses"], variants["neutral"]["assignments"]) == (48, 60)
+    rate = variants["warm"]["metrics"]["response_rate"]
+    assert rate["mean"] == pytest.approx(100 * 40 / 55)
+    assert body["sample_ratio"]["mismatch"] is False
+    verdict = treatment["metrics"]["empathy_index"]["verdict"]
+    assert verdict == ("better" if want["p"] < 0.05 else "no detectable difference")
+    assert treatment["metrics"]["nps"]["verdict"] == "not enough data"  # the form asks no NPS
+
+
+async def test_three_variants_holm_srm_and_a_variant_without_responses(
+    client: httpx.AsyncClient, headers: dict[str, str], db: asyncpg.Connection
+) -> None:
+    scores = {"a": [9, 10, 6, 7, 3, 9] * 8, "b": [10, 10, 9, 8, 9, 6] * 8}
+    for variant, values in scores.items():
+        for score in values:
+            await insert(db, "split-20-30-50", at=T0, nps=score, variant=variant)
+    await assignments(db, "split-20-30-50", {"a": 300, "b": 280, "c": 420})  # b is short: SRM
+    body = await results(client, headers, "split-20-30-50", mde="0.2")
+    treatments = {t["variant"]: t["metrics"]["nps"] for t in body["treatments"]}
+    x = {
+        v: [100.0 if s >= 9 else 0.0 if s >= 7 else -100.0 for s in values]
+        for v, values in scores.items()
+    }
+    want = welch(x["a"], x["b"])
+    assert treatments["b"]["comparison"]["p_value"] == pytest.approx(want["p"], rel=1e-6)
+    # Holm over the treatments that have a p-value (c has no responses: none).
+    assert treatments["b"]["comparison"]["p_value_adjusted"] == pytest.approx(want["p"], rel=1e-6)
+    assert treatments["c"]["comparison"]["p_value"] is None
+    assert treatments["c"]["verdict"] == "not enough data"
+    observed = [300, 280, 420]
+    chi = scipy_stats.chisquare(observed, [1000 * w for w in (0.2, 0.3, 0.5)])
+    assert body["sample_ratio"]["chi_square"] == pytest.approx(chi.statistic, rel=1e-9)
+    assert body["sample_ratio"]["p_value"] == pytest.approx(chi.pvalue, rel=1e-9)
+    assert body["sample_ratio"]["mismatch"] == bool(chi.pvalue < 0.001)
+    power = body["power"]
+    assert power["metric"] == "nps"  # the experiment's primary metric
+    assert power["mde"] == 0.2
+    assert power["smallest_arm"] == 0  # variant c has no responses yet
+    assert power["progress"] == 0.0
+    sequential = await results(client, headers, "split-20-30-50", sequential="true")
+    fixed_width = treatments["b"]["comparison"]["absolute_ci"]
+    seq_width = {t["variant"]: t["metrics"]["nps"] for t in sequential["treatments"]}["b"][
+        "comparison"
+    ]["absolute_ci"]
+    assert seq_width[1] - seq_width[0] > fixed_width[1] - fixed_width[0]
+
+
+async def test_holm_adjusts_two_treatments(
+    client: httpx.AsyncClient, headers: dict[str, str], db: asyncpg.Connection
+) -> None:
+    scores = {"a": [9, 6, 7, 3] * 12, "b": [10, 9, 9, 6] * 12, "c": [9, 7, 8, 6] * 12}
+    for variant, values in scores.items():
+        for score in values:
+            await insert(db, "split-20-30-50", at=T0, nps=score, variant=variant)
+    body = await results(client, headers, "split-20-30-50", metric="nps", mde="0.5")
+    x = {
+        v: [100.0 if s >= 9 else 0.0 if s >= 7 else -100.0 for s in values]
+        for v, values in scores.items()
+    }
+    raw = {v: welch(x["a"], x[v])["p"] for v in ("b", "c")}
+    ordered = sorted(raw.items(), key=lambda item: item[1])
+    expected = {ordered[0][0]: min(1, 2 * ordered[0][1])}
+    expected[ordered[1][0]] = max(expected[ordered[0][0]], min(1, ordered[1][1]))
+    for t in body["treatments"]:
+        assert t["metrics"]["nps"]["comparison"]["p_value_adjusted"] == pytest.approx(
+            expected[t["variant"]], rel=1e-6
+        )
+    control = x["a"]
+    mean = sum(control) / len(control)
+    z = scipy_stats.norm.ppf(0.975) + scipy_stats.norm.ppf(0.8)
+    needed = math.ceil(2 * scipy_stats.tvar(control) * z**2 / (abs(mean) * 0.5) ** 2)
+    assert body["power"]["required_per_variant"] == needed
+    assert body["power"]["smallest_arm"] == 48
+
+
+async def test_control_mean_of_zero_has_no_relative_lift(
+    client: httpx.AsyncClient, headers: dict[str, str], db: asyncpg.Connection
+) -> None:
+    for _ in range(40):
+        await insert(db, "split-50-50", at=T0, nps=8, variant="a")  # all passives: NPS 0
+        await insert(db, "split-50-50", at=T0, nps=10, variant="b")
+    body = await results(client, headers, "split-50-50")
+    comparison = body["treatments"][0]["metrics"]["nps"]["comparison"]
+    assert comparison["relative"] is None
+    assert comparison["relative_note"] == "relative difference undefined: the control mean is 0"
+    assert comparison["absolute"] == 100.0
+    assert comparison["p_value"] is None  # both arms without variance: nothing to test
+    assert body["treatments"][0]["metrics"]["nps"]["verdict"] == "not enough data"
+
+
+async def test_clustered_assignments_are_warned_about(
+    client: httpx.AsyncClient, headers: dict[str, str], db: asyncpg.Connection
+) -> None:
+    await client.post(
+        "/api/v1/experiments/split-50-50/assignments",
+        json={"subject": "t-1", "cluster": "shift-2"},
+        headers=headers,
+    )
+    body = await results(client, headers, "split-50-50")
+    assert any("clusters" in w for w in body["warnings"])
+    assert any("fewer than 30" in w for w in body["warnings"])
+    bad = await client.get("/api/v1/experiments/split-50-50/results?variant=a", headers=headers)
+    assert bad.status_code == 400
+    assert json.loads(bad.text)["extra"][0]["key"] == "variant"
+
+
+async def test_results_of_an_experiment_without_any_data(
+    client: httpx.AsyncClient, headers: dict[str, str], db: asyncpg.Connection
+) -> None:
+    body = await results(client, headers, "counter-wording", sequential="true", mde="0.1")
+    assert body["sample_ratio"]["assignments"] == {"neutral": 0, "warm": 0}
+    assert body["sample_ratio"]["mismatch"] is False
+    assert [v["responses"] for v in body["variants"]] == [0, 0]
+    assert body["treatments"][0]["metrics"]["empathy_index"]["verdict"] == "not enough data"
