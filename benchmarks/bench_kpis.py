@@ -1,14 +1,15 @@
-"""KPI endpoint latency at 10,000 and at 1,000,000 responses (rollups vs a raw scan).
+"""KPI and experiment-results latency at 10,000 and 1,000,000 responses (rollups vs a raw scan).
 
 Usage (a throwaway database is created and dropped):
 
     .venv/bin/python benchmarks/bench_kpis.py [--dsn postgresql://postgres@127.0.0.1/postgres]
         [--small 10000] [--large 1000000] [--calls 60]
 
-Loads synthetic empathy-csat responses spread over the last 90 days (20 agents, 4
-touchpoints, 3 channels) with COPY, folds them into the rollups, then times
-GET /api/v1/surveys/empathy-csat/kpis in-process for an unfiltered 90-day window and for
-group_by=day,agent, printing median and p99. Beside it, the same unfiltered aggregate as one
+Loads synthetic counter-check responses (and 1.2 served forms per response) spread over
+the last 90 days (20 agents at 4 touchpoints, 3 channels, the warm/neutral experiment) with
+COPY, folds them into the rollups, then times in-process GET /api/v1/surveys/counter-check/kpis
+for an unfiltered 90-day window and for group_by=day,agent, and
+GET /api/v1/experiments/counter-wording/results, printing median and p99. Beside it, the same unfiltered aggregate as one
 raw SQL scan over the responses (the baseline the rollups replace), measured in this run.
 """
 
@@ -19,26 +20,20 @@ import asyncio
 import datetime as dt
 import os
 import random
-import secrets
 import statistics
-import sys
 import tempfile
 import time
 import uuid
-from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import httpx
+from _common import ROOT, throwaway_database
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from survey_service.apikeys import create_key  # noqa: E402
-from survey_service.app import create_app  # noqa: E402
-from survey_service.rollup_columns import RESPONSE_AGGREGATES  # noqa: E402
-from survey_service.rollups import fold_all  # noqa: E402
-from survey_service.settings import Settings  # noqa: E402
+from survey_service.apikeys import create_key
+from survey_service.app import create_app
+from survey_service.rollup_columns import RESPONSE_AGGREGATES
+from survey_service.rollups import fold_all
+from survey_service.settings import Settings
 
 COLUMNS = [
     "survey_id",
@@ -49,48 +44,67 @@ COLUMNS = [
     "language",
     "metadata",
     "answers",
-    "csat",
     "empathy_understood",
     "empathy_cared",
-    "empathy_emotional",
     "comment",
     "sentiment_class",
     "sentiment_cues",
     "created_at",
     "flags",
 ]
+ASSIGNMENT_COLUMNS = [
+    "survey_id",
+    "survey_version_id",
+    "token_nonce",
+    "variant",
+    "channel",
+    "language",
+    "metadata",
+    "created_at",
+]
 
 
-def synthetic(count: int, survey_id: int, version_id: int, seed: int) -> list[tuple[object, ...]]:
+def synthetic(
+    count: int, survey_id: int, version_id: int, seed: int
+) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
+    """Responses and the served forms (assignments) behind them, 1.2 per response."""
     rng = random.Random(seed)
     now = dt.datetime.now(dt.UTC)
-    rows = []
-    for _ in range(count):
+    responses, served = [], []
+    for i in range(count):
         agent_number = rng.randint(1, 20)
-        agent = f"agent-{agent_number}"
+        # Staff work at one touchpoint each.
+        metadata = f'{{"agent": "agent-{agent_number}", "touchpoint": "tp-{agent_number % 4}"}}'
+        variant = rng.choice(["neutral", "warm"])
+        channel = rng.choice(["link", "qr", "email"])
+        at = now - dt.timedelta(seconds=rng.randint(0, 90 * 86400))
         commented = rng.random() < 0.4
-        rows.append(
+        nonce = uuid.uuid4()
+        responses.append(
             (
                 survey_id,
                 version_id,
-                uuid.uuid4(),
-                None,
-                rng.choice(["link", "qr", "email"]),
+                nonce,
+                variant,
+                channel,
                 "en",
-                f'{{"agent": "{agent}", "touchpoint": "tp-{agent_number % 4}"}}',  # staff work at one place
+                metadata,
                 "{}",
-                rng.randint(1, 5),
-                rng.randint(1, 5),
+                min(5, rng.randint(1, 5) + (variant == "warm" and rng.random() < 0.1)),
                 rng.random() < 0.7,
-                rng.randint(1, 5),
                 "ok" if commented else None,
                 rng.choice([-1, 0, 1]) if commented else None,
                 ["felt_heard"] if commented and rng.random() < 0.3 else [],
-                now - dt.timedelta(seconds=rng.randint(0, 90 * 86400)),
+                at,
                 ["too_fast"] if rng.random() < 0.02 else [],
             )
         )
-    return rows
+        served.append((survey_id, version_id, nonce, variant, channel, "en", metadata, at))
+        if i % 5 == 0:
+            served.append(
+                (survey_id, version_id, uuid.uuid4(), variant, channel, "en", metadata, at)
+            )
+    return responses, served
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -133,16 +147,7 @@ async def main() -> None:
     parser.add_argument("--large", type=int, default=1_000_000)
     parser.add_argument("--calls", type=int, default=60)
     args = parser.parse_args()
-    server = args.dsn
-    if server is None:
-        from survey_service.db.database import embedded_dsn
-
-        server = embedded_dsn(tempfile.mkdtemp(prefix="ssk", dir="/tmp"))
-    name = "survey_bench_" + secrets.token_hex(4)
-    admin = await asyncpg.connect(server)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    dsn = urlunsplit(urlsplit(server)._replace(path="/" + name))
-    try:
+    async with throwaway_database(args.dsn) as dsn:
         settings = Settings(
             database_url=dsn,
             forms_dir=str(ROOT / "forms"),
@@ -152,13 +157,14 @@ async def main() -> None:
         )
         app = create_app(settings)
         async with app.lifespan():
-            info = app.state.surveys.survey("empathy-csat")
+            info = app.state.surveys.survey("counter-check")
             key = (await create_key("bench", ["kpis:read"])).key
             headers = {"Authorization": f"Bearer {key}"}
             since = (dt.datetime.now(dt.UTC) - dt.timedelta(days=90)).date().isoformat()
             urls = {
-                "90 days": f"/api/v1/surveys/empathy-csat/kpis?from={since}",
-                "group_by=day,agent": f"/api/v1/surveys/empathy-csat/kpis?from={since}&group_by=day,agent",
+                "90 days": f"/api/v1/surveys/counter-check/kpis?from={since}",
+                "group_by=day,agent": f"/api/v1/surveys/counter-check/kpis?from={since}&group_by=day,agent",
+                "experiment results": "/api/v1/experiments/counter-wording/results",
             }
             connection = await asyncpg.connect(dsn)
             loaded = 0
@@ -170,9 +176,14 @@ async def main() -> None:
                     start = time.perf_counter()
                     while loaded < target:
                         batch = min(100_000, target - loaded)
-                        rows = synthetic(batch, info.survey_id, info.version_id, seed=loaded)
+                        rows, served = synthetic(
+                            batch, info.survey_id, info.version_id, seed=loaded
+                        )
                         await connection.copy_records_to_table(
                             "response", records=rows, columns=COLUMNS
+                        )
+                        await connection.copy_records_to_table(
+                            "assignment", records=served, columns=ASSIGNMENT_COLUMNS
                         )
                         loaded += batch
                     copy_s = time.perf_counter() - start
@@ -181,9 +192,18 @@ async def main() -> None:
                     fold_s = time.perf_counter() - start
                     # What autovacuum does shortly after a bulk load and fold: fresh statistics,
                     # and the folded rows' old versions gone from the unfolded-rows index.
-                    for table in ("response", "response_rollup", "response_rollup_daily"):
+                    for table in (
+                        "response",
+                        "assignment",
+                        "response_rollup",
+                        "response_rollup_daily",
+                        "assignment_rollup",
+                        "assignment_rollup_daily",
+                    ):
                         await connection.execute(f"VACUUM ANALYZE {table}")
-                    rollup_rows = await connection.fetchval("SELECT count(*) FROM response_rollup_daily")
+                    rollup_rows = await connection.fetchval(
+                        "SELECT count(*) FROM response_rollup_daily"
+                    )
                     print(
                         f"# {target:,} loaded (COPY {copy_s:.1f} s), folded in {fold_s:.1f} s ({rollup_rows:,} daily rollup rows)"
                     )
@@ -206,9 +226,6 @@ async def main() -> None:
                 print(
                     f"{label}: {args.large:,} / {args.small:,} median ratio {ratio:.2f} (goal <= 2)"
                 )
-    finally:
-        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-        await admin.close()
 
 
 if __name__ == "__main__":

@@ -16,23 +16,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import secrets
 import statistics
-import sys
 import tempfile
 import time
 import uuid
-from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import httpx
+from _common import ROOT, throwaway_database
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from survey_service.app import create_app  # noqa: E402
-from survey_service.settings import Settings  # noqa: E402
+from survey_service.app import create_app
+from survey_service.settings import Settings
 
 ANSWERS = {"satisfaction": 4, "understood": 5, "cared": True, "emotional": 4, "comment": "Kind"}
 
@@ -87,16 +81,7 @@ async def main() -> None:
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 20])
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    server = args.dsn
-    if server is None:
-        from survey_service.db.database import embedded_dsn
-
-        server = embedded_dsn(tempfile.mkdtemp(prefix="ssb", dir="/tmp"))
-    name = "survey_bench_" + secrets.token_hex(4)
-    admin = await asyncpg.connect(server)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    dsn = urlunsplit(urlsplit(server)._replace(path="/" + name))
-    try:
+    async with throwaway_database(args.dsn) as dsn:
         settings = Settings(
             database_url=dsn,
             forms_dir=str(ROOT / "forms"),
@@ -124,9 +109,6 @@ async def main() -> None:
                         [await http_posts(client, args.n, concurrency) for _ in range(args.repeat)]
                     )
                     print(f"{concurrency:>11} {raw:>12.0f} {full:>10.0f} {full / raw:>6.2f}")
-    finally:
-        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-        await admin.close()
 
 
 if __name__ == "__main__":

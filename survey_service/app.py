@@ -8,6 +8,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from litestar import Litestar
 from litestar.config.csrf import CSRFConfig
@@ -19,7 +20,7 @@ from litestar.template.config import TemplateConfig
 
 from survey_service import __version__
 from survey_service.assignment import AssignmentRecorder
-from survey_service.db import Database, open_database
+from survey_service.db import open_database
 from survey_service.db.database import embedded_dsn
 from survey_service.definitions import load_forms
 from survey_service.experiments import ExperimentService
@@ -89,24 +90,13 @@ async def _lifespan(app: Litestar) -> AsyncIterator[None]:
         await db.close()
 
 
-def _provide_surveys(state: State) -> SurveyService:
-    return state.surveys  # type: ignore[no-any-return]
+def _from_state(name: str) -> Provide:
+    """A dependency handing out the service the lifespan put in ``app.state``."""
 
+    def provide(state: State) -> Any:
+        return state[name]
 
-def _provide_reporting(state: State) -> ReportingService:
-    return state.reporting  # type: ignore[no-any-return]
-
-
-def _provide_experiments(state: State) -> ExperimentService:
-    return state.experiments  # type: ignore[no-any-return]
-
-
-def _provide_db(state: State) -> Database:
-    return state.db  # type: ignore[no-any-return]
-
-
-def _provide_settings(state: State) -> Settings:
-    return state.settings  # type: ignore[no-any-return]
+    return Provide(provide, sync_to_thread=False)
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
@@ -134,11 +124,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         lifespan=[_lifespan],
         state=State({"settings": settings, "secret_key": secret}),
         dependencies={
-            "surveys": Provide(_provide_surveys, sync_to_thread=False),
-            "db": Provide(_provide_db, sync_to_thread=False),
-            "settings": Provide(_provide_settings, sync_to_thread=False),
-            "reporting": Provide(_provide_reporting, sync_to_thread=False),
-            "experiments": Provide(_provide_experiments, sync_to_thread=False),
+            name: _from_state(name)
+            for name in ("surveys", "db", "settings", "reporting", "experiments")
         },
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         request_max_body_size=settings.max_body_bytes,

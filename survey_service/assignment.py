@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import secrets
 import uuid
@@ -14,6 +13,8 @@ import msgspec
 from survey_service.base import Struct
 from survey_service.db.tables import Assignment
 from survey_service.definitions import Experiment
+from survey_service.periodic import Periodic
+from survey_service.tokens import FormClaims
 
 __all__ = ["AssignmentRecorder", "NewAssignment", "draw_variant"]
 
@@ -50,25 +51,36 @@ class NewAssignment(Struct):
     language: str
     metadata: dict[str, str]
 
+    @classmethod
+    def from_claims(cls, survey_id: int, claims: FormClaims) -> NewAssignment:
+        """The assignment a token's claims describe."""
+        return cls(
+            survey_id=survey_id,
+            survey_version_id=claims.survey_version_id,
+            nonce=claims.nonce,
+            variant=claims.variant,
+            channel=claims.channel,
+            language=claims.language,
+            metadata=claims.metadata,
+        )
+
 
 class AssignmentRecorder:
     """Buffers assignments and writes them in batches.
 
     Serving a page must not wait for a write, but every served form must be counted
-    (response rate and the sample-ratio check depend on it). Batches are written every
-    ``interval`` seconds or when ``batch_size`` are waiting; ``stop()`` writes the rest.
+    (response rate and the sample-ratio check depend on it). What is buffered is written
+    every ``interval`` seconds, ``batch_size`` rows a statement; ``stop()`` writes the rest.
     A failed write keeps the rows for the next attempt; the nonce's unique key makes a
     retried batch harmless.
     """
 
     def __init__(self, interval: float = 0.5, batch_size: int = 1000, max_buffer: int = 200_000):
-        self._interval = interval
         self._batch_size = batch_size
         self._max_buffer = max_buffer
         self._buffer: list[NewAssignment] = []
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
+        self._writer = Periodic(self.flush, interval, "assignment-recorder")
 
     def record(self, assignment: NewAssignment) -> None:
         """Queue one assignment (never blocks)."""
@@ -76,8 +88,6 @@ class AssignmentRecorder:
             log.error("assignment buffer full (%d); dropping the oldest", self._max_buffer)
             del self._buffer[0]
         self._buffer.append(assignment)
-        if len(self._buffer) >= self._batch_size:
-            self._wake.set()
 
     @property
     def pending(self) -> int:
@@ -86,27 +96,12 @@ class AssignmentRecorder:
 
     async def start(self) -> None:
         """Start the background writer."""
-        self._task = asyncio.create_task(self._run(), name="assignment-recorder")
+        await self._writer.start()
 
     async def stop(self) -> None:
         """Stop the writer and write everything still buffered."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._writer.stop()
         await self.flush()
-
-    async def _run(self) -> None:
-        while True:
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self._interval):
-                    await self._wake.wait()
-            self._wake.clear()
-            try:
-                await self.flush()
-            except Exception:  # keep the writer alive; rows stay buffered
-                log.exception("writing assignments failed; will retry")
 
     async def flush(self) -> int:
         """Write what is buffered now; return how many rows were written."""

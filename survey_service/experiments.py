@@ -272,17 +272,7 @@ class ExperimentService:
             expires_at=now + self.surveys.token_ttl_seconds,
         )
         if created:
-            self.surveys.recorder.record(
-                NewAssignment(
-                    survey_id=info.survey_id,
-                    survey_version_id=info.version_id,
-                    nonce=claims.nonce,
-                    variant=claims.variant,
-                    channel="link",
-                    language=language,
-                    metadata={},
-                )
-            )
+            self.surveys.recorder.record(NewAssignment.from_claims(info.survey_id, claims))
         token = self.surveys.signer.sign(claims)
         return AssignmentResult(
             experiment=e.key,

@@ -219,17 +219,7 @@ class SurveyService:
             )
             if same_link:
                 return await self._renew(slug, sticky, params.get("lang"))
-        self.recorder.record(
-            NewAssignment(
-                survey_id=info.survey_id,
-                survey_version_id=info.version_id,
-                nonce=claims.nonce,
-                variant=claims.variant,
-                channel=claims.channel,
-                language=claims.language,
-                metadata=claims.metadata,
-            )
-        )
+        self.recorder.record(NewAssignment.from_claims(info.survey_id, claims))
         return self._served(info, claims)
 
     async def _renew(self, slug: str, token: str, lang: str | None) -> ServedForm:
