@@ -14,6 +14,7 @@ cannot be cut from hourly rows; for them the read aggregates raw rows only (exac
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import zoneinfo
 from collections.abc import Sequence
 from typing import Any
@@ -41,6 +42,7 @@ __all__ = [
 AGGREGATE_NAMES = [name for name, _ in RESPONSE_AGGREGATES]
 TIME_GROUPS = {"day": "day", "week": "week", "month": "month"}
 _FOLD_LOCK = 7_406_223
+log = logging.getLogger(__name__)
 _ROLLUP_COLUMN = {
     "version": "survey_version_id",
     "variant": "variant",
@@ -115,10 +117,15 @@ _FOLDS = [
 
 async def fold(zone: str, batch_size: int = 20_000) -> bool:
     """Fold one batch of responses and of assignments (daily rows in ``zone``); False when
-    another process holds the fold (it will do the work) or nothing was waiting."""
+    another process holds the fold (it will do the work), nothing was waiting, or the daily
+    rollups are kept in another zone (a process with an older setting must not mix zones)."""
     async with Response._meta.db.transaction():
         locked = await Response.raw("SELECT pg_try_advisory_xact_lock({}) AS ok", _FOLD_LOCK)
         if not locked[0]["ok"]:
+            return False
+        kept = await Response.raw("SELECT value FROM rollup_state WHERE name = 'daily_zone'")
+        if kept and kept[0]["value"] != zone:
+            log.warning("rollups are kept in %s, not %s: not folding", kept[0]["value"], zone)
             return False
         folded = 0
         for batch_sql, _ in _FOLDS:

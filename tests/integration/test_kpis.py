@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import math
@@ -507,3 +508,24 @@ async def test_http_report_shape(
     nps = body["kpis"]["nps"]
     assert (nps["promoters"], nps["passives"], nps["detractors"]) == (3, 1, 2)
     assert nps["value"] == pytest.approx(100 / 6)
+
+
+async def test_the_background_fold_folds_and_respects_the_kept_zone(db: asyncpg.Connection) -> None:
+    from survey_service.periodic import Periodic
+
+    await rebuild("UTC")
+    await insert(db, "nps-empathy", at=T0, nps=9)
+    other_zone = Periodic(lambda: fold_all("Europe/Madrid"), 0.02, "fold-madrid")
+    await other_zone.start()
+    await asyncio.sleep(0.3)
+    await other_zone.stop()
+    assert await db.fetchval("SELECT count(*) FROM response WHERE NOT folded") == 1
+    folder = Periodic(lambda: fold_all("UTC"), 0.02, "fold-utc")
+    await folder.start()
+    for _ in range(100):
+        if not await db.fetchval("SELECT count(*) FROM response WHERE NOT folded"):
+            break
+        await asyncio.sleep(0.05)
+    await folder.stop()
+    assert await db.fetchval("SELECT count(*) FROM response WHERE NOT folded") == 0
+    assert await db.fetchval("SELECT sum(nps_n) FROM response_rollup_daily") == 1
