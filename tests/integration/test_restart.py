@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import subprocess
@@ -31,6 +32,7 @@ def wait_until(check: Any, seconds: float) -> bool:
 def test_service_recovers_after_a_postgres_restart(tmp_path: Path) -> None:
     import pgserver
 
+    logging.getLogger("pgserver").setLevel(logging.WARNING)  # it logs from atexit otherwise
     # A PostgreSQL of this test's own, which it may stop and start.
     folder = tempfile.mkdtemp(prefix="ssr", dir="/tmp")
     server = pgserver.get_server(folder, cleanup_mode="stop")
