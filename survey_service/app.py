@@ -24,6 +24,7 @@ from survey_service.db import open_database
 from survey_service.db.database import embedded_dsn
 from survey_service.definitions import load_forms
 from survey_service.experiments import ExperimentService
+from survey_service.links import LinkService
 from survey_service.periodic import Periodic
 from survey_service.reporting import ReportingService
 from survey_service.rollups import ensure_zone, fold_all
@@ -35,7 +36,8 @@ from survey_service.web.api import SurveyApiController
 from survey_service.web.errors import EXCEPTION_HANDLERS
 from survey_service.web.experiments import ExperimentController
 from survey_service.web.health import HealthController
-from survey_service.web.pages import SurveyPages
+from survey_service.web.pages import SurveyPages, short_link
+from survey_service.web.qr import QrController
 from survey_service.web.reports import DriverController, ExportController, KpiController
 from survey_service.web.security import rate_limits, security_headers
 
@@ -76,6 +78,7 @@ async def _lifespan(app: Litestar) -> AsyncIterator[None]:
             catalog, signer, recorder, settings.token_ttl_seconds, client_secret=secret
         )
         app.state.reporting = ReportingService(catalog, settings.kpi_min_n, settings.time_zone)
+        app.state.links = LinkService(app.state.surveys, secret, settings.base_url)
         app.state.experiments = ExperimentService(
             app.state.surveys, app.state.reporting, settings.base_url
         )
@@ -119,13 +122,15 @@ def create_app(settings: Settings | None = None) -> Litestar:
             ExportController,
             ExperimentController,
             SurveyPages,
+            QrController,
+            short_link,
             HealthController,
         ],
         lifespan=[_lifespan],
         state=State({"settings": settings, "secret_key": secret}),
         dependencies={
             name: _from_state(name)
-            for name in ("surveys", "db", "settings", "reporting", "experiments")
+            for name in ("surveys", "db", "settings", "reporting", "experiments", "links")
         },
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         request_max_body_size=settings.max_body_bytes,
@@ -142,7 +147,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             cookie_httponly=True,
             cookie_samesite="lax",
             # The JSON API is authorised by tokens and keys, not cookies: no CSRF there.
-            exclude=["/api/", "/health/", "/schema"],
+            # QR images are cacheable GETs: no cookie on them either.
+            exclude=["/api/", "/health/", "/schema", r"/s/[^/]+/qr\."],
         ),
         middleware=[
             security_headers(settings, css),

@@ -27,6 +27,7 @@ __all__ = [
     "Assignment",
     "ExperimentSubject",
     "Response",
+    "ShortLink",
     "Survey",
     "SurveyVersion",
 ]
@@ -122,6 +123,16 @@ class ExperimentSubject(Table, tablename="experiment_subject"):
     created_at = Timestamptz()
 
 
+class ShortLink(Table, tablename="short_link"):
+    """``/q/<code>``: a survey with its channel and metadata, for QR codes."""
+
+    code = Varchar(length=16, primary_key=True)
+    survey_id = ForeignKey(Survey)
+    channel = Varchar(length=10)
+    metadata = JSONB()
+    created_at = Timestamptz()
+
+
 TABLES: tuple[type[Table], ...] = (
     Survey,
     SurveyVersion,
@@ -129,4 +140,5 @@ TABLES: tuple[type[Table], ...] = (
     Response,
     ApiKey,
     ExperimentSubject,
+    ShortLink,
 )

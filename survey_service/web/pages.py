@@ -10,19 +10,22 @@ from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import Cookie
 from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
+from litestar.exceptions import NotFoundException
 from litestar.params import Body, FromPath, FromQuery
 from litestar.response import Redirect, Template
 
 from survey_service.abuse import HONEYPOT_FIELD, client_address, submission_flags
 from survey_service.definitions import pick_language
+from survey_service.links import LinkService
 from survey_service.responses import coerce_form_fields
 from survey_service.serving import AnswersRejected, SurveyService, SurveyView
 from survey_service.settings import Settings
 from survey_service.web.i18n import LANGUAGE_NAMES, ui_text
 
-__all__ = ["SurveyPages", "notice"]
+__all__ = ["SurveyPages", "notice", "serve_form", "short_link"]
 
 FORM_BODY_LIMIT = 32 * 1024
+COOKIE_PATH = "/"  # the form is reached at /s/<slug> and through /q/<code> short links
 NO_STORE = {"Cache-Control": "no-store"}
 
 
@@ -80,6 +83,60 @@ def _form_page(
     )
 
 
+async def serve_form(
+    request: Request[Any, Any, Any],
+    surveys: SurveyService,
+    settings: Settings,
+    slug: str,
+    params: dict[str, str],
+) -> Template:
+    """The form page for ``slug`` with link parameters ``params`` (from the query string or
+    a short link). The browser keeps its form in a cookie so a reload keeps the variant."""
+    accept = request.headers.get("accept-language")
+    try:
+        served = await surveys.open_form(
+            slug,
+            params=params,
+            accept_language=accept,
+            default_channel="link",
+            carried=params.get("t"),
+            sticky=request.cookies.get(_cookie_name(slug)),
+        )
+    except AnswersRejected as exc:
+        language = pick_language(surveys.survey(slug).definition, params.get("lang"), accept)
+        kind = "expired" if exc.reason == "expired" else "invalid"
+        status = 410 if kind == "expired" else 400
+        return notice(language, kind, status, link=f"/s/{slug}?lang={language}")
+    cookie = Cookie(
+        key=_cookie_name(slug),
+        value=served.token,
+        path=COOKIE_PATH,
+        max_age=max(0, int(served.expires_at.timestamp() - time.time())),
+        httponly=True,
+        secure=settings.base_url.startswith("https:"),
+        samesite="lax",
+    )
+    return _form_page(served.survey, served.token, cookie=cookie)
+
+
+@get("/q/{code:str}", include_in_schema=False)
+async def short_link(
+    request: Request[Any, Any, Any],
+    surveys: NamedDependency[SurveyService],
+    settings: NamedDependency[Settings],
+    links: NamedDependency[LinkService],
+    code: FromPath[str],
+) -> Template:
+    """A QR code's short link: the form with the link's channel and signed metadata."""
+    link = await links.resolve(code)
+    if link is None:
+        raise NotFoundException("no such link")
+    params = {**link.metadata, "channel": link.channel}
+    if request.query_params.get("lang"):
+        params["lang"] = request.query_params["lang"]
+    return await serve_form(request, surveys, settings, link.slug, params)
+
+
 class SurveyPages(Controller):
     """``/s/{slug}``: the form, its submission and the thank-you page."""
 
@@ -95,32 +152,9 @@ class SurveyPages(Controller):
         slug: FromPath[str],
     ) -> Template:
         """Render the form; a link's ``t=`` or this browser's cookie keeps its assignment."""
-        params = dict(request.query_params.items())
-        accept = request.headers.get("accept-language")
-        try:
-            served = await surveys.open_form(
-                slug,
-                params=params,
-                accept_language=accept,
-                default_channel="link",
-                carried=params.get("t"),
-                sticky=request.cookies.get(_cookie_name(slug)),
-            )
-        except AnswersRejected as exc:
-            language = pick_language(surveys.survey(slug).definition, params.get("lang"), accept)
-            kind = "expired" if exc.reason == "expired" else "invalid"
-            status = 410 if kind == "expired" else 400
-            return notice(language, kind, status, link=f"/s/{slug}?lang={language}")
-        cookie = Cookie(
-            key=_cookie_name(slug),
-            value=served.token,
-            path=f"/s/{slug}",
-            max_age=max(0, int(served.expires_at.timestamp() - time.time())),
-            httponly=True,
-            secure=settings.base_url.startswith("https:"),
-            samesite="lax",
+        return await serve_form(
+            request, surveys, settings, slug, dict(request.query_params.items())
         )
-        return _form_page(served.survey, served.token, cookie=cookie)
 
     @post("/{slug:str}", request_max_body_size=FORM_BODY_LIMIT, status_code=303)
     async def submit(
@@ -162,7 +196,7 @@ class SurveyPages(Controller):
                 errors[field] = t[error.code].format(limit=limits.get(field))
             return _form_page(view, data["token"], errors=errors, values=data, status=400)
         redirect = Redirect(f"/s/{slug}/thanks?lang={claims.language}", status_code=303)
-        redirect.delete_cookie(_cookie_name(slug), path=f"/s/{slug}")
+        redirect.delete_cookie(_cookie_name(slug), path=COOKIE_PATH)
         return redirect
 
     @get("/{slug:str}/thanks")

@@ -280,3 +280,27 @@ async def test_axe_harness_reports_real_violations(browser: Any, axe_source: str
     await page.context.close()
     assert impacts.get("image-alt") == "critical"
     assert impacts.get("label") == "critical"
+
+
+@pytest.mark.parametrize("ec", ["L", "H"])
+async def test_svg_rasterised_by_chromium_decodes_to_the_right_form(
+    browser: Any, live_server: str, ec: str
+) -> None:
+    import io
+
+    import zxingcpp
+    from PIL import Image
+
+    page = await new_page(browser, javascript=False)
+    await page.set_viewport_size({"width": 600, "height": 600})
+    await page.goto(f"{live_server}/s/empathy-csat/qr.svg?ec={ec}&scale=6&agent=22&touchpoint=till")
+    shot = await page.screenshot()
+    await page.context.close()
+    [result] = zxingcpp.read_barcodes(Image.open(io.BytesIO(shot)))
+    assert result.text.startswith(f"{live_server}/q/")
+    async with httpx.AsyncClient() as client:
+        form = await client.get(result.text)
+    assert form.status_code == 200
+    token = form.text.split('name="token" value="', 1)[1].split('"', 1)[0]
+    claims = TokenSigner(TEST_KEY).verify(token)
+    assert (claims.channel, claims.metadata) == ("qr", {"agent": "22", "touchpoint": "till"})

@@ -1,0 +1,110 @@
+"""QR images decoded by a real decoder (zxing-cpp) back to links that open the right form."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import httpx
+import pytest
+import zxingcpp
+from litestar import Litestar
+from PIL import Image
+
+from survey_service.qr import render
+from tests.helpers import hidden
+
+
+def decode_png(body: bytes) -> list[str]:
+    return [r.text for r in zxingcpp.read_barcodes(Image.open(io.BytesIO(body)))]
+
+
+async def open_link(client: httpx.AsyncClient, app: Litestar, url: str) -> Any:
+    base = app.state.settings.base_url
+    assert url.startswith(base + "/q/")
+    page = await client.get(url.removeprefix(base))
+    assert page.status_code == 200, page.text
+    return app.state.surveys.signer.verify(hidden(page.text, "token"))
+
+
+@pytest.mark.parametrize("ec", ["L", "M", "Q", "H"])
+@pytest.mark.parametrize("scale", [2, 5, 12])
+async def test_png_decodes_to_a_link_with_the_signed_metadata(
+    client: httpx.AsyncClient, app: Litestar, ec: str, scale: int
+) -> None:
+    client.cookies.clear()
+    response = await client.get(
+        "/s/counter-check/qr.png",
+        params={
+            "ec": ec,
+            "scale": str(scale),
+            "agent": "17",
+            "touchpoint": "counter 3",
+            "junk": "x",
+        },
+    )
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "image/png"
+    [url] = decode_png(response.content)
+    assert len(url) < 45  # a short link, not a token: the code stays a low QR version
+    assert int(response.headers["x-qr-version"]) <= 5
+    claims = await open_link(client, app, url)
+    assert claims.channel == "qr"
+    assert claims.metadata == {"agent": "17", "touchpoint": "counter 3"}
+
+
+@pytest.mark.parametrize(
+    ("fg", "bg"), [("#1a237e", "#ffffff"), ("#000000", "#fff59d"), ("#4a148c", "#e0f7fa")]
+)
+async def test_colours_with_enough_contrast_decode(
+    client: httpx.AsyncClient, fg: str, bg: str
+) -> None:
+    response = await client.get(
+        "/s/nps-empathy/qr.png", params={"fg": fg, "bg": bg, "location": "Centro"}
+    )
+    assert response.status_code == 200
+    assert len(decode_png(response.content)) == 1
+
+
+@pytest.mark.parametrize(
+    ("params", "key"),
+    [
+        ({"scale": "1"}, "scale"),
+        ({"scale": "41"}, "scale"),
+        ({"scale": "big"}, "scale"),
+        ({"border": "1"}, "border"),
+        ({"ec": "X"}, "ec"),
+        ({"fg": "red"}, "fg"),
+        ({"fg": "#cccccc"}, "fg"),  # too light to scan
+        ({"fg": "#ffffff", "bg": "#000000"}, "fg"),  # inverted
+    ],
+)
+async def test_unreadable_or_bad_options_are_400(
+    client: httpx.AsyncClient, params: dict[str, str], key: str
+) -> None:
+    response = await client.get("/s/counter-check/qr.svg", params=params)
+    assert response.status_code == 400
+    assert response.json()["extra"][0]["key"] == key
+
+
+async def test_images_are_deterministic_cached_and_revalidated(client: httpx.AsyncClient) -> None:
+    params = {"agent": "5", "ec": "Q"}
+    first = await client.get("/s/empathy-csat/qr.svg", params=params)
+    hits = render.cache_info().hits
+    second = await client.get("/s/empathy-csat/qr.svg", params=params)
+    assert first.content == second.content
+    assert render.cache_info().hits == hits + 1
+    assert first.headers["etag"] == second.headers["etag"]
+    assert "immutable" in first.headers["cache-control"]
+    assert "set-cookie" not in first.headers
+    again = await client.get(
+        "/s/empathy-csat/qr.svg", params=params, headers={"If-None-Match": first.headers["etag"]}
+    )
+    assert (again.status_code, again.content) == (304, b"")
+    other = await client.get("/s/empathy-csat/qr.svg", params={"agent": "6", "ec": "Q"})
+    assert other.content != first.content
+
+
+async def test_unknown_links_and_surveys(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/q/NOSUCHCODE00")).status_code == 404
+    assert (await client.get("/s/no-such/qr.png")).status_code == 404
