@@ -35,6 +35,7 @@ class LinkService:
         self.surveys = surveys
         self._key = hmac.digest(secret.encode(), b"short-links", "sha256")
         self.base_url = base_url
+        self._saved: set[str] = set()  # codes known to be stored: no write per image request
 
     async def short_url(self, slug: str, params: Mapping[str, str], channel: str = "qr") -> str:
         """The short URL for the survey with the allow-listed metadata in ``params``."""
@@ -43,6 +44,8 @@ class LinkService:
         payload = msgspec.json.encode([info.survey_id, channel, sorted(metadata.items())])
         digest = hmac.digest(self._key, payload, "sha256")
         code = base64.b32encode(digest).decode()[:12]
+        if code in self._saved:
+            return f"{self.base_url}/q/{code}"
         await ShortLink.insert(
             ShortLink(
                 code=code,
@@ -51,6 +54,9 @@ class LinkService:
                 metadata=msgspec.json.encode(metadata).decode(),
             )
         ).on_conflict(action="DO NOTHING")
+        if len(self._saved) > 100_000:
+            self._saved.clear()
+        self._saved.add(code)
         return f"{self.base_url}/q/{code}"
 
     async def resolve(self, code: str) -> ResolvedLink | None:
