@@ -37,7 +37,7 @@ from survey_service.web.errors import EXCEPTION_HANDLERS
 from survey_service.web.experiments import ExperimentController
 from survey_service.web.health import HealthController
 from survey_service.web.pages import SurveyPages, short_link
-from survey_service.web.qr import QrController
+from survey_service.web.qr import PAGE_SIZES, QrController
 from survey_service.web.reports import DriverController, ExportController, KpiController
 from survey_service.web.security import rate_limits, security_headers
 
@@ -151,7 +151,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             exclude=["/api/", "/health/", "/schema", r"/s/[^/]+/qr\."],
         ),
         middleware=[
-            security_headers(settings, css),
+            security_headers(settings, [css, *PAGE_SIZES.values()]),
             *(limit.middleware for limit in rate_limits(settings)),
         ],
         openapi_config=OpenAPIConfig(title="survey_service", version=__version__, path="/schema"),

@@ -39,6 +39,7 @@ _UI: dict[str, dict[str, str]] = {
         "refused": "Please reload the form and try again.",
         "too_big_title": "That was too long",
         "too_big": "Please shorten your answers and send them again.",
+        "scan": "Scan with your phone's camera: three quick questions, under a minute.",
     },
     "es": {
         "send": "Enviar",
@@ -68,6 +69,7 @@ _UI: dict[str, dict[str, str]] = {
         "refused": "Vuelva a cargar el formulario e inténtelo de nuevo.",
         "too_big_title": "Demasiado largo",
         "too_big": "Acorte sus respuestas y vuelva a enviarlas.",
+        "scan": "Escanee con la cámara del móvil: unas preguntas rápidas, menos de un minuto.",
     },
 }
 

@@ -24,12 +24,13 @@ def style_hash(css: str) -> str:
     return "'sha256-" + base64.b64encode(hashlib.sha256(css.encode()).digest()).decode() + "'"
 
 
-def security_headers(settings: Settings, css: str) -> Callable[[ASGIApp], ASGIApp]:
-    """Middleware adding CSP and friends to every response, error pages included."""
+def security_headers(settings: Settings, styles: list[str]) -> Callable[[ASGIApp], ASGIApp]:
+    """Middleware adding CSP and friends to every response, error pages included.
+    ``styles`` are the only inline stylesheets allowed (by hash)."""
     policy = "; ".join(
         [
             "default-src 'none'",
-            f"style-src {style_hash(css)}",
+            f"style-src {' '.join(style_hash(css) for css in styles)}",
             "img-src 'self' data:",
             "form-action 'self'",
             "base-uri 'none'",

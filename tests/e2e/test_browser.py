@@ -304,3 +304,43 @@ async def test_svg_rasterised_by_chromium_decodes_to_the_right_form(
     token = form.text.split('name="token" value="', 1)[1].split('"', 1)[0]
     claims = TokenSigner(TEST_KEY).verify(token)
     assert (claims.channel, claims.metadata) == ("qr", {"agent": "22", "touchpoint": "till"})
+
+
+@pytest.mark.parametrize("size", ["a4", "a6"])
+async def test_poster_prints_on_one_page_and_its_code_scans(
+    browser: Any, live_server: str, size: str
+) -> None:
+    import io
+    import re
+
+    import zxingcpp
+    from PIL import Image
+
+    page = await new_page(browser, javascript=False)
+    await page.set_viewport_size({"width": 500, "height": 760})
+    url = f"{live_server}/s/counter-check/poster?size={size}&lang=es&touchpoint=Mostrador%203&agent=Ana"
+    await page.goto(url)
+    assert (await page.text_content("h1")) == "¿Qué tal le atendimos hoy?"
+    assert (await page.text_content(".who")) == "Mostrador 3 · Ana"
+    pdf = await page.pdf(prefer_css_page_size=True)
+    assert len(re.findall(rb"/Type\s*/Page[^s]", pdf)) == 1  # one clean page
+    box = [float(v) for v in re.findall(rb"/MediaBox\s*\[([^\]]*)\]", pdf)[0].split()]
+    width_mm = (box[2] - box[0]) / 72 * 25.4
+    assert abs(width_mm - {"a4": 210, "a6": 105}[size]) < 1
+    shot = await page.screenshot(full_page=True)
+    await page.context.close()
+    [result] = zxingcpp.read_barcodes(Image.open(io.BytesIO(shot)))
+    async with httpx.AsyncClient() as client:
+        form = await client.get(result.text)
+    token = form.text.split('name="token" value="', 1)[1].split('"', 1)[0]
+    claims = TokenSigner(TEST_KEY).verify(token)
+    assert (claims.channel, claims.metadata) == (
+        "qr",
+        {"agent": "Ana", "touchpoint": "Mostrador 3"},
+    )
+    assert result.text.split("://", 1)[1] in (await client_text(live_server, url))
+
+
+async def client_text(base: str, url: str) -> str:
+    async with httpx.AsyncClient() as client:
+        return (await client.get(url)).text
