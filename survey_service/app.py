@@ -36,6 +36,7 @@ from survey_service.web.api import SurveyApiController
 from survey_service.web.errors import EXCEPTION_HANDLERS
 from survey_service.web.experiments import ExperimentController
 from survey_service.web.health import HealthController
+from survey_service.web.kiosk import KioskPages
 from survey_service.web.pages import SurveyPages, short_link
 from survey_service.web.qr import PAGE_SIZES, QrController
 from survey_service.web.reports import DriverController, ExportController, KpiController
@@ -123,6 +124,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             ExperimentController,
             SurveyPages,
             QrController,
+            KioskPages,
             short_link,
             HealthController,
         ],
@@ -142,7 +144,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         csrf_config=CSRFConfig(
             secret=hmac.new(secret.encode(), b"csrf", "sha256").hexdigest(),
             cookie_name="ss_csrf",
-            cookie_path="/s/",
+            cookie_path="/",
             cookie_secure=settings.base_url.startswith("https:"),
             cookie_httponly=True,
             cookie_samesite="lax",

@@ -181,6 +181,7 @@ class SurveyService:
         default_channel: str,
         carried: str | None = None,
         sticky: str | None = None,
+        single_use_nonce: bytes | None = None,
     ) -> ServedForm:
         """Serve a form: choose language, draw the variant, sign the claims, record it.
 
@@ -190,7 +191,8 @@ class SurveyService:
         when it is expired or forged. ``sticky`` is the token this browser was given for
         this survey before (the page's cookie): it is reused the same way when it is
         still valid and the link's channel and metadata are the same, so a reload never
-        flips the wording or counts twice; otherwise it is ignored.
+        flips the wording or counts twice; otherwise it is ignored. ``single_use_nonce`` (a
+        kiosk code) fixes the nonce, so every form opened from that code shares one answer.
         """
         info = self.survey(slug)
         if carried:
@@ -208,7 +210,9 @@ class SurveyService:
             issued_at=now,
             expires_at=now + self.token_ttl_seconds,
         )
-        if sticky:
+        if single_use_nonce is not None:
+            claims = msgspec.structs.replace(claims, nonce=single_use_nonce, single_use=True)
+        elif sticky:
             try:
                 _, previous = await self.read_token(slug, sticky)
             except AnswersRejected:

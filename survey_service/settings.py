@@ -89,6 +89,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """The business's IANA time zone: the default for KPI dates and day/week/month groups,
     and the zone daily rollups are kept in (changing it rebuilds them at the next start)."""
 
+    kiosk_pin: Annotated[str, msgspec.Meta(pattern=r"^[0-9]{6,12}$")] | None = None
+    """Staff PIN (6-12 digits) that unlocks /kiosk pages; unset: kiosks are off."""
+
+    kiosk_rotate_seconds: Annotated[int, msgspec.Meta(ge=10, le=3600)] = 120
+    """A kiosk's single-use code is replaced after this long even if nobody answered."""
+
     kpi_min_n: PositiveInt = 5
     """KPI groups (and totals) with fewer responses are reported as suppressed, n only."""
 

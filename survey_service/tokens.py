@@ -37,6 +37,7 @@ class FormClaims(Struct, array_like=True):
     metadata: dict[str, str]
     issued_at: int
     expires_at: int
+    single_use: bool = False  # a kiosk code: a second answer is told the code was used
 
 
 class TokenError(Exception):

@@ -130,6 +130,9 @@ class ShortLink(Table, tablename="short_link"):
     survey_id = ForeignKey(Survey)
     channel = Varchar(length=10)
     metadata = JSONB()
+    kiosk = Varchar(length=32, null=True)
+    token_nonce = UUID(null=True)
+    expires_at = Timestamptz(null=True)
     created_at = Timestamptz()
 
 

@@ -37,7 +37,7 @@ def _page_language(request: Request[Any, Any, Any]) -> str:
 
 def _answer(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
     kind = _PAGE_KINDS.get(exc.status_code)
-    if request.url.path.startswith("/s/") and kind:
+    if request.url.path.startswith(("/s/", "/q/", "/kiosk/")) and kind:
         from survey_service.web.pages import notice  # pages import this module's peers
 
         language = _page_language(request)

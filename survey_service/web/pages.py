@@ -16,7 +16,7 @@ from litestar.response import Redirect, Template
 
 from survey_service.abuse import HONEYPOT_FIELD, client_address, submission_flags
 from survey_service.definitions import pick_language
-from survey_service.links import LinkService
+from survey_service.links import LinkService, answered
 from survey_service.responses import coerce_form_fields
 from survey_service.serving import AnswersRejected, SurveyService, SurveyView
 from survey_service.settings import Settings
@@ -89,6 +89,7 @@ async def serve_form(
     settings: Settings,
     slug: str,
     params: dict[str, str],
+    single_use_nonce: bytes | None = None,
 ) -> Template:
     """The form page for ``slug`` with link parameters ``params`` (from the query string or
     a short link). The browser keeps its form in a cookie so a reload keeps the variant."""
@@ -101,6 +102,7 @@ async def serve_form(
             default_channel="link",
             carried=params.get("t"),
             sticky=request.cookies.get(_cookie_name(slug)),
+            single_use_nonce=single_use_nonce,
         )
     except AnswersRejected as exc:
         language = pick_language(surveys.survey(slug).definition, params.get("lang"), accept)
@@ -134,7 +136,17 @@ async def short_link(
     params = {**link.metadata, "channel": link.channel}
     if request.query_params.get("lang"):
         params["lang"] = request.query_params["lang"]
-    return await serve_form(request, surveys, settings, link.slug, params)
+    if link.nonce is not None:  # a kiosk's single-use code
+        language = pick_language(
+            surveys.survey(link.slug).definition,
+            params.get("lang"),
+            request.headers.get("accept-language"),
+        )
+        if await answered(link.survey_id, link.nonce):
+            return notice(language, "used", 200)
+        if link.expired:
+            return notice(language, "expired", 410)
+    return await serve_form(request, surveys, settings, link.slug, params, link.nonce)
 
 
 class SurveyPages(Controller):
@@ -185,7 +197,9 @@ class SurveyPages(Controller):
         address = client_address(peer, request.headers.get("x-forwarded-for"), settings.proxies)
         answers = coerce_form_fields(version.definition, data)
         try:
-            await surveys.store(version, claims, answers, flags=flags, client_address=address)
+            _, created = await surveys.store(
+                version, claims, answers, flags=flags, client_address=address
+            )
         except AnswersRejected as exc:
             t = ui_text(claims.language)
             view = surveys.view(version, claims)
@@ -195,6 +209,8 @@ class SurveyPages(Controller):
                 field = error.key.removeprefix("answers.")
                 errors[field] = t[error.code].format(limit=limits.get(field))
             return _form_page(view, data["token"], errors=errors, values=data, status=400)
+        if not created and claims.single_use:
+            return notice(claims.language, "used", 200)
         redirect = Redirect(f"/s/{slug}/thanks?lang={claims.language}", status_code=303)
         redirect.delete_cookie(_cookie_name(slug), path=COOKIE_PATH)
         return redirect

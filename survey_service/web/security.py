@@ -70,7 +70,7 @@ def security_headers(settings: Settings, styles: list[str]) -> Callable[[ASGIApp
 
 
 def _is_form_post(request: Request[Any, Any, Any]) -> bool:
-    return request.method == "POST" and request.url.path.startswith("/s/")
+    return request.method == "POST" and request.url.path.startswith(("/s/", "/kiosk/"))
 
 
 def rate_limits(settings: Settings) -> list[RateLimitConfig]:
@@ -82,7 +82,7 @@ def rate_limits(settings: Settings) -> list[RateLimitConfig]:
         return client_address(peer, request.headers.get("x-forwarded-for"), proxies)
 
     def by_survey(request: Request[Any, Any, Any]) -> str:
-        return request.url.path.split("/")[2]
+        return request.url.path.split("/")[2]  # /s/<slug> and /kiosk/<slug>
 
     return [
         RateLimitConfig(

@@ -78,6 +78,7 @@ def live_server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> 
         "SURVEY_DATA_DIR": str(tmp_path_factory.mktemp("live")),
         "SURVEY_MIN_FILL_SECONDS": "0",
         "SURVEY_SUBMIT_LIMIT_PER_IP": "10000",
+        "SURVEY_KIOSK_PIN": "246810",
     }
     log = tmp_path_factory.mktemp("live-log") / "server.log"
     with log.open("w") as out:
@@ -344,3 +345,64 @@ async def test_poster_prints_on_one_page_and_its_code_scans(
 async def client_text(base: str, url: str) -> str:
     async with httpx.AsyncClient() as client:
         return (await client.get(url)).text
+
+
+async def scan(page: Any) -> str:
+    import io
+
+    import zxingcpp
+    from PIL import Image
+
+    [result] = zxingcpp.read_barcodes(Image.open(io.BytesIO(await page.screenshot(full_page=True))))
+    return str(result.text)
+
+
+async def test_kiosk_code_is_single_use_and_rotates(
+    browser: Any, live_server: str, database_url: str
+) -> None:
+    kiosk = await new_page(browser, javascript=False)
+    await kiosk.set_viewport_size({"width": 600, "height": 900})
+    screen = f"{live_server}/kiosk/counter-check?touchpoint=Kiosk%201"
+    await kiosk.goto(screen)
+    await kiosk.fill("#pin", "000000")
+    await kiosk.click("button[type=submit]")
+    assert "Wrong PIN" in await kiosk.content()
+    await kiosk.goto(screen)
+    await kiosk.fill("#pin", "246810")
+    await kiosk.click("button[type=submit]")
+    await kiosk.wait_for_selector("svg")
+    first = await scan(kiosk)
+    await kiosk.reload()
+    assert await scan(kiosk) == first  # unchanged until someone answers
+
+    async def open_code(code_url: str) -> Any:
+        phone = await new_page(browser, javascript=False)
+        await phone.goto(code_url)
+        return phone
+
+    phone = await open_code(first)
+    other_phone = await open_code(first)  # a photo of the same code
+    await phone.click("label[for='q-understood-5']")
+    await phone.click("label[for='q-cared-yes']")
+    await phone.click("button[type=submit]")
+    await phone.wait_for_url("**/thanks**")
+    await other_phone.click("label[for='q-understood-1']")
+    await other_phone.click("label[for='q-cared-no']")
+    await other_phone.click("button[type=submit]")
+    assert "This code was already used" in await other_phone.content()
+    await phone.goto(first)
+    assert "This code was already used" in await phone.content()
+    await kiosk.reload()
+    second = await scan(kiosk)
+    assert second != first  # the display moved on
+    for page in (kiosk, phone, other_phone):
+        await page.context.close()
+    connection = await asyncpg.connect(database_url)
+    try:
+        rows = await connection.fetch(
+            "SELECT empathy_understood, channel, metadata FROM response"
+            " WHERE metadata->>'touchpoint' = 'Kiosk 1'"
+        )
+    finally:
+        await connection.close()
+    assert [(r["empathy_understood"], r["channel"]) for r in rows] == [(5, "qr")]
