@@ -18,10 +18,17 @@ HONEYPOT_FIELD = "website"
 
 
 def submission_flags(
-    *, honeypot: str | None, issued_at: int, now: float, min_fill_seconds: float
+    *,
+    honeypot: str | None,
+    issued_at: int,
+    now: float,
+    min_fill_seconds: float,
+    plain_qr: bool = False,
 ) -> list[str]:
-    """Why a form submission looks automated: ``honeypot`` and/or ``too_fast``."""
-    flags = []
+    """Why a form submission looks automated (``honeypot``, ``too_fast``), and
+    ``low_trust`` for answers through a plain (multi-use) counter QR code, which anyone with
+    a photo of it can send: reported apart (``trust=``), not excluded as abuse."""
+    flags = ["low_trust"] if plain_qr else []
     if honeypot:
         flags.append("honeypot")
     if now - issued_at < min_fill_seconds:

@@ -61,6 +61,7 @@ class KpiParams(Struct):
     filters: dict[str, str] = {}
     include_flagged: bool = False
     group_by: str | None = None
+    trust: str = "any"
 
 
 class ResponsePage(Struct):
@@ -256,6 +257,8 @@ class ReportingService:
         filters: dict[str, str | int] = {}
         for name, value in params.filters.items():
             filters[name] = await self._filter_value(surveys, name, value, single=single)
+        if params.trust not in ("any", "high", "low"):
+            raise BadParameter("trust", "any, high or low")
         query = AggregateQuery(
             survey_ids=[s.survey_id for s in surveys],
             time_zone=tz,
@@ -265,6 +268,7 @@ class ReportingService:
             filters=filters,
             include_flagged=params.include_flagged,
             group_by=group_by,
+            trust=params.trust,  # type: ignore[arg-type]  # checked above
         )
         shown = dict(params.filters)
         return query, shown  # type: ignore[return-value]

@@ -17,7 +17,7 @@ import datetime as dt
 import logging
 import zoneinfo
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 from survey_service.base import Struct
 from survey_service.db.tables import Response
@@ -62,6 +62,10 @@ _ROW_DIMENSIONS = (
 )
 
 
+_ABUSE_FLAGGED = "cardinality(array_remove(flags, 'low_trust'))"
+"""Abuse flags (honeypot, too_fast ...): low_trust marks a channel, not a suspect answer."""
+_LOW_TRUST = "'low_trust' = ANY(flags)"
+
 _DIMENSION_COLUMNS = "survey_version_id, variant, channel, language, touchpoint, agent, location"
 _DIMENSION_VALUES = (
     "survey_version_id, variant, channel, language, metadata->>'touchpoint',"
@@ -76,9 +80,9 @@ def _fold_sql(
     the daily rollup. Placeholders: the batch size (when ``limit``), then the daily zone."""
     names = [name for name, _ in aggregates]
     sums = ", ".join(f"coalesce(sum({expr}), 0)" for _, expr in aggregates)
-    flag_column = ", flagged" if flagged else ""
-    flag_value = ", cardinality(flags) > 0" if flagged else ""
-    positions = ", ".join(str(i) for i in range(1, 10 + bool(flagged)))
+    flag_column = ", flagged, low_trust" if flagged else ""
+    flag_value = f", {_ABUSE_FLAGGED} > 0, {_LOW_TRUST}" if flagged else ""
+    positions = ", ".join(str(i) for i in range(1, 10 + 2 * bool(flagged)))
     pick = "ORDER BY id LIMIT {} FOR UPDATE SKIP LOCKED" if limit else "FOR UPDATE"
 
     def upsert(rollup: str, bucket: str, bucket_value: str) -> str:
@@ -195,6 +199,8 @@ class AggregateQuery(Struct):
     filters: dict[str, str | int] = {}
     include_flagged: bool = False
     group_by: list[str] = []
+    trust: Literal["any", "high", "low"] = "any"
+    """``low``: only responses from plain (multi-use) QR codes; ``high``: all others."""
     rollup_zone: str = "UTC"
     """The zone the daily rollups are kept in (the business's, ``SURVEY_TIME_ZONE``)."""
 
@@ -299,6 +305,8 @@ def _branches(
             where.append(f"{bucket} < {sql.param(last)}")
         if flagged and not q.include_flagged:
             where.append("NOT flagged")
+        if flagged and q.trust != "any":
+            where.append("low_trust" if q.trust == "low" else "NOT low_trust")
         where += [f"{_ROLLUP_COLUMN[d]} = {sql.param(v)}" for d, v in q.filters.items()]
         columns = ", ".join([*keys, *(name for name, _ in aggregates)])
         branches.append(f"SELECT {columns} FROM {rollup} WHERE {' AND '.join(where)}")
@@ -327,7 +335,9 @@ def raw_conditions(sql: SqlBuilder, q: AggregateQuery, *, flagged: bool = True) 
     if q.end:
         where.append(f"created_at < {sql.param(q.end)}")
     if flagged and not q.include_flagged:
-        where.append("cardinality(flags) = 0")
+        where.append(f"{_ABUSE_FLAGGED} = 0")
+    if flagged and q.trust != "any":
+        where.append(_LOW_TRUST if q.trust == "low" else f"NOT ({_LOW_TRUST})")
     where += [f"({_RAW_EXPRESSION[d]}) = {sql.param(v)}" for d, v in q.filters.items()]
     return where
 

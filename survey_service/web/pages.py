@@ -192,6 +192,7 @@ class SurveyPages(Controller):
             issued_at=claims.issued_at,
             now=time.time(),
             min_fill_seconds=settings.min_fill_seconds,
+            plain_qr=claims.channel == "qr" and not claims.single_use,
         )
         peer = request.client.host if request.client else None
         address = client_address(peer, request.headers.get("x-forwarded-for"), settings.proxies)

@@ -57,6 +57,7 @@ def kpi_params(
     group_by: str | None,
 ) -> KpiParams:
     filters = {d: request.query_params[d] for d in FILTER_DIMENSIONS if request.query_params.get(d)}
+    trust = request.query_params.get("trust", "any")
     return KpiParams(
         start=start,
         end=end,
@@ -64,6 +65,7 @@ def kpi_params(
         filters=filters,
         include_flagged=include_flagged,
         group_by=group_by,
+        trust=trust,
     )
 
 

@@ -141,6 +141,7 @@ async def insert(
     cues: tuple[str, ...] = (),
     variant: str | None = None,
     channel: str = "link",
+    low_trust: bool = False,
 ) -> None:
     survey_id, version_id = await db.fetchrow(
         "SELECT s.id, s.current_version_id FROM survey s WHERE slug = $1", slug
@@ -164,7 +165,7 @@ async def insert(
         emotional,
         influence,
         comment,
-        ["honeypot"] if flagged else [],
+        (["honeypot"] if flagged else []) + (["low_trust"] if low_trust else []),
         sentiment,
         list(cues),
         at,
@@ -529,3 +530,21 @@ async def test_the_background_fold_folds_and_respects_the_kept_zone(db: asyncpg.
     await folder.stop()
     assert await db.fetchval("SELECT count(*) FROM response WHERE NOT folded") == 0
     assert await db.fetchval("SELECT sum(nps_n) FROM response_rollup_daily") == 1
+
+
+async def test_low_trust_is_a_filter_not_an_abuse_flag(
+    service: ReportingService, db: asyncpg.Connection
+) -> None:
+    for score, low in ((10, True), (10, True), (0, False), (9, False)):
+        await insert(db, "nps-empathy", at=T0, nps=score, low_trust=low, channel="qr")
+    await insert(db, "nps-empathy", at=T0, nps=0, low_trust=True, flagged=True)
+    await fold_all("UTC")
+    await insert(db, "nps-empathy", at=T0, nps=10, low_trust=True)  # unfolded tail too
+    every = await report(service, "nps-empathy")
+    high = await report(service, "nps-empathy", trust="high")
+    low = await report(service, "nps-empathy", trust="low")
+    assert (every["n"], high["n"], low["n"]) == (5, 2, 3)
+    assert low["kpis"]["nps"]["value"] == 100.0
+    assert (await report(service, "nps-empathy", include_flagged=True))["n"] == 6
+    with pytest.raises(Exception, match="trust"):
+        await report(service, "nps-empathy", trust="some")

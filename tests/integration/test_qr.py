@@ -108,3 +108,22 @@ async def test_images_are_deterministic_cached_and_revalidated(client: httpx.Asy
 async def test_unknown_links_and_surveys(client: httpx.AsyncClient) -> None:
     assert (await client.get("/q/NOSUCHCODE00")).status_code == 404
     assert (await client.get("/s/no-such/qr.png")).status_code == 404
+
+
+async def test_answers_through_a_plain_counter_code_are_low_trust(
+    client: httpx.AsyncClient, app: Litestar, db: Any
+) -> None:
+    image = await client.get("/s/nps-empathy/qr.png", params={"touchpoint": "till 2"})
+    [url] = decode_png(image.content)
+    page = await client.get(url.removeprefix(app.state.settings.base_url))
+    posted = await client.post(
+        "/s/nps-empathy",
+        data={
+            "token": hidden(page.text, "token"),
+            "_csrf_token": hidden(page.text, "_csrf_token"),
+            "recommend": "8",
+        },
+    )
+    assert posted.status_code == 303
+    flags = await db.fetchval("SELECT flags FROM response")
+    assert "low_trust" in flags
