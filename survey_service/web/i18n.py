@@ -48,6 +48,7 @@ _UI: dict[str, dict[str, str]] = {
         "kiosk_off": "Set SURVEY_KIOSK_PIN to use a tablet or screen at the counter.",
         "wrong_pin_title": "Wrong PIN",
         "wrong_pin": "Please try again.",
+        "answer_here": "Or answer here on this screen",
     },
     "es": {
         "send": "Enviar",
@@ -86,6 +87,7 @@ _UI: dict[str, dict[str, str]] = {
         "kiosk_off": "Defina SURVEY_KIOSK_PIN para usar una tableta o pantalla en el mostrador.",
         "wrong_pin_title": "PIN incorrecto",
         "wrong_pin": "Inténtelo de nuevo.",
+        "answer_here": "O responda aquí en esta pantalla",
     },
 }
 

@@ -27,13 +27,14 @@ from survey_service.qr import QrOptions, render
 from survey_service.serving import SurveyService, clean_metadata
 from survey_service.settings import Settings
 from survey_service.web.i18n import ui_text
-from survey_service.web.pages import notice
+from survey_service.web.pages import form_page, notice
 
 __all__ = ["KioskPages"]
 
 _COOKIE = "ss_kiosk"
 _SESSION_SECONDS = 12 * 3600
 REFRESH_SECONDS = 3
+THANKS_SECONDS = 5
 
 
 def _session(secret: str, expires: int) -> str:
@@ -99,6 +100,52 @@ class KioskPages(Controller):
                     metadata[k] for k in ("touchpoint", "agent", "location") if k in metadata
                 ),
                 "refresh": REFRESH_SECONDS,
+                "t": t,
+                "form_url": f"/kiosk/{slug}/form?{urlencode(params)}",
+            },
+            headers={"Cache-Control": "no-store"},
+        )
+
+    @get("/form")
+    async def tablet_form(
+        self,
+        request: Request[Any, Any, Any],
+        surveys: NamedDependency[SurveyService],
+        settings: NamedDependency[Settings],
+        slug: FromPath[str],
+    ) -> Response[Any]:
+        """The form on the counter tablet itself (channel ``kiosk``), blank every time."""
+        if settings.kiosk_pin is None or not _unlocked(request, request.app.state.secret_key):
+            return Redirect(f"/kiosk/{slug}?{urlencode(dict(request.query_params.items()))}")
+        served = await surveys.open_form(
+            slug,
+            params={**dict(request.query_params.items()), "channel": "kiosk"},
+            accept_language=request.headers.get("accept-language"),
+            default_channel="kiosk",
+        )
+        return form_page(served.survey, served.token)
+
+    @get("/thanks")
+    async def tablet_thanks(
+        self,
+        request: Request[Any, Any, Any],
+        surveys: NamedDependency[SurveyService],
+        slug: FromPath[str],
+    ) -> Template:
+        """Thank the customer, then show a blank form for the next one after a few seconds."""
+        definition = surveys.survey(slug).definition
+        params = dict(request.query_params.items())
+        language = pick_language(definition, params.get("lang"), None)
+        t = ui_text(language)
+        query = {**clean_metadata(definition.metadata_keys, params), "lang": language}
+        return Template(
+            template_name="notice.html",
+            context={
+                "lang": language,
+                "title": t["thanks_title"],
+                "heading": t["thanks_title"],
+                "message": definition.thanks[language] if definition.thanks else t["thanks"],
+                "refresh": f"{THANKS_SECONDS};url=/kiosk/{slug}/form?{urlencode(query)}",
             },
             headers={"Cache-Control": "no-store"},
         )

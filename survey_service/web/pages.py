@@ -22,7 +22,7 @@ from survey_service.serving import AnswersRejected, SurveyService, SurveyView
 from survey_service.settings import Settings
 from survey_service.web.i18n import LANGUAGE_NAMES, ui_text
 
-__all__ = ["SurveyPages", "notice", "serve_form", "short_link"]
+__all__ = ["SurveyPages", "form_page", "notice", "serve_form", "short_link"]
 
 FORM_BODY_LIMIT = 32 * 1024
 COOKIE_PATH = "/"  # the form is reached at /s/<slug> and through /q/<code> short links
@@ -51,7 +51,7 @@ def notice(language: str, kind: str, status: int, link: str | None = None) -> Te
     )
 
 
-def _form_page(
+def form_page(
     survey: SurveyView,
     token: str,
     *,
@@ -118,7 +118,7 @@ async def serve_form(
         secure=settings.base_url.startswith("https:"),
         samesite="lax",
     )
-    return _form_page(served.survey, served.token, cookie=cookie)
+    return form_page(served.survey, served.token, cookie=cookie)
 
 
 @get("/q/{code:str}", include_in_schema=False)
@@ -209,10 +209,13 @@ class SurveyPages(Controller):
             for error in exc.errors:
                 field = error.key.removeprefix("answers.")
                 errors[field] = t[error.code].format(limit=limits.get(field))
-            return _form_page(view, data["token"], errors=errors, values=data, status=400)
+            return form_page(view, data["token"], errors=errors, values=data, status=400)
         if not created and claims.single_use:
             return notice(claims.language, "used", 200)
-        redirect = Redirect(f"/s/{slug}/thanks?lang={claims.language}", status_code=303)
+        done = f"/s/{slug}/thanks?lang={claims.language}"
+        if claims.channel == "kiosk":  # the counter tablet: thank, then a blank form again
+            done = f"/kiosk/{slug}/thanks?{urlencode({**claims.metadata, 'lang': claims.language})}"
+        redirect = Redirect(done, status_code=303)
         redirect.delete_cookie(_cookie_name(slug), path=COOKIE_PATH)
         return redirect
 

@@ -372,7 +372,7 @@ async def test_kiosk_code_is_single_use_and_rotates(
     await kiosk.click("button[type=submit]")
     await kiosk.wait_for_selector("svg")
     first = await scan(kiosk)
-    await kiosk.reload()
+    await kiosk.goto(screen)  # (the page also refreshes itself every few seconds)
     assert await scan(kiosk) == first  # unchanged until someone answers
 
     async def open_code(code_url: str) -> Any:
@@ -392,7 +392,7 @@ async def test_kiosk_code_is_single_use_and_rotates(
     assert "This code was already used" in await other_phone.content()
     await phone.goto(first)
     assert "This code was already used" in await phone.content()
-    await kiosk.reload()
+    await kiosk.goto(screen)
     second = await scan(kiosk)
     assert second != first  # the display moved on
     for page in (kiosk, phone, other_phone):
@@ -406,3 +406,32 @@ async def test_kiosk_code_is_single_use_and_rotates(
     finally:
         await connection.close()
     assert [(r["empathy_understood"], r["channel"]) for r in rows] == [(5, "qr")]
+
+
+async def test_kiosk_tablet_form_resets_after_each_answer(
+    browser: Any, live_server: str, database_url: str
+) -> None:
+    tablet = await new_page(browser, javascript=False)
+    await tablet.goto(f"{live_server}/kiosk/nps-empathy?location=Lobby")
+    await tablet.fill("#pin", "246810")
+    await tablet.click("button[type=submit]")
+    await tablet.click("a.button")  # "Or answer here on this screen"
+    for score in ("9", "3"):
+        await tablet.wait_for_selector("label[for='q-recommend-0']")
+        assert not await tablet.is_checked(f"#q-recommend-{score}")  # a blank form each time
+        await tablet.click(f"label[for='q-recommend-{score}']")
+        await tablet.click("button[type=submit]")
+        await tablet.wait_for_url("**/kiosk/nps-empathy/thanks**")
+        await tablet.wait_for_url("**/kiosk/nps-empathy/form**", timeout=15_000)  # refreshes back
+    await tablet.context.close()
+    connection = await asyncpg.connect(database_url)
+    try:
+        rows = await connection.fetch(
+            "SELECT nps, channel, flags FROM response WHERE metadata->>'location' = 'Lobby' ORDER BY id"
+        )
+    finally:
+        await connection.close()
+    assert [(r["nps"], r["channel"], r["flags"]) for r in rows] == [
+        (9, "kiosk", []),
+        (3, "kiosk", []),
+    ]
