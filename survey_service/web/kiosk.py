@@ -27,7 +27,7 @@ from survey_service.qr import QrOptions, render
 from survey_service.serving import SurveyService, clean_metadata
 from survey_service.settings import Settings
 from survey_service.web.i18n import ui_text
-from survey_service.web.pages import form_page, notice
+from survey_service.web.pages import form_page, notice, thanks_page
 
 __all__ = ["KioskPages"]
 
@@ -100,6 +100,7 @@ class KioskPages(Controller):
                     metadata[k] for k in ("touchpoint", "agent", "location") if k in metadata
                 ),
                 "refresh": REFRESH_SECONDS,
+                "main_class": "poster",
                 "t": t,
                 "form_url": f"/kiosk/{slug}/form?{urlencode(params)}",
             },
@@ -136,18 +137,9 @@ class KioskPages(Controller):
         definition = surveys.survey(slug).definition
         params = dict(request.query_params.items())
         language = pick_language(definition, params.get("lang"), None)
-        t = ui_text(language)
         query = {**clean_metadata(definition.metadata_keys, params), "lang": language}
-        return Template(
-            template_name="notice.html",
-            context={
-                "lang": language,
-                "title": t["thanks_title"],
-                "heading": t["thanks_title"],
-                "message": definition.thanks[language] if definition.thanks else t["thanks"],
-                "refresh": f"{THANKS_SECONDS};url=/kiosk/{slug}/form?{urlencode(query)}",
-            },
-            headers={"Cache-Control": "no-store"},
+        return thanks_page(
+            definition, language, f"{THANKS_SECONDS};url=/kiosk/{slug}/form?{urlencode(query)}"
         )
 
     @post(status_code=303)

@@ -15,14 +15,14 @@ from litestar.params import Body, FromPath, FromQuery
 from litestar.response import Redirect, Template
 
 from survey_service.abuse import HONEYPOT_FIELD, client_address, submission_flags
-from survey_service.definitions import pick_language
+from survey_service.definitions import SurveyDefinition, pick_language
 from survey_service.links import LinkService, answered
 from survey_service.responses import coerce_form_fields
 from survey_service.serving import AnswersRejected, SurveyService, SurveyView
 from survey_service.settings import Settings
 from survey_service.web.i18n import LANGUAGE_NAMES, ui_text
 
-__all__ = ["SurveyPages", "form_page", "notice", "serve_form", "short_link"]
+__all__ = ["SurveyPages", "form_page", "notice", "serve_form", "short_link", "thanks_page"]
 
 FORM_BODY_LIMIT = 32 * 1024
 COOKIE_PATH = "/"  # the form is reached at /s/<slug> and through /q/<code> short links
@@ -47,6 +47,25 @@ def notice(language: str, kind: str, status: int, link: str | None = None) -> Te
             "link_text": t["fresh"],
         },
         status_code=status,
+        headers=NO_STORE,
+    )
+
+
+def thanks_page(
+    definition: SurveyDefinition, language: str, refresh: str | None = None
+) -> Template:
+    """The survey's thank-you text (or the page words') in ``language``; ``refresh`` is a
+    meta-refresh value for screens that move on by themselves."""
+    t = ui_text(language)
+    return Template(
+        template_name="notice.html",
+        context={
+            "lang": language,
+            "title": t["thanks_title"],
+            "heading": t["thanks_title"],
+            "message": definition.thanks[language] if definition.thanks else t["thanks"],
+            "refresh": refresh,
+        },
         headers=NO_STORE,
     )
 
@@ -230,15 +249,4 @@ class SurveyPages(Controller):
         """The thank-you page in the form's language."""
         definition = surveys.survey(slug).definition
         language = pick_language(definition, lang, request.headers.get("accept-language"))
-        t = ui_text(language)
-        thanks = definition.thanks[language] if definition.thanks else t["thanks"]
-        return Template(
-            template_name="notice.html",
-            context={
-                "lang": language,
-                "title": t["thanks_title"],
-                "heading": t["thanks_title"],
-                "message": thanks,
-            },
-            headers=NO_STORE,
-        )
+        return thanks_page(definition, language)

@@ -93,7 +93,7 @@ class QrController(Controller):
                 "qr_svg": svg,
                 "short_url": url.split("://", 1)[-1],
                 "who": who,
-                "size": size,
+                "main_class": f"poster {size}",
                 "page_size_css": PAGE_SIZES[size],
             },
         )
