@@ -199,6 +199,10 @@ async def main() -> None:
                         "response_rollup_daily",
                         "assignment_rollup",
                         "assignment_rollup_daily",
+                        "response_rollup_daily_totals",
+                        "assignment_rollup_daily_totals",
+                        "response_rollup_daily_totals",
+                        "assignment_rollup_daily_totals",
                     ):
                         await connection.execute(f"VACUUM ANALYZE {table}")
                     rollup_rows = await connection.fetchval(

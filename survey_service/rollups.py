@@ -76,33 +76,47 @@ _DIMENSION_VALUES = (
 def _fold_sql(
     table: str, aggregates: Sequence[tuple[str, str]], *, flagged: bool, limit: bool
 ) -> str:
-    """One statement: mark a batch of ``table`` rows folded and add them to the hourly and
-    the daily rollup. Placeholders: the batch size (when ``limit``), then the daily zone."""
+    """One statement: mark a batch of ``table`` rows folded and add them to the hourly, the
+    daily and the daily totals rollups. Placeholders: the batch size (when ``limit``), then
+    the daily zone twice."""
     names = [name for name, _ in aggregates]
     sums = ", ".join(f"coalesce(sum({expr}), 0)" for _, expr in aggregates)
     flag_column = ", flagged, low_trust" if flagged else ""
     flag_value = f", {_ABUSE_FLAGGED} > 0, {_LOW_TRUST}" if flagged else ""
-    positions = ", ".join(str(i) for i in range(1, 10 + 2 * bool(flagged)))
     pick = "ORDER BY id LIMIT {} FOR UPDATE SKIP LOCKED" if limit else "FOR UPDATE"
 
-    def upsert(rollup: str, bucket: str, bucket_value: str) -> str:
-        key = f"survey_id, {bucket}, {_DIMENSION_COLUMNS}{flag_column}"
+    def upsert(rollup: str, bucket: str, bucket_value: str, columns: str, values: str) -> str:
+        key = f"survey_id, {bucket}, {columns}{flag_column}"
+        width = 2 + columns.count(",") + 1 + 2 * bool(flagged)
+        positions = ", ".join(str(i) for i in range(1, width + 1))
         updates = ", ".join(f"{n} = {rollup}.{n} + EXCLUDED.{n}" for n in names)
         return f"""{rollup} AS (
     INSERT INTO {rollup} ({key}, {", ".join(names)})
-    SELECT survey_id, {bucket_value}, {_DIMENSION_VALUES}{flag_value}, {sums}
+    SELECT survey_id, {bucket_value}, {values}{flag_value}, {sums}
     FROM batch GROUP BY {positions} ORDER BY {positions}
     ON CONFLICT ({key}) DO UPDATE SET {updates}
     RETURNING 1
 )"""
+
+    local_day = "(created_at AT TIME ZONE {})::date"
+    totals = "survey_version_id, variant, language"
 
     return f"""
 WITH batch AS (
     UPDATE {table} SET folded = true
     WHERE id IN (SELECT id FROM {table} WHERE NOT folded {pick})
     RETURNING *
-), {upsert(f"{table}_rollup", "hour", "date_trunc('hour', created_at, 'UTC')")},
-{upsert(f"{table}_rollup_daily", "day", "(created_at AT TIME ZONE {})::date")}
+), {
+        upsert(
+            f"{table}_rollup",
+            "hour",
+            "date_trunc('hour', created_at, 'UTC')",
+            _DIMENSION_COLUMNS,
+            _DIMENSION_VALUES,
+        )
+    },
+{upsert(f"{table}_rollup_daily", "day", local_day, _DIMENSION_COLUMNS, _DIMENSION_VALUES)},
+{upsert(f"{table}_rollup_daily_totals", "day", local_day, totals, totals)}
 SELECT count(*) AS n FROM batch
 """
 
@@ -133,7 +147,7 @@ async def fold(zone: str, batch_size: int = 20_000) -> bool:
             return False
         folded = 0
         for batch_sql, _ in _FOLDS:
-            folded += (await Response.raw(batch_sql, batch_size, zone))[0]["n"]
+            folded += (await Response.raw(batch_sql, batch_size, zone, zone))[0]["n"]
     return folded > 0
 
 
@@ -149,12 +163,12 @@ async def rebuild(zone: str) -> None:
         await Response.raw("SELECT pg_advisory_xact_lock({})", _FOLD_LOCK)
         await Response.raw(
             "TRUNCATE response_rollup, assignment_rollup, response_rollup_daily,"
-            " assignment_rollup_daily"
+            " assignment_rollup_daily, response_rollup_daily_totals, assignment_rollup_daily_totals"
         )
         await Response.raw("UPDATE response SET folded = false WHERE folded")
         await Response.raw("UPDATE assignment SET folded = false WHERE folded")
         for _, everything_sql in _FOLDS:
-            await Response.raw(everything_sql, zone)
+            await Response.raw(everything_sql, zone, zone)
         await Response.raw(
             "INSERT INTO rollup_state (name, value) VALUES ('daily_zone', {})"
             " ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value",
@@ -227,7 +241,7 @@ class SqlBuilder:
 def _group_expression(sql: SqlBuilder, group: str, grain: str, zone: str) -> str:
     """The expression grouping rows of ``grain`` (raw, hourly or daily) by ``group``."""
     if group in TIME_GROUPS:
-        if grain == "daily":  # already local dates
+        if grain in ("daily", "totals"):  # already local dates
             return f"to_char(date_trunc('{TIME_GROUPS[group]}', day::timestamp), 'YYYY-MM-DD')"
         column = "created_at" if grain == "raw" else "hour"
         local = f"date_trunc('{TIME_GROUPS[group]}', {column}, {sql.param(zone)})"
@@ -254,9 +268,13 @@ def _local_date(moment: dt.datetime | None, zone: zoneinfo.ZoneInfo) -> dt.date 
     return local.date()
 
 
+_TOTALS_DIMENSIONS = {"version", "variant", "language", "survey"}
+
+
 def _grain(q: AggregateQuery) -> str:
-    """daily when the query is in the rollups' zone on whole local days, else hourly when
-    the zone's offsets are whole hours, else raw rows only."""
+    """totals (or daily, when staff or channel dimensions are used) when the query is in the
+    rollups' zone on whole local days, else hourly when the zone's offsets are whole hours,
+    else raw rows only."""
     zone = zoneinfo.ZoneInfo(q.time_zone)
     if q.time_zone == q.rollup_zone:
         try:
@@ -264,7 +282,8 @@ def _grain(q: AggregateQuery) -> str:
         except ValueError:
             pass
         else:
-            return "daily"
+            used = set(q.filters) | {g for g in q.group_by if g not in TIME_GROUPS}
+            return "totals" if used <= _TOTALS_DIMENSIONS else "daily"
     return "hourly" if whole_hour_zone(zone, q.start, q.end) else "raw"
 
 
@@ -291,9 +310,10 @@ def _branches(
         where = [f"survey_id = ANY({sql.param(q.survey_ids)})"]
         first: dt.date | dt.datetime | None
         last: dt.date | dt.datetime | None
-        if grain == "daily":
+        if grain in ("daily", "totals"):
             first, last = _local_date(q.start, zone), _local_date(q.end, zone)
-            bucket, rollup = "day", f"{table}_rollup_daily"
+            bucket = "day"
+            rollup = f"{table}_rollup_daily" + ("_totals" if grain == "totals" else "")
         else:
             first = _ceil_hour(q.start) if q.start else None
             last = _floor_hour(q.end) if q.end else None

@@ -172,7 +172,8 @@ async def db(app: Litestar, database_url: str) -> AsyncIterator[asyncpg.Connecti
     connection = await asyncpg.connect(database_url)
     await connection.execute(
         "TRUNCATE response, assignment, response_rollup, assignment_rollup,"
-        " response_rollup_daily, assignment_rollup_daily, api_key"
+        " response_rollup_daily, assignment_rollup_daily, response_rollup_daily_totals,"
+        " assignment_rollup_daily_totals, api_key"
     )
     yield connection
     await connection.close()

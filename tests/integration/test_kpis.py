@@ -356,6 +356,8 @@ async def rollup_tables(db: asyncpg.Connection) -> dict[str, list[dict[str, Any]
         "assignment_rollup",
         "response_rollup_daily",
         "assignment_rollup_daily",
+        "response_rollup_daily_totals",
+        "assignment_rollup_daily_totals",
     ):
         rows = [dict(r) for r in await db.fetch(f"SELECT * FROM {table}")]
         tables[table] = sorted(rows, key=lambda r: json.dumps(r, default=str, sort_keys=True))
