@@ -201,8 +201,6 @@ async def main() -> None:
                         "assignment_rollup_daily",
                         "response_rollup_daily_totals",
                         "assignment_rollup_daily_totals",
-                        "response_rollup_daily_totals",
-                        "assignment_rollup_daily_totals",
                     ):
                         await connection.execute(f"VACUUM ANALYZE {table}")
                     rollup_rows = await connection.fetchval(
