@@ -260,3 +260,30 @@ async def test_health_and_schema(client: httpx.AsyncClient) -> None:
     assert ready.json()["database"] == "ok"
     schema = (await client.get("/schema/openapi.json")).json()
     assert "/api/v1/surveys/{slug}/responses" in schema["paths"]
+
+
+async def test_buffered_assignments_survive_a_clean_shutdown(
+    app: Litestar, db: asyncpg.Connection
+) -> None:
+    from survey_service.assignment import AssignmentRecorder, NewAssignment
+    from survey_service.tokens import new_nonce
+
+    info = app.state.surveys.survey("counter-check")
+    recorder = AssignmentRecorder(interval=3600)  # nothing would be written before stop()
+    await recorder.start()
+    for _ in range(25):
+        recorder.record(
+            NewAssignment(
+                survey_id=info.survey_id,
+                survey_version_id=info.version_id,
+                nonce=new_nonce(),
+                variant="warm",
+                channel="link",
+                language="en",
+                metadata={},
+            )
+        )
+    assert await db.fetchval("SELECT count(*) FROM assignment") == 0
+    await recorder.stop()
+    assert recorder.pending == 0
+    assert await db.fetchval("SELECT count(*) FROM assignment") == 25
