@@ -345,3 +345,23 @@ async def test_rate_limits_per_client_and_per_survey(
     assert statuses == [303, 303, 429]
     assert await post_from(limited_app, "10.0.2.1", "empathy-csat") != 429
     assert await db.fetchval("SELECT count(*) FROM response") == 5
+
+
+async def test_user_text_is_escaped_in_pages(client: httpx.AsyncClient) -> None:
+    _, token, csrf = await open_form(client, "/s/counter-check")
+    response = await post_form(
+        client,
+        "counter-check",
+        token,
+        csrf,
+        understood="9",
+        comment="</textarea><script>x</script>",
+    )
+    assert response.status_code == 400
+    assert "<script>x" not in response.text
+    assert "&lt;/textarea&gt;&lt;script&gt;x" in response.text
+    poster = await client.get(
+        "/s/counter-check/poster", params={"agent": '"><img src=x onerror=1>'}
+    )
+    assert "<img src=x" not in poster.text
+    assert "&#34;&gt;&lt;img src=x onerror=1&gt;" in poster.text
