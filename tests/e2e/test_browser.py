@@ -353,8 +353,18 @@ async def scan(page: Any) -> str:
     import zxingcpp
     from PIL import Image
 
-    [result] = zxingcpp.read_barcodes(Image.open(io.BytesIO(await page.screenshot(full_page=True))))
-    return str(result.text)
+    # The kiosk page refreshes itself every few seconds; a screenshot taken mid-refresh
+    # shows no code, so look again (as a phone camera would).
+    for _ in range(5):
+        try:
+            shot = await page.screenshot(full_page=True)
+        except Exception:  # navigation in progress
+            shot = b""
+        results = zxingcpp.read_barcodes(Image.open(io.BytesIO(shot))) if shot else []
+        if results:
+            return str(results[0].text)
+        await page.wait_for_timeout(300)
+    raise AssertionError("no QR code on the kiosk screen")
 
 
 async def test_kiosk_code_is_single_use_and_rotates(
