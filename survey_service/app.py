@@ -24,6 +24,7 @@ from survey_service.db import open_database
 from survey_service.db.database import embedded_dsn
 from survey_service.definitions import load_forms
 from survey_service.experiments import ExperimentService
+from survey_service.invitations import InvitationService
 from survey_service.links import LinkService
 from survey_service.periodic import Periodic
 from survey_service.reporting import ReportingService
@@ -36,6 +37,7 @@ from survey_service.web.api import SurveyApiController
 from survey_service.web.errors import EXCEPTION_HANDLERS
 from survey_service.web.experiments import ExperimentController
 from survey_service.web.health import HealthController
+from survey_service.web.invitations import InvitationController
 from survey_service.web.kiosk import KioskPages
 from survey_service.web.pages import SurveyPages, short_link
 from survey_service.web.qr import PAGE_SIZES, QrController
@@ -80,6 +82,9 @@ async def _lifespan(app: Litestar) -> AsyncIterator[None]:
         )
         app.state.reporting = ReportingService(catalog, settings.kpi_min_n, settings.time_zone)
         app.state.links = LinkService(app.state.surveys, secret, settings.base_url)
+        app.state.invitations = InvitationService(
+            app.state.surveys, settings.base_url, settings.token_ttl_seconds
+        )
         app.state.experiments = ExperimentService(
             app.state.surveys, app.state.reporting, settings.base_url
         )
@@ -122,6 +127,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             DriverController,
             ExportController,
             ExperimentController,
+            InvitationController,
             SurveyPages,
             QrController,
             KioskPages,
@@ -132,7 +138,15 @@ def create_app(settings: Settings | None = None) -> Litestar:
         state=State({"settings": settings, "secret_key": secret}),
         dependencies={
             name: _from_state(name)
-            for name in ("surveys", "db", "settings", "reporting", "experiments", "links")
+            for name in (
+                "surveys",
+                "db",
+                "settings",
+                "reporting",
+                "experiments",
+                "links",
+                "invitations",
+            )
         },
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         request_max_body_size=settings.max_body_bytes,

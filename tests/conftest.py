@@ -171,7 +171,8 @@ async def db(app: Litestar, database_url: str) -> AsyncIterator[asyncpg.Connecti
     await app.state.surveys.recorder.flush()  # earlier tests' assignments land before the wipe
     connection = await asyncpg.connect(database_url)
     await connection.execute(
-        "TRUNCATE response, assignment, response_rollup, assignment_rollup,"
+        "TRUNCATE response, assignment, invitation, suppression, response_rollup,"
+        " assignment_rollup,"
         " response_rollup_daily, assignment_rollup_daily, response_rollup_daily_totals,"
         " assignment_rollup_daily_totals, api_key"
     )

@@ -79,6 +79,8 @@ def live_server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> 
         "SURVEY_MIN_FILL_SECONDS": "0",
         "SURVEY_SUBMIT_LIMIT_PER_IP": "10000",
         "SURVEY_KIOSK_PIN": "246810",
+        # It shares the test database: its background fold must not race the rollup tests.
+        "SURVEY_ROLLUP_INTERVAL_SECONDS": "3600",
     }
     log = tmp_path_factory.mktemp("live-log") / "server.log"
     with log.open("w") as out:
