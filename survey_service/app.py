@@ -26,6 +26,7 @@ from survey_service.definitions import load_forms
 from survey_service.experiments import ExperimentService
 from survey_service.invitations import InvitationService
 from survey_service.links import LinkService
+from survey_service.mailer import send_due
 from survey_service.periodic import Periodic
 from survey_service.reporting import ReportingService
 from survey_service.rollups import ensure_zone, fold_all
@@ -43,6 +44,7 @@ from survey_service.web.pages import SurveyPages, short_link
 from survey_service.web.qr import PAGE_SIZES, QrController
 from survey_service.web.reports import DriverController, ExportController, KpiController
 from survey_service.web.security import rate_limits, security_headers
+from survey_service.web.unsubscribe import UnsubscribeController
 
 __all__ = ["StartupError", "create_app"]
 
@@ -65,6 +67,7 @@ async def _lifespan(app: Litestar) -> AsyncIterator[None]:
         dsn = await asyncio.to_thread(embedded_dsn, settings.data_dir)
     db = await open_database(dsn, pool_max=settings.db_pool_max)
     recorder = AssignmentRecorder(interval=settings.assignment_flush_seconds)
+    sender: Periodic | None = None
     folder = Periodic(
         lambda: fold_all(settings.time_zone), settings.rollup_interval_seconds, "rollup-fold"
     )
@@ -83,7 +86,7 @@ async def _lifespan(app: Litestar) -> AsyncIterator[None]:
         app.state.reporting = ReportingService(catalog, settings.kpi_min_n, settings.time_zone)
         app.state.links = LinkService(app.state.surveys, secret, settings.base_url)
         app.state.invitations = InvitationService(
-            app.state.surveys, settings.base_url, settings.token_ttl_seconds
+            app.state.surveys, settings.base_url, settings.token_ttl_seconds, secret
         )
         app.state.experiments = ExperimentService(
             app.state.surveys, app.state.reporting, settings.base_url
@@ -92,8 +95,17 @@ async def _lifespan(app: Litestar) -> AsyncIterator[None]:
             log.info("daily rollups rebuilt in %s", settings.time_zone)
         await recorder.start()
         await folder.start()
+        smtp = settings.smtp
+        if smtp is not None:
+            invitations = app.state.invitations
+            sender = Periodic(
+                lambda: send_due(invitations, smtp, invitations.unsubscribe_url), 5.0, "sender"
+            )
+            await sender.start()
         yield
     finally:
+        if sender is not None:
+            await sender.stop()
         await folder.stop()
         await recorder.stop()
         await db.close()
@@ -128,6 +140,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             ExportController,
             ExperimentController,
             InvitationController,
+            UnsubscribeController,
             SurveyPages,
             QrController,
             KioskPages,
@@ -164,7 +177,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
             cookie_samesite="lax",
             # The JSON API is authorised by tokens and keys, not cookies: no CSRF there.
             # QR images are cacheable GETs: no cookie on them either.
-            exclude=["/api/", "/health/", "/schema", r"/s/[^/]+/qr\."],
+            # RFC 8058 one-click unsubscribe is posted by mail clients: the URL's HMAC
+            # token is its authorisation.
+            exclude=["/api/", "/health/", "/schema", r"/s/[^/]+/qr\.", "/u/"],
         ),
         middleware=[
             security_headers(settings, [css, *PAGE_SIZES.values()]),

@@ -173,6 +173,30 @@ def _apikey_revoke(args: argparse.Namespace) -> int:
     return 1
 
 
+def _send(_: argparse.Namespace) -> int:
+    """Send the due invitations once (the service also does this every few seconds)."""
+    from survey_service.app import create_app
+    from survey_service.mailer import send_due
+
+    settings = _settings()
+    smtp = settings.smtp
+    if smtp is None:
+        print("survey-service: set SURVEY_SMTP_HOST to send invitations", file=sys.stderr)
+        return 2
+    app = create_app(settings)
+
+    async def run() -> int:
+        async with app.lifespan():
+            invitations = app.state.invitations
+            total = 0
+            while sent := await send_due(invitations, smtp, invitations.unsubscribe_url):
+                total += sent
+            return total
+
+    print(f"sent {asyncio.run(run())} invitation(s)")
+    return 0
+
+
 def _rollups_rebuild(_: argparse.Namespace) -> int:
     from survey_service.rollups import rebuild
 
@@ -224,6 +248,8 @@ def build_parser() -> argparse.ArgumentParser:
     revoke = apikey_commands.add_parser("revoke", help="revoke a key now")
     revoke.add_argument("key", help="the key's id or prefix")
     revoke.set_defaults(func=_apikey_revoke)
+
+    commands.add_parser("send", help="send the invitations that are due").set_defaults(func=_send)
 
     rollups = commands.add_parser("rollups", help="KPI rollups")
     rollups_commands = rollups.add_subparsers(dest="rollups_command", required=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import hmac
 import io
 import re
 import time
@@ -147,10 +148,43 @@ def parse_csv(text: str) -> list[dict[str, Any]]:
 class InvitationService:
     """Creates and reads invitations."""
 
-    def __init__(self, surveys: SurveyService, base_url: str, ttl_seconds: int) -> None:
+    def __init__(
+        self, surveys: SurveyService, base_url: str, ttl_seconds: int, secret: str = ""
+    ) -> None:
         self.surveys = surveys
         self.base_url = base_url
         self.ttl_seconds = ttl_seconds
+        self._key = hmac.digest(secret.encode(), b"unsubscribe", "sha256")
+
+    def unsubscribe_url(self, invitation_id: int) -> str:
+        """The invitation's one-click unsubscribe link (RFC 8058), unforgeable."""
+        mac = hmac.digest(self._key, str(invitation_id).encode(), "sha256")[:12].hex()
+        return f"{self.base_url}/u/{invitation_id}.{mac}"
+
+    async def unsubscribe(self, token: str) -> bool:
+        """Put the invitation's address on the suppression list; False for a bad token."""
+        number, _, mac = token.partition(".")
+        if not number.isdecimal() or len(number) > 18:
+            return False
+        expected = hmac.digest(self._key, number.encode(), "sha256")[:12].hex()
+        if not hmac.compare_digest(mac, expected):
+            return False
+        rows = await Response.raw(
+            "UPDATE invitation SET status = CASE WHEN status = 'responded' THEN status"
+            " ELSE 'unsubscribed' END WHERE id = {} RETURNING email",
+            int(number),
+        )
+        if rows:
+            await Response.raw(
+                "INSERT INTO suppression (email) VALUES ({}) ON CONFLICT DO NOTHING",
+                rows[0]["email"],
+            )
+            await Response.raw(
+                "UPDATE invitation SET status = 'unsubscribed'"
+                " WHERE email = {} AND status = 'queued'",
+                rows[0]["email"],
+            )
+        return bool(rows)
 
     async def create(self, key: ApiKeyInfo, raw_rows: Sequence[Any]) -> BatchResult:
         """Validate every row; store the valid ones in one transaction."""

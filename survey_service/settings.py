@@ -18,13 +18,26 @@ from typing import Annotated, Literal
 
 import msgspec
 
-__all__ = ["ENV_PREFIX", "Settings", "SettingsError", "load_secret_key"]
+__all__ = ["ENV_PREFIX", "Settings", "SettingsError", "SmtpSettings", "load_secret_key"]
 
 ENV_PREFIX = "SURVEY_"
 
 Port = Annotated[int, msgspec.Meta(ge=1, le=65535)]
 PositiveInt = Annotated[int, msgspec.Meta(ge=1)]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+
+
+class SmtpSettings(msgspec.Struct, frozen=True, kw_only=True):
+    """Where and how invitation emails are sent."""
+
+    host: str
+    port: int
+    sender: str
+    username: str | None = None
+    password: str | None = None
+    starttls: bool = False
+    use_tls: bool = False
+    per_second: float = 20.0
 
 
 class SettingsError(Exception):
@@ -95,6 +108,30 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     kiosk_rotate_seconds: Annotated[int, msgspec.Meta(ge=10, le=3600)] = 120
     """A kiosk's single-use code is replaced after this long even if nobody answered."""
 
+    smtp_host: str | None = None
+    """SMTP server for invitation emails; unset: invitations queue up but are not sent."""
+
+    smtp_port: Port = 25
+    """Its port (587 with ``smtp_starttls``, 465 with ``smtp_tls``)."""
+
+    smtp_sender: str = "survey@localhost"
+    """The From address of invitation emails."""
+
+    smtp_username: str | None = None
+    """SMTP login, when the server asks for one."""
+
+    smtp_password: str | None = None
+    """SMTP password."""
+
+    smtp_starttls: bool = False
+    """Upgrade the connection with STARTTLS."""
+
+    smtp_tls: bool = False
+    """Connect over TLS from the start (port 465)."""
+
+    smtp_per_second: Annotated[float, msgspec.Meta(gt=0, le=1000)] = 20.0
+    """At most this many invitation emails a second (providers' rate limits)."""
+
     kpi_min_n: PositiveInt = 5
     """KPI groups (and totals) with fewer responses are reported as suppressed, n only."""
 
@@ -103,6 +140,22 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
 
     log_level: LogLevel = "INFO"
     """Python logging level for the service's own loggers."""
+
+    @property
+    def smtp(self) -> SmtpSettings | None:
+        """The SMTP connection settings, or None when sending is off."""
+        if self.smtp_host is None:
+            return None
+        return SmtpSettings(
+            host=self.smtp_host,
+            port=self.smtp_port,
+            sender=self.smtp_sender,
+            username=self.smtp_username,
+            password=self.smtp_password,
+            starttls=self.smtp_starttls,
+            use_tls=self.smtp_tls,
+            per_second=self.smtp_per_second,
+        )
 
     @property
     def proxies(self) -> list[str]:

@@ -49,6 +49,8 @@ _UI: dict[str, dict[str, str]] = {
         "wrong_pin_title": "Wrong PIN",
         "wrong_pin": "Please try again.",
         "answer_here": "Or answer here on this screen",
+        "unsubscribed_title": "You are unsubscribed",
+        "unsubscribed": "We will not send survey invitations to this address again.",
     },
     "es": {
         "send": "Enviar",

@@ -1,0 +1,204 @@
+"""Invitation emails: composing them (pure) and the outbox sender (SMTP).
+
+Delivery loses nothing: invitations are rows; a sender claims due rows with
+``FOR UPDATE SKIP LOCKED`` (two senders never take the same row), marks them ``sending``,
+sends over one reused SMTP connection and records the outcome. Temporary failures (4xx,
+connection trouble) go back to the queue with exponential backoff and jitter up to
+``MAX_ATTEMPTS``; permanent ones (5xx) are ``failed`` with the server's reason. A crash
+between sending and recording leaves the row ``sending``; after ``LEASE`` it is queued again,
+so such a crash can cause at most one duplicate email, never a lost one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import html
+import logging
+import random
+from collections.abc import Mapping
+from email.message import EmailMessage
+from email.utils import formataddr, make_msgid
+from typing import Any
+from urllib.parse import urlencode
+
+import aiosmtplib
+
+from survey_service.db.tables import Response
+from survey_service.definitions import QuestionType, SurveyDefinition
+from survey_service.invitations import InvitationService, safe_name
+from survey_service.settings import SmtpSettings
+
+__all__ = ["LEASE", "MAX_ATTEMPTS", "SmtpSettings", "backoff", "compose", "send_due"]
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 8
+LEASE = dt.timedelta(minutes=10)
+_WORDS = {
+    "en": ("Hello", "We'd love to hear how it went.", "Answer the survey", "Unsubscribe"),
+    "es": ("Hola", "Nos encantaría saber qué tal fue.", "Responder la encuesta", "Darse de baja"),
+}
+
+
+def backoff(attempts: int, rng: random.Random | None = None) -> dt.timedelta:
+    """Delay before the next try: 30 s doubling per attempt, capped at 1 h, with jitter."""
+    base = min(3600.0, 30.0 * 2 ** max(0, attempts - 1))
+    return dt.timedelta(seconds=base * (0.5 + (rng or random).random()))
+
+
+def compose(
+    *,
+    definition: SurveyDefinition,
+    language: str,
+    email: str,
+    name: str | None,
+    link: str,
+    unsubscribe: str,
+    sender: str,
+) -> EmailMessage:
+    """The invitation: text and HTML parts, one-tap first answers, RFC 8058 unsubscribe.
+
+    Headers come only from checked values: the address was validated at creation and the
+    name has had every line break removed, so nothing can add a header.
+    """
+    hello, ask, cta, leave = _WORDS.get(language, _WORDS["en"])
+    display = safe_name(name)
+    first = definition.questions[0]
+    taps: list[tuple[int, str]] = []
+    if first.type in (QuestionType.NPS, QuestionType.RATING):
+        low, high = (0, 10) if first.type is QuestionType.NPS else (1, 5)
+        taps = [(n, f"{link}&{urlencode({first.id: n})}") for n in range(low, high + 1)]
+    message = EmailMessage()
+    message["Subject"] = definition.title[language]
+    message["From"] = sender
+    message["To"] = formataddr((display or "", email))
+    message["Message-ID"] = make_msgid(domain="survey-service")
+    message["List-Unsubscribe"] = f"<{unsubscribe}>"
+    message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    greeting = f"{hello} {display}," if display else f"{hello},"
+    question = first.text[language]
+    text = [greeting, "", ask, "", question]
+    text += [f"  {n}: {url}" for n, url in taps]
+    text += ["", f"{cta}: {link}", "", f"{leave}: {unsubscribe}"]
+    message.set_content("\n".join(text))
+    buttons = "".join(
+        f'<a href="{html.escape(url)}" style="display:inline-block;padding:8px 10px;margin:2px;'
+        f'border:1px solid #1a4fd6;border-radius:4px;color:#1a4fd6;text-decoration:none">{n}</a>'
+        for n, url in taps
+    )
+    message.add_alternative(
+        f'<!doctype html><html lang="{language}"><body style="font-family:sans-serif">'
+        f"<p>{html.escape(greeting)}</p><p>{html.escape(ask)}</p>"
+        f"<p><strong>{html.escape(question)}</strong></p><p>{buttons}</p>"
+        f'<p><a href="{html.escape(link)}">{html.escape(cta)}</a></p>'
+        f'<p style="font-size:12px"><a href="{html.escape(unsubscribe)}">'
+        f"{html.escape(leave)}</a></p>"
+        "</body></html>",
+        subtype="html",
+    )
+    return message
+
+
+_CLAIM = """
+UPDATE invitation SET status = 'sending', attempts = attempts + 1, sent_at = now()
+WHERE id IN (
+    SELECT id FROM invitation
+    WHERE (status = 'queued' AND send_at <= now())
+       OR (status = 'sending' AND sent_at < now() - {}::interval)
+    ORDER BY send_at LIMIT {} FOR UPDATE SKIP LOCKED
+)
+RETURNING id, survey_id, survey_version_id, email, name, language, metadata, variant,
+    token_nonce, expires_at, attempts
+"""
+
+
+async def send_due(
+    invitations: InvitationService, smtp: SmtpSettings, unsubscribe_url: Any, batch: int = 200
+) -> int:
+    """Send what is due now; return how many were sent. Safe to run in several processes."""
+    rows = await Response.raw(_CLAIM, LEASE, batch)
+    if not rows:
+        return 0
+    sent = 0
+    client = aiosmtplib.SMTP(
+        hostname=smtp.host, port=smtp.port, use_tls=smtp.use_tls, start_tls=smtp.starttls
+    )
+    try:
+        await client.connect()
+        if smtp.username:
+            await client.login(smtp.username, smtp.password or "")
+    except (aiosmtplib.SMTPException, OSError) as exc:
+        await _retry_all(rows, f"cannot connect: {exc}")
+        return 0
+    try:
+        for row in rows:
+            outcome = await _send_one(invitations, client, smtp, row, unsubscribe_url)
+            sent += outcome
+            await asyncio.sleep(1 / smtp.per_second)
+    finally:
+        if client.is_connected:
+            await client.quit()
+    return sent
+
+
+async def _send_one(
+    invitations: InvitationService,
+    client: aiosmtplib.SMTP,
+    smtp: SmtpSettings,
+    row: Mapping[str, Any],
+    unsubscribe_url: Any,
+) -> int:
+    info = await invitations.surveys.catalog.version(row["survey_version_id"])
+    if info is None:
+        await _finish(row["id"], "failed", "survey version not found")
+        return 0
+    message = compose(
+        definition=info.definition,
+        language=row["language"],
+        email=row["email"],
+        name=row["name"],
+        link=invitations.link(dict(row)),
+        unsubscribe=unsubscribe_url(row["id"]),
+        sender=smtp.sender,
+    )
+    try:
+        await client.send_message(message)
+    except aiosmtplib.SMTPResponseException as exc:
+        if 500 <= exc.code < 600:
+            await _finish(row["id"], "failed", f"{exc.code} {exc.message}")
+        else:
+            await _requeue(row["id"], row["attempts"], f"{exc.code} {exc.message}")
+        return 0
+    except (aiosmtplib.SMTPException, OSError) as exc:
+        await _requeue(row["id"], row["attempts"], str(exc))
+        return 0
+    await _finish(row["id"], "sent", None)
+    return 1
+
+
+async def _finish(invitation_id: int, status: str, error: str | None) -> None:
+    await Response.raw(
+        "UPDATE invitation SET status = {}, last_error = {}, sent_at = now() WHERE id = {}",
+        status,
+        error,
+        invitation_id,
+    )
+
+
+async def _requeue(invitation_id: int, attempts: int, error: str) -> None:
+    if attempts >= MAX_ATTEMPTS:
+        await _finish(invitation_id, "failed", f"gave up after {attempts} attempts: {error}")
+        return
+    await Response.raw(
+        "UPDATE invitation SET status = 'queued', last_error = {}, send_at = now() + {}::interval"
+        " WHERE id = {}",
+        error,
+        backoff(attempts),
+        invitation_id,
+    )
+
+
+async def _retry_all(rows: list[dict[str, Any]], error: str) -> None:
+    for row in rows:
+        await _requeue(row["id"], row["attempts"], error)

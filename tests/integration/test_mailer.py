@@ -1,0 +1,184 @@
+"""The outbox sender against a real SMTP server process (aiosmtpd) on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import email.policy
+import mailbox
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from email.message import Message
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+from litestar import Litestar
+
+from survey_service.apikeys import create_key
+from survey_service.mailer import send_due
+from survey_service.settings import SmtpSettings
+from tests.helpers import hidden
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def smtp_server(tmp_path: Path) -> Iterator[tuple[int, Path]]:
+    """aiosmtpd delivering every message into a Maildir."""
+    port, box = free_port(), tmp_path / "mbox"
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "aiosmtpd",
+            "-n",
+            "-l",
+            f"127.0.0.1:{port}",
+            "-c",
+            "aiosmtpd.handlers.Mailbox",
+            str(box),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            break
+        except OSError:
+            time.sleep(0.05)
+    yield port, box
+    process.terminate()
+    process.wait(timeout=10)
+
+
+def messages(box: Path) -> list[Message]:
+    return (
+        [
+            email.message_from_bytes(m.as_bytes(), policy=email.policy.default)
+            for m in mailbox.Maildir(box)
+        ]
+        if box.exists()
+        else []
+    )
+
+
+def unsubscribe(invitation_id: int) -> str:
+    return f"http://testserver/u/{invitation_id}"
+
+
+async def queue(client: httpx.AsyncClient, rows: list[dict[str, object]]) -> list[int]:
+    key = await create_key("mail", ["invitations:write"])
+    response = await client.post(
+        "/api/v1/invitations", json=rows, headers={"Authorization": f"Bearer {key.key}"}
+    )
+    created: list[int] = response.json()["created"]
+    return created
+
+
+async def test_invitations_go_out_once_with_safe_headers_and_working_links(
+    app: Litestar, client: httpx.AsyncClient, db: asyncpg.Connection, smtp_server: tuple[int, Path]
+) -> None:
+    port, box = smtp_server
+    ids = await queue(
+        client,
+        [
+            {
+                "survey": "nps-empathy",
+                "email": f"u{i}@example.com",
+                "name": "Ana\r\nBcc: evil@example.com" if i == 0 else f"User {i}",
+                "language": "es" if i == 0 else "en",
+            }
+            for i in range(12)
+        ],
+    )
+    smtp = SmtpSettings(
+        host="127.0.0.1", port=port, sender="Survey <survey@example.com>", per_second=1000
+    )
+    service = app.state.invitations
+    # Two senders at once: SKIP LOCKED gives each row to one of them.
+    counts = await asyncio.gather(
+        send_due(service, smtp, unsubscribe, 5), send_due(service, smtp, unsubscribe, 5)
+    )
+    counts += [await send_due(service, smtp, unsubscribe)]
+    assert sum(counts) == 12
+    assert await send_due(service, smtp, unsubscribe) == 0  # nothing twice
+    received = messages(box)
+    assert sorted(m["To"] for m in received) == sorted(
+        [f"User {i} <u{i}@example.com>" for i in range(1, 12)]
+        + ['"Ana  Bcc: evil@example.com" <u0@example.com>']
+    )
+    assert all(m["Bcc"] is None for m in received)
+    spanish = next(m for m in received if "u0@" in m["To"])
+    assert spanish["Subject"] == "¿Nos recomendaría?"
+    assert spanish["List-Unsubscribe"] == f"<{unsubscribe(ids[0])}>"
+    assert spanish["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    parts = {
+        p.get_content_type(): p.get_payload(decode=True).decode()
+        for p in spanish.walk()
+        if not p.is_multipart()
+    }
+    assert set(parts) == {"text/plain", "text/html"}
+    assert "Hola Ana  Bcc: evil@example.com," in parts["text/plain"]
+    tap = next(
+        line.split(": ", 1)[1]
+        for line in parts["text/plain"].splitlines()
+        if line.startswith("  9: ")
+    )
+    page = await client.get(tap.removeprefix(app.state.settings.base_url))
+    assert page.status_code == 200
+    claims = app.state.surveys.signer.verify(hidden(page.text, "token"))
+    assert claims.channel == "email"
+    statuses = await db.fetch("SELECT status, attempts FROM invitation")
+    assert {(r["status"], r["attempts"]) for r in statuses} == {("sent", 1)}
+
+
+async def test_unreachable_server_requeues_with_backoff(
+    app: Litestar, client: httpx.AsyncClient, db: asyncpg.Connection
+) -> None:
+    await queue(client, [{"survey": "nps-empathy", "email": "late@example.com"}])
+    smtp = SmtpSettings(host="127.0.0.1", port=free_port(), sender="s@example.com")
+    assert await send_due(app.state.invitations, smtp, unsubscribe) == 0
+    row = await db.fetchrow(
+        "SELECT status, attempts, last_error, send_at > now() AS later FROM invitation"
+    )
+    assert (row["status"], row["attempts"], row["later"]) == ("queued", 1, True)
+    assert "cannot connect" in row["last_error"]
+
+
+async def test_one_click_unsubscribe_suppresses_the_address(
+    app: Litestar, client: httpx.AsyncClient, db: asyncpg.Connection
+) -> None:
+    ids = await queue(
+        client,
+        [
+            {"survey": "nps-empathy", "email": "bye@example.com"},
+            {"survey": "counter-check", "email": "bye@example.com"},
+        ],
+    )
+    service = app.state.invitations
+    url = service.unsubscribe_url(ids[0]).removeprefix(app.state.settings.base_url)
+    assert (await client.get(url)).status_code == 200  # a mail scanner opening it changes nothing
+    assert await db.fetchval("SELECT count(*) FROM suppression") == 0
+    forged = await client.post(url[:-2] + ("00" if not url.endswith("00") else "11"))
+    assert forged.status_code == 400
+    done = await client.post(url)  # RFC 8058: a plain POST, no CSRF token
+    assert done.status_code == 200
+    assert "You are unsubscribed" in done.text
+    assert await db.fetchval("SELECT email FROM suppression") == "bye@example.com"
+    assert {r["status"] for r in await db.fetch("SELECT status FROM invitation")} == {
+        "unsubscribed"
+    }
+    again = await queue(client, [{"survey": "nps-empathy", "email": "bye@example.com"}])
+    assert again == []  # every later invitation respects the suppression list
