@@ -164,6 +164,13 @@ async def _send_one(
     )
     try:
         await client.send_message(message)
+    except aiosmtplib.SMTPRecipientsRefused as exc:
+        reasons = "; ".join(f"{r.code} {r.message}" for r in exc.recipients)
+        if exc.recipients and all(500 <= r.code < 600 for r in exc.recipients):
+            await _finish(row["id"], "failed", reasons)
+        else:
+            await _requeue(row["id"], row["attempts"], reasons)
+        return 0
     except aiosmtplib.SMTPResponseException as exc:
         if 500 <= exc.code < 600:
             await _finish(row["id"], "failed", f"{exc.code} {exc.message}")

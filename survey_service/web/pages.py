@@ -137,7 +137,16 @@ async def serve_form(
         secure=settings.base_url.startswith("https:"),
         samesite="lax",
     )
-    return form_page(served.survey, served.token, cookie=cookie)
+    # One-tap answers from an email (``?recommend=9``) come pre-selected, still to be sent:
+    # a mail scanner following the link answers nothing.
+    chosen = {
+        q.id: params[q.id]
+        for q in served.survey.questions
+        if q.min is not None
+        and params.get(q.id, "").isdecimal()
+        and q.min <= int(params[q.id]) <= (q.max or 0)
+    }
+    return form_page(served.survey, served.token, values=chosen, cookie=cookie)
 
 
 @get("/q/{code:str}", include_in_schema=False)

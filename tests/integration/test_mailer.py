@@ -32,24 +32,15 @@ def free_port() -> int:
         return port
 
 
-@pytest.fixture
-def smtp_server(tmp_path: Path) -> Iterator[tuple[int, Path]]:
-    """aiosmtpd delivering every message into a Maildir."""
-    port, box = free_port(), tmp_path / "mbox"
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def start_smtp(*handler: str) -> tuple[int, subprocess.Popen[bytes]]:
+    """aiosmtpd on a free loopback port with the given ``-c`` handler arguments."""
+    port = free_port()
+    command = [sys.executable, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{port}", "-c", *handler]
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "aiosmtpd",
-            "-n",
-            "-l",
-            f"127.0.0.1:{port}",
-            "-c",
-            "aiosmtpd.handlers.Mailbox",
-            str(box),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT
     )
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
@@ -58,6 +49,14 @@ def smtp_server(tmp_path: Path) -> Iterator[tuple[int, Path]]:
             break
         except OSError:
             time.sleep(0.05)
+    return port, process
+
+
+@pytest.fixture
+def smtp_server(tmp_path: Path) -> Iterator[tuple[int, Path]]:
+    """aiosmtpd delivering every message into a Maildir."""
+    box = tmp_path / "mbox"
+    port, process = start_smtp("aiosmtpd.handlers.Mailbox", str(box))
     yield port, box
     process.terminate()
     process.wait(timeout=10)
@@ -182,3 +181,52 @@ async def test_one_click_unsubscribe_suppresses_the_address(
     }
     again = await queue(client, [{"survey": "nps-empathy", "email": "bye@example.com"}])
     assert again == []  # every later invitation respects the suppression list
+
+
+async def test_one_tap_link_preselects_but_stores_nothing(
+    app: Litestar, client: httpx.AsyncClient, db: asyncpg.Connection
+) -> None:
+    [invitation_id] = await queue(client, [{"survey": "nps-empathy", "email": "tap@example.com"}])
+    link = app.state.invitations.link(
+        dict(await db.fetchrow("SELECT * FROM invitation WHERE id = $1", invitation_id))
+    )
+    page = await client.get(link.removeprefix(app.state.settings.base_url) + "&recommend=9")
+    assert 'value="9" checked' in page.text
+    assert page.text.count(" checked") == 1
+    ignored = await client.get(link.removeprefix(app.state.settings.base_url) + "&recommend=99")
+    assert " checked" not in ignored.text
+    assert await db.fetchval("SELECT count(*) FROM response") == 0
+
+
+async def test_temporary_refusals_are_retried_and_permanent_ones_fail(
+    app: Litestar, client: httpx.AsyncClient, db: asyncpg.Connection
+) -> None:
+    port, process = start_smtp("tests.smtp_handlers.Flaky")
+    try:
+        await queue(
+            client,
+            [
+                {"survey": "nps-empathy", "email": "temp@example.com"},
+                {"survey": "nps-empathy", "email": "perm@example.com"},
+            ],
+        )
+        smtp = SmtpSettings(host="127.0.0.1", port=port, sender="s@example.com", per_second=1000)
+        service = app.state.invitations
+        for _ in range(3):
+            await send_due(service, smtp, unsubscribe)
+            await db.execute(
+                "UPDATE invitation SET send_at = now() WHERE status = 'queued'"
+            )  # skip the wait
+        rows = {
+            r["email"]: r
+            for r in await db.fetch("SELECT email, status, attempts, last_error FROM invitation")
+        }
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+    assert (rows["perm@example.com"]["status"], rows["perm@example.com"]["attempts"]) == (
+        "failed",
+        1,
+    )
+    assert rows["perm@example.com"]["last_error"].startswith("550")
+    assert (rows["temp@example.com"]["status"], rows["temp@example.com"]["attempts"]) == ("sent", 3)
