@@ -310,6 +310,11 @@ class InvitationService:
         return f"{self.base_url}/s/{self._slug(row['survey_id'])}?{urlencode({'t': token})}"
 
     def _out(self, row: dict[str, Any]) -> InvitationOut:
+        status = row["status"]
+        if status in ("queued", "sent", "opened-form") and row["expires_at"] < dt.datetime.now(
+            dt.UTC
+        ):
+            status = "expired"  # its link no longer opens a form
         return InvitationOut(
             id=row["id"],
             survey=self._slug(row["survey_id"]),
@@ -318,7 +323,7 @@ class InvitationService:
             language=row["language"],
             variant=row["variant"],
             metadata=msgspec.json.decode(row["metadata"]),
-            status=row["status"],
+            status=status,
             send_at=row["send_at"],
             expires_at=row["expires_at"],
             sent_at=row["sent_at"],

@@ -6,7 +6,7 @@ import asyncio
 import datetime as dt
 import re
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import cast
 
 import msgspec
@@ -25,6 +25,7 @@ __all__ = [
     "StoredResponse",
     "clean_text",
     "coerce_form_fields",
+    "mark_invitation",
     "record_response",
     "rescore_comments",
     "role_columns",
@@ -220,6 +221,19 @@ async def record_response(
         created_at=first["created_at"],
     )
     return stored, created
+
+
+async def mark_invitation(survey_id: int, nonce: bytes, status: str, after: Sequence[str]) -> None:
+    """Move the invitation behind a token nonce to ``status`` if it is in one of ``after``
+    (opened-form after sent; responded after anything but itself)."""
+    await Response.raw(
+        "UPDATE invitation SET status = {} WHERE survey_id = {} AND token_nonce = {}"
+        " AND status = ANY({})",
+        status,
+        survey_id,
+        uuid.UUID(bytes=nonce),
+        list(after),
+    )
 
 
 async def rescore_comments(

@@ -23,6 +23,7 @@ from survey_service.responses import (
     FieldError,
     StoredResponse,
     clean_text,
+    mark_invitation,
     record_response,
     validate_answers,
 )
@@ -228,6 +229,8 @@ class SurveyService:
 
     async def _renew(self, slug: str, token: str, lang: str | None) -> ServedForm:
         version, previous = await self.read_token(slug, token)
+        if previous.channel == "email":  # an invitation's personal link was opened
+            await mark_invitation(version.survey_id, previous.nonce, "opened-form", ["sent"])
         language = pick_language(version.definition, lang or previous.language, None)
         claims = msgspec.structs.replace(previous, language=language, issued_at=int(time.time()))
         return self._served(version, claims)
@@ -290,4 +293,14 @@ class SurveyService:
             hashed = client_hash(
                 self._client_secret, client_address, dt.datetime.now(dt.UTC).date()
             )
-        return await record_response(version, claims, clean, flags=flags, client_hash=hashed)
+        stored, created = await record_response(
+            version, claims, clean, flags=flags, client_hash=hashed
+        )
+        if created and claims.channel == "email":
+            await mark_invitation(
+                version.survey_id,
+                claims.nonce,
+                "responded",
+                ["queued", "sending", "sent", "opened-form", "failed"],
+            )
+        return stored, created

@@ -140,7 +140,11 @@ async def test_invitations_go_out_once_with_safe_headers_and_working_links(
     claims = app.state.surveys.signer.verify(hidden(page.text, "token"))
     assert claims.channel == "email"
     statuses = await db.fetch("SELECT status, attempts FROM invitation")
-    assert {(r["status"], r["attempts"]) for r in statuses} == {("sent", 1)}
+    # Every message went once; the one whose link was followed shows it.
+    assert (
+        sorted((r["status"], r["attempts"]) for r in statuses)
+        == [("opened-form", 1)] + [("sent", 1)] * 11
+    )
 
 
 async def test_unreachable_server_requeues_with_backoff(
@@ -230,3 +234,40 @@ async def test_temporary_refusals_are_retried_and_permanent_ones_fail(
     )
     assert rows["perm@example.com"]["last_error"].startswith("550")
     assert (rows["temp@example.com"]["status"], rows["temp@example.com"]["attempts"]) == ("sent", 3)
+
+
+async def test_status_follows_the_invitation(
+    app: Litestar, client: httpx.AsyncClient, db: asyncpg.Connection, smtp_server: tuple[int, Path]
+) -> None:
+    port, _ = smtp_server
+    [invitation_id] = await queue(client, [{"survey": "nps-empathy", "email": "s@example.com"}])
+    service = app.state.invitations
+    key = await create_key("status", ["invitations:write"])
+    headers = {"Authorization": f"Bearer {key.key}"}
+
+    async def status() -> str:
+        body = (await client.get(f"/api/v1/invitations/{invitation_id}", headers=headers)).json()
+        value: str = body["status"]
+        return value
+
+    assert await status() == "queued"
+    await send_due(
+        service, SmtpSettings(host="127.0.0.1", port=port, sender="s@example.com"), unsubscribe
+    )
+    assert await status() == "sent"
+    link = (await client.get(f"/api/v1/invitations/{invitation_id}", headers=headers)).json()[
+        "link"
+    ]
+    page = await client.get(link.removeprefix(app.state.settings.base_url))
+    assert await status() == "opened-form"
+    await client.post(
+        "/s/nps-empathy",
+        data={
+            "token": hidden(page.text, "token"),
+            "_csrf_token": hidden(page.text, "_csrf_token"),
+            "recommend": "10",
+        },
+    )
+    assert await status() == "responded"
+    await db.execute("UPDATE invitation SET status = 'sent', expires_at = now() - interval '1 day'")
+    assert await status() == "expired"
