@@ -154,6 +154,8 @@ class SurveyDefinition(Struct):
     intro: Localized | None = None
     thanks: Localized | None = None
     experiment: Experiment | None = None
+    reminder_days: Annotated[int, msgspec.Meta(ge=1, le=30)] | None = None
+    """Days after an invitation email to send its one reminder; unset: no reminders."""
 
     @property
     def default_language(self) -> str:

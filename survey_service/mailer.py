@@ -33,6 +33,7 @@ __all__ = ["LEASE", "MAX_ATTEMPTS", "SmtpSettings", "backoff", "compose", "send_
 
 log = logging.getLogger(__name__)
 
+_REMINDER = {"en": "Reminder: ", "es": "Recordatorio: "}
 MAX_ATTEMPTS = 8
 LEASE = dt.timedelta(minutes=10)
 _WORDS = {
@@ -56,6 +57,7 @@ def compose(
     link: str,
     unsubscribe: str,
     sender: str,
+    reminder: bool = False,
 ) -> EmailMessage:
     """The invitation: text and HTML parts, one-tap first answers, RFC 8058 unsubscribe.
 
@@ -70,7 +72,8 @@ def compose(
         low, high = (0, 10) if first.type is QuestionType.NPS else (1, 5)
         taps = [(n, f"{link}&{urlencode({first.id: n})}") for n in range(low, high + 1)]
     message = EmailMessage()
-    message["Subject"] = definition.title[language]
+    prefix = _REMINDER.get(language, _REMINDER["en"]) if reminder else ""
+    message["Subject"] = prefix + definition.title[language]
     message["From"] = sender
     message["To"] = formataddr((display or "", email))
     message["Message-ID"] = make_msgid(domain="survey-service")
@@ -118,7 +121,8 @@ async def send_due(
 ) -> int:
     """Send what is due now; return how many were sent. Safe to run in several processes."""
     rows = await Response.raw(_CLAIM, LEASE, batch)
-    if not rows:
+    reminders = await _claim_reminders(invitations, batch)
+    if not rows and not reminders:
         return 0
     sent = 0
     client = aiosmtplib.SMTP(
@@ -135,6 +139,9 @@ async def send_due(
         for row in rows:
             outcome = await _send_one(invitations, client, smtp, row, unsubscribe_url)
             sent += outcome
+            await asyncio.sleep(1 / smtp.per_second)
+        for row in reminders:
+            sent += await _remind(invitations, client, smtp, row, unsubscribe_url)
             await asyncio.sleep(1 / smtp.per_second)
     finally:
         if client.is_connected:
@@ -181,6 +188,62 @@ async def _send_one(
         await _requeue(row["id"], row["attempts"], str(exc))
         return 0
     await _finish(row["id"], "sent", None)
+    return 1
+
+
+_CLAIM_REMINDERS = """
+UPDATE invitation SET reminder_sent_at = now()
+WHERE id IN (
+    SELECT i.id FROM invitation i
+    WHERE i.survey_id = {} AND i.status IN ('sent', 'opened-form')
+      AND i.reminder_sent_at IS NULL AND i.expires_at > now()
+      AND i.sent_at <= now() - {}::interval
+      AND NOT EXISTS (SELECT 1 FROM suppression s WHERE s.email = i.email)
+    ORDER BY i.id LIMIT {} FOR UPDATE SKIP LOCKED
+)
+RETURNING id, survey_id, survey_version_id, email, name, language, metadata, variant,
+    token_nonce, expires_at, attempts
+"""
+
+
+async def _claim_reminders(invitations: InvitationService, batch: int) -> list[dict[str, Any]]:
+    """Invitations whose survey asks for reminders, sent that long ago, still unanswered,
+    not unsubscribed and not expired; each is claimed once (reminders are at most once)."""
+    claimed: list[dict[str, Any]] = []
+    for slug in invitations.surveys.catalog.slugs():
+        info = invitations.surveys.catalog.current(slug)
+        if info is None or info.definition.reminder_days is None:
+            continue
+        delay = dt.timedelta(days=info.definition.reminder_days)
+        claimed += await Response.raw(_CLAIM_REMINDERS, info.survey_id, delay, batch)
+    return claimed
+
+
+async def _remind(
+    invitations: InvitationService,
+    client: aiosmtplib.SMTP,
+    smtp: SmtpSettings,
+    row: Mapping[str, Any],
+    unsubscribe_url: Any,
+) -> int:
+    info = await invitations.surveys.catalog.version(row["survey_version_id"])
+    if info is None:
+        return 0
+    message = compose(
+        definition=info.definition,
+        language=row["language"],
+        email=row["email"],
+        name=row["name"],
+        link=invitations.link(dict(row)),
+        unsubscribe=unsubscribe_url(row["id"]),
+        sender=smtp.sender,
+        reminder=True,
+    )
+    try:
+        await client.send_message(message)
+    except (aiosmtplib.SMTPException, OSError) as exc:  # best effort: never a second reminder
+        log.warning("reminder for invitation %s not sent: %s", row["id"], exc)
+        return 0
     return 1
 
 

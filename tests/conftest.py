@@ -85,6 +85,7 @@ async def database_url(server_dsn: str) -> AsyncIterator[str]:
 SPLIT_FORM = """\
 slug = "{slug}"
 languages = ["en"]
+reminder_days = 3
 title.en = "Split"
 
 [[questions]]

@@ -271,3 +271,28 @@ async def test_status_follows_the_invitation(
     assert await status() == "responded"
     await db.execute("UPDATE invitation SET status = 'sent', expires_at = now() - interval '1 day'")
     assert await status() == "expired"
+
+
+async def test_one_reminder_to_those_who_have_not_answered(
+    app: Litestar, client: httpx.AsyncClient, db: asyncpg.Connection, smtp_server: tuple[int, Path]
+) -> None:
+    port, box = smtp_server
+    ids = await queue(
+        client,
+        [
+            {"survey": "split-50-50", "email": f"{who}@example.com"}
+            for who in ("answered", "leaver", "quiet")
+        ]
+        + [{"survey": "nps-empathy", "email": "no-reminders@example.com"}],
+    )  # that survey asks for none
+    service = app.state.invitations
+    smtp = SmtpSettings(host="127.0.0.1", port=port, sender="s@example.com", per_second=1000)
+    assert await send_due(service, smtp, unsubscribe) == 4
+    await db.execute("UPDATE invitation SET status = 'responded' WHERE id = $1", ids[0])
+    assert await service.unsubscribe(service.unsubscribe_url(ids[1]).rsplit("/", 1)[1])
+    assert await send_due(service, smtp, unsubscribe) == 0  # too early: 3 days not yet passed
+    await db.execute("UPDATE invitation SET sent_at = now() - interval '4 days'")
+    assert await send_due(service, smtp, unsubscribe) == 1
+    assert await send_due(service, smtp, unsubscribe) == 0  # one reminder only
+    reminders = [m for m in messages(box) if m["Subject"].startswith("Reminder: ")]
+    assert [m["To"] for m in reminders] == ["quiet@example.com"]
