@@ -6,6 +6,7 @@ import asyncio
 import email
 import email.policy
 import mailbox
+import os
 import socket
 import subprocess
 import sys
@@ -296,3 +297,30 @@ async def test_one_reminder_to_those_who_have_not_answered(
     assert await send_due(service, smtp, unsubscribe) == 0  # one reminder only
     reminders = [m for m in messages(box) if m["Subject"].startswith("Reminder: ")]
     assert [m["To"] for m in reminders] == ["quiet@example.com"]
+
+
+async def test_send_command(
+    app: Litestar, client: httpx.AsyncClient, database_url: str, smtp_server: tuple[int, Path]
+) -> None:
+    port, box = smtp_server
+    await queue(client, [{"survey": "nps-empathy", "email": "cli@example.com"}])
+    env = {**os.environ, "DATABASE_URL": database_url, "SURVEY_SECRET_KEY": "c" * 40}
+
+    def send() -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "survey_service", "send"]
+        return subprocess.run(
+            command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=60, check=False
+        )
+
+    off = await asyncio.to_thread(send)
+    assert off.returncode == 2
+    assert "SURVEY_SMTP_HOST" in off.stderr
+    env |= {
+        "SURVEY_SMTP_HOST": "127.0.0.1",
+        "SURVEY_SMTP_PORT": str(port),
+        "SURVEY_ROLLUP_INTERVAL_SECONDS": "3600",
+    }
+    done = await asyncio.to_thread(send)
+    assert done.returncode == 0, done.stderr[-500:]
+    assert "sent 1 invitation(s)" in done.stdout
+    assert [m["To"] for m in messages(box)] == ["cli@example.com"]
