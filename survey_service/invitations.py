@@ -15,7 +15,7 @@ import re
 import time
 import uuid
 from collections.abc import Iterable, Sequence
-from typing import Any, cast
+from typing import Annotated, Any, cast
 from urllib.parse import urlencode
 
 import msgspec
@@ -34,6 +34,7 @@ __all__ = [
     "MAX_BATCH",
     "STATUSES",
     "BatchResult",
+    "BounceIn",
     "InvitationIn",
     "InvitationOut",
     "InvitationService",
@@ -66,6 +67,13 @@ class InvitationIn(Struct, forbid_unknown_fields=False):
     language: str | None = None
     metadata: dict[str, str] = {}
     send_at: dt.datetime | None = None
+
+
+class BounceIn(Struct):
+    """A bounce report for an address (from the mail provider)."""
+
+    email: Annotated[str, msgspec.Meta(min_length=3, max_length=254)]
+    reason: str = "bounced"
 
 
 class RowError(Struct):
@@ -155,6 +163,25 @@ class InvitationService:
         self.base_url = base_url
         self.ttl_seconds = ttl_seconds
         self._key = hmac.digest(secret.encode(), b"unsubscribe", "sha256")
+
+    async def bounced(self, reports: Sequence[BounceIn]) -> int:
+        """Record bounce reports (a mail provider's webhook): the address's sent invitations
+        become ``bounced`` with the reason and the address is suppressed. Returns how many
+        invitations changed."""
+        changed = 0
+        for report in reports:
+            address = report.email.strip().lower()
+            rows = await Response.raw(
+                "UPDATE invitation SET status = 'bounced', last_error = {}"
+                " WHERE email = {} AND status IN ('sent', 'opened-form') RETURNING id",
+                report.reason[:500],
+                address,
+            )
+            await Response.raw(
+                "INSERT INTO suppression (email) VALUES ({}) ON CONFLICT DO NOTHING", address
+            )
+            changed += len(rows)
+        return changed
 
     def unsubscribe_url(self, invitation_id: int) -> str:
         """The invitation's one-click unsubscribe link (RFC 8058), unforgeable."""

@@ -8,11 +8,12 @@ import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.exceptions import ValidationException
-from litestar.params import FromPath, FromQuery
+from litestar.params import FromPath, FromQuery, JSONBody
 
 from survey_service.invitations import (
     MAX_BATCH,
     BatchResult,
+    BounceIn,
     InvitationOut,
     InvitationService,
     parse_csv,
@@ -53,6 +54,13 @@ class InvitationController(Controller):
         result = await invitations.create(api_key_of(request), rows)
         status = 201 if not result.rejected else 207 if result.created else 400
         return Response(result, status_code=status)
+
+    @post("/bounces", summary="Report bounced addresses (provider webhook)", status_code=200)
+    async def bounces(
+        self, invitations: NamedDependency[InvitationService], data: JSONBody[list[BounceIn]]
+    ) -> dict[str, int]:
+        """Each address's sent invitations become ``bounced``; the address is suppressed."""
+        return {"bounced": await invitations.bounced(data)}
 
     @get("/{invitation_id:int}", summary="One invitation")
     async def one(

@@ -324,3 +324,28 @@ async def test_send_command(
     assert done.returncode == 0, done.stderr[-500:]
     assert "sent 1 invitation(s)" in done.stdout
     assert [m["To"] for m in messages(box)] == ["cli@example.com"]
+
+
+async def test_bounce_reports_mark_and_suppress(
+    app: Litestar, client: httpx.AsyncClient, db: asyncpg.Connection, smtp_server: tuple[int, Path]
+) -> None:
+    port, _ = smtp_server
+    [first] = await queue(client, [{"survey": "nps-empathy", "email": "Gone@Example.com"}])
+    await send_due(
+        app.state.invitations,
+        SmtpSettings(host="127.0.0.1", port=port, sender="s@example.com"),
+        unsubscribe,
+    )
+    key = await create_key("provider", ["invitations:write"])
+    headers = {"Authorization": f"Bearer {key.key}"}
+    response = await client.post(
+        "/api/v1/invitations/bounces",
+        json=[{"email": "gone@example.com", "reason": "550 5.1.1 user unknown"}],
+        headers=headers,
+    )
+    assert response.json() == {"bounced": 1}
+    invitation = (await client.get(f"/api/v1/invitations/{first}", headers=headers)).json()
+    assert (invitation["status"], invitation["last_error"]) == ("bounced", "550 5.1.1 user unknown")
+    assert await queue(client, [{"survey": "nps-empathy", "email": "gone@example.com"}]) == []
+    bad = await client.post("/api/v1/invitations/bounces", json=[{"mail": "x"}], headers=headers)
+    assert bad.status_code == 400
