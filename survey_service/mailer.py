@@ -13,16 +13,17 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import html
 import logging
 import random
 from collections.abc import Mapping
 from email.message import EmailMessage
 from email.utils import formataddr, make_msgid
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 import aiosmtplib
+import jinja2
 
 from survey_service.db.tables import Response
 from survey_service.definitions import QuestionType, SurveyDefinition
@@ -34,6 +35,11 @@ __all__ = ["LEASE", "MAX_ATTEMPTS", "SmtpSettings", "backoff", "compose", "send_
 log = logging.getLogger(__name__)
 
 _REMINDER = {"en": "Reminder: ", "es": "Recordatorio: "}
+_TEMPLATES = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(Path(__file__).resolve().parent / "templates"),
+    autoescape=jinja2.select_autoescape(enabled_extensions=("html",), default=False),
+    keep_trailing_newline=True,
+)
 MAX_ATTEMPTS = 8
 LEASE = dt.timedelta(minutes=10)
 _WORDS = {
@@ -59,7 +65,8 @@ def compose(
     sender: str,
     reminder: bool = False,
 ) -> EmailMessage:
-    """The invitation: text and HTML parts, one-tap first answers, RFC 8058 unsubscribe.
+    """The invitation from templates/email/: text and HTML parts (HTML autoescaped),
+    one-tap first answers, RFC 8058 unsubscribe.
 
     Headers come only from checked values: the address was validated at creation and the
     name has had every line break removed, so nothing can add a header.
@@ -79,26 +86,20 @@ def compose(
     message["Message-ID"] = make_msgid(domain="survey-service")
     message["List-Unsubscribe"] = f"<{unsubscribe}>"
     message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    greeting = f"{hello} {display}," if display else f"{hello},"
-    question = first.text[language]
-    text = [greeting, "", ask, "", question]
-    text += [f"  {n}: {url}" for n, url in taps]
-    text += ["", f"{cta}: {link}", "", f"{leave}: {unsubscribe}"]
-    message.set_content("\n".join(text))
-    buttons = "".join(
-        f'<a href="{html.escape(url)}" style="display:inline-block;padding:8px 10px;margin:2px;'
-        f'border:1px solid #1a4fd6;border-radius:4px;color:#1a4fd6;text-decoration:none">{n}</a>'
-        for n, url in taps
-    )
+    context = {
+        "language": language,
+        "greeting": f"{hello} {display}," if display else f"{hello},",
+        "ask": ask,
+        "question": first.text[language],
+        "taps": taps,
+        "link": link,
+        "cta": cta,
+        "unsubscribe": unsubscribe,
+        "leave": leave,
+    }
+    message.set_content(_TEMPLATES.get_template("email/invitation.txt").render(context))
     message.add_alternative(
-        f'<!doctype html><html lang="{language}"><body style="font-family:sans-serif">'
-        f"<p>{html.escape(greeting)}</p><p>{html.escape(ask)}</p>"
-        f"<p><strong>{html.escape(question)}</strong></p><p>{buttons}</p>"
-        f'<p><a href="{html.escape(link)}">{html.escape(cta)}</a></p>'
-        f'<p style="font-size:12px"><a href="{html.escape(unsubscribe)}">'
-        f"{html.escape(leave)}</a></p>"
-        "</body></html>",
-        subtype="html",
+        _TEMPLATES.get_template("email/invitation.html").render(context), subtype="html"
     )
     return message
 
