@@ -65,7 +65,9 @@ def free_port() -> int:
         return port
 
 
-@pytest.fixture(scope="session")
+# Module scope: the server stops (flushing its buffered assignments) before other modules'
+# tests start truncating the shared database.
+@pytest.fixture(scope="module")
 def live_server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Any:
     """``survey-service serve`` as a real process on 127.0.0.1."""
     port = free_port()
