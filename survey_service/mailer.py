@@ -150,18 +150,19 @@ async def send_due(
     return sent
 
 
-async def _send_one(
+async def _message(
     invitations: InvitationService,
-    client: aiosmtplib.SMTP,
     smtp: SmtpSettings,
     row: Mapping[str, Any],
     unsubscribe_url: Any,
-) -> int:
+    *,
+    reminder: bool = False,
+) -> EmailMessage | None:
+    """The email for a claimed invitation row; None when its survey version is gone."""
     info = await invitations.surveys.catalog.version(row["survey_version_id"])
     if info is None:
-        await _finish(row["id"], "failed", "survey version not found")
-        return 0
-    message = compose(
+        return None
+    return compose(
         definition=info.definition,
         language=row["language"],
         email=row["email"],
@@ -169,7 +170,21 @@ async def _send_one(
         link=invitations.link(dict(row)),
         unsubscribe=unsubscribe_url(row["id"]),
         sender=smtp.sender,
+        reminder=reminder,
     )
+
+
+async def _send_one(
+    invitations: InvitationService,
+    client: aiosmtplib.SMTP,
+    smtp: SmtpSettings,
+    row: Mapping[str, Any],
+    unsubscribe_url: Any,
+) -> int:
+    message = await _message(invitations, smtp, row, unsubscribe_url)
+    if message is None:
+        await _finish(row["id"], "failed", "survey version not found")
+        return 0
     try:
         await client.send_message(message)
     except aiosmtplib.SMTPRecipientsRefused as exc:
@@ -227,19 +242,9 @@ async def _remind(
     row: Mapping[str, Any],
     unsubscribe_url: Any,
 ) -> int:
-    info = await invitations.surveys.catalog.version(row["survey_version_id"])
-    if info is None:
+    message = await _message(invitations, smtp, row, unsubscribe_url, reminder=True)
+    if message is None:
         return 0
-    message = compose(
-        definition=info.definition,
-        language=row["language"],
-        email=row["email"],
-        name=row["name"],
-        link=invitations.link(dict(row)),
-        unsubscribe=unsubscribe_url(row["id"]),
-        sender=smtp.sender,
-        reminder=True,
-    )
     try:
         await client.send_message(message)
     except (aiosmtplib.SMTPException, OSError) as exc:  # best effort: never a second reminder
