@@ -20,7 +20,7 @@ sys.path.insert(0, str(ROOT))
 async def throwaway_database(server: str | None) -> AsyncIterator[str]:
     """A fresh database on ``server`` (default: the embedded one), dropped afterwards."""
     if server is None:
-        from survey_service.db.database import embedded_dsn
+        from survey_service.db.engine import embedded_dsn
 
         server = embedded_dsn(tempfile.mkdtemp(prefix="ssb", dir="/tmp"))
     name = "survey_bench_" + secrets.token_hex(4)

@@ -26,9 +26,9 @@ import time
 import aiosmtplib
 from _common import ROOT, throwaway_database
 
-from survey_service.apikeys import ApiKeyInfo
+from survey_service.apikeys.service import ApiKeyInfo
 from survey_service.app import create_app
-from survey_service.mailer import compose, send_due
+from survey_service.invitations.sender import compose, send_due
 from survey_service.settings import Settings, SmtpSettings
 
 

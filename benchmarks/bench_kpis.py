@@ -29,10 +29,10 @@ import asyncpg
 import httpx
 from _common import ROOT, throwaway_database
 
-from survey_service.apikeys import create_key
+from survey_service.apikeys.service import create_key
 from survey_service.app import create_app
-from survey_service.rollup_columns import RESPONSE_AGGREGATES
-from survey_service.rollups import fold_all
+from survey_service.reporting.columns import RESPONSE_AGGREGATES
+from survey_service.reporting.rollups import fold_all
 from survey_service.settings import Settings
 
 COLUMNS = [

@@ -26,7 +26,7 @@ import qrcode.image.svg
 from _common import ROOT, throwaway_database
 
 from survey_service.app import create_app
-from survey_service.qr import QrOptions, render
+from survey_service.qr.images import QrOptions, render
 from survey_service.settings import Settings
 
 

@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 from textblob import TextBlob  # noqa: E402
 
-from survey_service.sentiment import NEUTRAL_BAND, analyse  # noqa: E402
+from survey_service.responses.sentiment import NEUTRAL_BAND, analyse  # noqa: E402
 
 FILES = {
     "tweets": "tweets_GroundTruth.txt",

@@ -19,32 +19,32 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.template.config import TemplateConfig
 
 from survey_service import __version__
-from survey_service.assignment import AssignmentRecorder
+from survey_service.experiments.assignment import AssignmentRecorder
 from survey_service.db import open_database
-from survey_service.db.database import embedded_dsn
-from survey_service.definitions import load_forms
-from survey_service.experiments import ExperimentService
-from survey_service.invitations import InvitationService
-from survey_service.links import LinkService
-from survey_service.mailer import send_due
-from survey_service.periodic import Periodic
-from survey_service.reporting import ReportingService
-from survey_service.rollups import ensure_zone, fold_all
-from survey_service.serving import SurveyService
+from survey_service.db.engine import embedded_dsn
+from survey_service.surveys.definitions import load_forms
+from survey_service.experiments.service import ExperimentService
+from survey_service.invitations.service import InvitationService
+from survey_service.qr.links import LinkService
+from survey_service.invitations.sender import send_due
+from survey_service.lib.periodic import Periodic
+from survey_service.reporting.service import ReportingService
+from survey_service.reporting.rollups import ensure_zone, fold_all
+from survey_service.surveys.serving import SurveyService
 from survey_service.settings import Settings, load_secret_key
-from survey_service.surveys import Catalog, sync_definitions
-from survey_service.tokens import TokenSigner
-from survey_service.web.api import SurveyApiController
+from survey_service.surveys.catalog import Catalog, sync_definitions
+from survey_service.surveys.tokens import TokenSigner
+from survey_service.surveys.api import SurveyApiController
 from survey_service.web.errors import EXCEPTION_HANDLERS
-from survey_service.web.experiments import ExperimentController
+from survey_service.experiments.controllers import ExperimentController
 from survey_service.web.health import HealthController
-from survey_service.web.invitations import InvitationController
-from survey_service.web.kiosk import KioskPages
+from survey_service.invitations.controllers import InvitationController
+from survey_service.qr.kiosk import KioskPages
 from survey_service.web.pages import SurveyPages, short_link
-from survey_service.web.qr import PAGE_SIZES, QrController
-from survey_service.web.reports import DriverController, ExportController, KpiController
+from survey_service.qr.controllers import PAGE_SIZES, QrController
+from survey_service.reporting.controllers import DriverController, ExportController, KpiController
 from survey_service.web.security import rate_limits, security_headers
-from survey_service.web.unsubscribe import UnsubscribeController
+from survey_service.invitations.pages import UnsubscribeController
 
 __all__ = ["StartupError", "create_app"]
 

@@ -49,7 +49,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _migrate(_: argparse.Namespace) -> int:
-    from survey_service.db.database import (
+    from survey_service.db.engine import (
         DatabaseError,
         apply_migrations,
         bind_engine,
@@ -72,7 +72,7 @@ def _migrate(_: argparse.Namespace) -> int:
 
 
 def _forms_check(args: argparse.Namespace) -> int:
-    from survey_service.definitions import load_forms
+    from survey_service.surveys.definitions import load_forms
 
     folder = Path(args.dir or _settings().forms_dir)
     forms, errors = load_forms(folder)
@@ -89,7 +89,7 @@ def _forms_check(args: argparse.Namespace) -> int:
 def _sentiment_score(args: argparse.Namespace) -> int:
     import msgspec
 
-    from survey_service.sentiment import analyse
+    from survey_service.responses.sentiment import analyse
 
     source = open(args.file, encoding="utf-8") if args.file else sys.stdin  # noqa: SIM115
     encoder = msgspec.json.Encoder()
@@ -105,7 +105,7 @@ T = TypeVar("T")
 
 def _with_database(job: Callable[[], Awaitable[T]]) -> T:
     """Run ``job`` with the database open (migrated), as the settings say; exit 1 if not."""
-    from survey_service.db.database import DatabaseError, embedded_dsn, open_database
+    from survey_service.db.engine import DatabaseError, embedded_dsn, open_database
 
     settings = _settings()
 
@@ -124,7 +124,7 @@ def _with_database(job: Callable[[], Awaitable[T]]) -> T:
 
 
 def _sentiment_rescore(args: argparse.Namespace) -> int:
-    from survey_service.responses import rescore_comments
+    from survey_service.responses.storage import rescore_comments
 
     def bar(done: int, total: int) -> None:
         filled = int(30 * done / total) if total else 30
@@ -136,7 +136,7 @@ def _sentiment_rescore(args: argparse.Namespace) -> int:
 
 
 def _apikey_create(args: argparse.Namespace) -> int:
-    from survey_service.apikeys import create_key
+    from survey_service.apikeys.service import create_key
 
     try:
         created = _with_database(lambda: create_key(args.name, args.scope, args.survey or []))
@@ -152,7 +152,7 @@ def _apikey_create(args: argparse.Namespace) -> int:
 
 
 def _apikey_list(_: argparse.Namespace) -> int:
-    from survey_service.apikeys import list_keys
+    from survey_service.apikeys.service import list_keys
 
     for info in _with_database(list_keys):
         state = f"revoked {info.revoked_at:%Y-%m-%d}" if info.revoked_at else "live"
@@ -164,7 +164,7 @@ def _apikey_list(_: argparse.Namespace) -> int:
 
 
 def _apikey_revoke(args: argparse.Namespace) -> int:
-    from survey_service.apikeys import revoke_key
+    from survey_service.apikeys.service import revoke_key
 
     if _with_database(lambda: revoke_key(args.key)):
         print(f"revoked {args.key}")
@@ -176,7 +176,7 @@ def _apikey_revoke(args: argparse.Namespace) -> int:
 def _send(_: argparse.Namespace) -> int:
     """Send the due invitations once (the service also does this every few seconds)."""
     from survey_service.app import create_app
-    from survey_service.mailer import send_due
+    from survey_service.invitations.sender import send_due
 
     settings = _settings()
     smtp = settings.smtp
@@ -198,7 +198,7 @@ def _send(_: argparse.Namespace) -> int:
 
 
 def _rollups_rebuild(_: argparse.Namespace) -> int:
-    from survey_service.rollups import rebuild
+    from survey_service.reporting.rollups import rebuild
 
     _with_database(lambda: rebuild(_settings().time_zone))
     print("rollups rebuilt from every stored response and assignment")
@@ -235,7 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
     rescore.add_argument("--batch", type=int, default=500)
     rescore.set_defaults(func=_sentiment_rescore)
 
-    from survey_service.apikeys import SCOPES
+    from survey_service.apikeys.service import SCOPES
 
     apikey = commands.add_parser("apikey", help="API keys for /api/v1")
     apikey_commands = apikey.add_subparsers(dest="apikey_command", required=True)

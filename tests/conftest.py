@@ -58,7 +58,7 @@ def server_dsn() -> Iterator[str]:
     if configured:
         yield configured
         return
-    from survey_service.db.database import embedded_dsn
+    from survey_service.db.engine import embedded_dsn
 
     # A short, private path: the server's socket lives in it (sun_path limit).
     folder = tempfile.mkdtemp(prefix="sspg", dir="/tmp")

@@ -4,6 +4,6 @@ Rows never leave this package's callers' data-access functions: they are convert
 Structs at that boundary.
 """
 
-from survey_service.db.database import Database, DatabaseError, open_database
+from survey_service.db.engine import Database, DatabaseError, open_database
 
 __all__ = ["Database", "DatabaseError", "open_database"]

@@ -9,7 +9,7 @@ from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
 
-from survey_service.apikeys import ApiKeyInfo, authenticate
+from survey_service.apikeys.service import ApiKeyInfo, authenticate
 
 __all__ = ["api_key_of", "requires"]
 

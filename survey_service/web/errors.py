@@ -17,9 +17,9 @@ from litestar.exceptions import (
 )
 from litestar.exceptions.responses import create_exception_response
 
-from survey_service.definitions import pick_language
-from survey_service.reporting import BadParameter
-from survey_service.serving import AnswersRejected, SurveyNotFound
+from survey_service.surveys.definitions import pick_language
+from survey_service.reporting.service import BadParameter
+from survey_service.surveys.serving import AnswersRejected, SurveyNotFound
 
 __all__ = ["EXCEPTION_HANDLERS"]
 

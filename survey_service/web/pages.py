@@ -14,13 +14,13 @@ from litestar.exceptions import NotFoundException
 from litestar.params import Body, FromPath, FromQuery
 from litestar.response import Redirect, Template
 
-from survey_service.abuse import HONEYPOT_FIELD, client_address, submission_flags
-from survey_service.definitions import SurveyDefinition, pick_language
-from survey_service.links import LinkService, answered
-from survey_service.responses import coerce_form_fields
-from survey_service.serving import AnswersRejected, SurveyService, SurveyView
+from survey_service.surveys.abuse import HONEYPOT_FIELD, client_address, submission_flags
+from survey_service.surveys.definitions import SurveyDefinition, pick_language
+from survey_service.qr.links import LinkService, answered
+from survey_service.responses.storage import coerce_form_fields
+from survey_service.surveys.serving import AnswersRejected, SurveyService, SurveyView
 from survey_service.settings import Settings
-from survey_service.web.i18n import LANGUAGE_NAMES, ui_text
+from survey_service.lib.i18n import LANGUAGE_NAMES, ui_text
 
 __all__ = ["SurveyPages", "form_page", "notice", "serve_form", "short_link", "thanks_page"]
 

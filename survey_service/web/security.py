@@ -12,7 +12,7 @@ from litestar.enums import ScopeType
 from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-from survey_service.abuse import client_address
+from survey_service.surveys.abuse import client_address
 from survey_service.settings import Settings
 
 __all__ = ["rate_limits", "security_headers", "style_hash"]

@@ -22,8 +22,8 @@ import asyncpg
 import httpx
 import pytest
 
-from survey_service.definitions import QuestionType, SurveyDefinition, decode_definition
-from survey_service.tokens import TokenSigner
+from survey_service.surveys.definitions import QuestionType, SurveyDefinition, decode_definition
+from survey_service.surveys.tokens import TokenSigner
 from tests.conftest import FORMS, TEST_KEY
 
 pytestmark = pytest.mark.browser

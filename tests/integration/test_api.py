@@ -11,7 +11,7 @@ import httpx
 import pytest
 from litestar import Litestar
 
-from survey_service.serving import SurveyService
+from survey_service.surveys.serving import SurveyService
 
 
 async def serve(client: httpx.AsyncClient, slug: str, **params: str) -> dict[str, Any]:
@@ -265,8 +265,8 @@ async def test_health_and_schema(client: httpx.AsyncClient) -> None:
 async def test_buffered_assignments_survive_a_clean_shutdown(
     app: Litestar, db: asyncpg.Connection
 ) -> None:
-    from survey_service.assignment import AssignmentRecorder, NewAssignment
-    from survey_service.tokens import new_nonce
+    from survey_service.experiments.assignment import AssignmentRecorder, NewAssignment
+    from survey_service.surveys.tokens import new_nonce
 
     info = app.state.surveys.survey("counter-check")
     recorder = AssignmentRecorder(interval=3600)  # nothing would be written before stop()

@@ -10,8 +10,8 @@ import httpx
 import pytest
 from litestar import Litestar
 
-from survey_service.serving import SurveyService
-from survey_service.stats import chi_square_gof
+from survey_service.surveys.serving import SurveyService
+from survey_service.lib.stats import chi_square_gof
 from tests.conftest import SPLITS
 from tests.helpers import hidden
 

@@ -15,8 +15,8 @@ import pytest
 from litestar import Litestar
 from scipy import stats as scipy_stats
 
-from survey_service.apikeys import create_key
-from survey_service.rollups import fold_all
+from survey_service.apikeys.service import create_key
+from survey_service.reporting.rollups import fold_all
 from tests.helpers import hidden
 from tests.integration.test_kpis import T0, insert
 

@@ -10,7 +10,7 @@ import httpx
 import pytest
 from litestar import Litestar
 
-from survey_service.apikeys import create_key
+from survey_service.apikeys.service import create_key
 from tests.helpers import hidden
 
 

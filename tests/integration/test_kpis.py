@@ -21,9 +21,9 @@ import pytest
 from litestar import Litestar
 from scipy import stats as scipy_stats
 
-from survey_service.apikeys import ApiKeyInfo, create_key, revoke_key
-from survey_service.reporting import KpiParams, ReportingService
-from survey_service.rollups import fold_all, rebuild
+from survey_service.apikeys.service import ApiKeyInfo, create_key, revoke_key
+from survey_service.reporting.service import KpiParams, ReportingService
+from survey_service.reporting.rollups import fold_all, rebuild
 
 T0 = dt.datetime(2026, 3, 2, 12, 0, tzinfo=dt.UTC)
 ADMIN = ApiKeyInfo(
@@ -514,7 +514,7 @@ async def test_http_report_shape(
 
 
 async def test_the_background_fold_folds_and_respects_the_kept_zone(db: asyncpg.Connection) -> None:
-    from survey_service.periodic import Periodic
+    from survey_service.lib.periodic import Periodic
 
     await rebuild("UTC")
     await insert(db, "nps-empathy", at=T0, nps=9)

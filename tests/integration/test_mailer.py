@@ -20,8 +20,8 @@ import httpx
 import pytest
 from litestar import Litestar
 
-from survey_service.apikeys import create_key
-from survey_service.mailer import send_due
+from survey_service.apikeys.service import create_key
+from survey_service.invitations.sender import send_due
 from survey_service.settings import SmtpSettings
 from tests.helpers import hidden
 

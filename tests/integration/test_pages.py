@@ -14,9 +14,9 @@ import pytest
 from litestar import Litestar
 
 from survey_service.app import create_app
-from survey_service.serving import SurveyService
+from survey_service.surveys.serving import SurveyService
 from survey_service.settings import Settings
-from survey_service.tokens import FormClaims
+from survey_service.surveys.tokens import FormClaims
 from tests.helpers import hidden
 
 PAGE_BUDGET = 20 * 1024

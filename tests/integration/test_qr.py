@@ -11,7 +11,7 @@ import zxingcpp
 from litestar import Litestar
 from PIL import Image
 
-from survey_service.qr import render
+from survey_service.qr.images import render
 from tests.helpers import hidden
 
 

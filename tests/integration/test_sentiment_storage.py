@@ -10,8 +10,8 @@ from pathlib import Path
 import asyncpg
 import httpx
 
-from survey_service.responses import rescore_comments
-from survey_service.sentiment import ANALYSER_VERSION
+from survey_service.responses.storage import rescore_comments
+from survey_service.responses.sentiment import ANALYSER_VERSION
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -6,10 +6,10 @@ import asyncpg
 import msgspec
 from litestar import Litestar
 
-from survey_service.assignment import AssignmentRecorder
-from survey_service.definitions import SurveyDefinition, decode_definition
-from survey_service.serving import SurveyService
-from survey_service.surveys import Catalog, sync_definitions
+from survey_service.experiments.assignment import AssignmentRecorder
+from survey_service.surveys.definitions import SurveyDefinition, decode_definition
+from survey_service.surveys.serving import SurveyService
+from survey_service.surveys.catalog import Catalog, sync_definitions
 
 SOURCE = """\
 slug = "versioning-probe"

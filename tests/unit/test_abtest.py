@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from scipy import stats as scipy_stats
 
-from survey_service.abtest import (
+from survey_service.experiments.statistics import (
     Moments,
     compare,
     holm,

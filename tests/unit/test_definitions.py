@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from survey_service.definitions import (
+from survey_service.surveys.definitions import (
     DefinitionError,
     SurveyDefinition,
     content_hash,

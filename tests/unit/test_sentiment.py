@@ -7,7 +7,7 @@ import time
 import pytest
 from textblob import TextBlob
 
-from survey_service.sentiment import (
+from survey_service.responses.sentiment import (
     ANALYSER_VERSION,
     NEUTRAL_BAND,
     analyse,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from scipy import stats as scipy_stats
 
-from survey_service.stats import (
+from survey_service.lib.stats import (
     chi_square_gof,
     chi_square_sf,
     mean_interval,

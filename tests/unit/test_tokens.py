@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from survey_service.tokens import FormClaims, TokenError, TokenSigner, new_nonce
+from survey_service.surveys.tokens import FormClaims, TokenError, TokenSigner, new_nonce
 
 KEY = "k" * 40
 OLD = "o" * 40

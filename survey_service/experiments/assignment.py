@@ -1,0 +1,131 @@
+"""A/B assignment: the random draw, and the batched recording of served forms."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import uuid
+from collections.abc import Sequence
+
+import msgspec
+
+from survey_service.lib.structs import Struct
+from survey_service.db.tables import Assignment
+from survey_service.surveys.definitions import Experiment
+from survey_service.lib.periodic import Periodic
+from survey_service.surveys.tokens import FormClaims
+
+__all__ = ["AssignmentRecorder", "NewAssignment", "draw_variant"]
+
+log = logging.getLogger(__name__)
+
+_RANDOM = secrets.SystemRandom()
+
+
+def draw_variant(experiment: Experiment, uniform: float | None = None) -> str:
+    """A variant name drawn with probability proportional to its weight.
+
+    ``uniform`` in [0, 1) replaces the OS random number (tests); by default the draw uses
+    the operating system's generator, which nobody can predict or steer.
+    """
+    u = _RANDOM.random() if uniform is None else uniform
+    total = sum(v.weight for v in experiment.variants)
+    point = u * total
+    cumulative = 0.0
+    for variant in experiment.variants:
+        cumulative += variant.weight
+        if point < cumulative:
+            return variant.name
+    return experiment.variants[-1].name  # u * total rounded up to total
+
+
+class NewAssignment(Struct):
+    """A served form, waiting to be written."""
+
+    survey_id: int
+    survey_version_id: int
+    nonce: bytes
+    variant: str | None
+    channel: str
+    language: str
+    metadata: dict[str, str]
+
+    @classmethod
+    def from_claims(cls, survey_id: int, claims: FormClaims) -> NewAssignment:
+        """The assignment a token's claims describe."""
+        return cls(
+            survey_id=survey_id,
+            survey_version_id=claims.survey_version_id,
+            nonce=claims.nonce,
+            variant=claims.variant,
+            channel=claims.channel,
+            language=claims.language,
+            metadata=claims.metadata,
+        )
+
+
+class AssignmentRecorder:
+    """Buffers assignments and writes them in batches.
+
+    Serving a page must not wait for a write, but every served form must be counted
+    (response rate and the sample-ratio check depend on it). What is buffered is written
+    every ``interval`` seconds, ``batch_size`` rows a statement; ``stop()`` writes the rest.
+    A failed write keeps the rows for the next attempt; the nonce's unique key makes a
+    retried batch harmless.
+    """
+
+    def __init__(self, interval: float = 0.5, batch_size: int = 1000, max_buffer: int = 200_000):
+        self._batch_size = batch_size
+        self._max_buffer = max_buffer
+        self._buffer: list[NewAssignment] = []
+        self._lock = asyncio.Lock()
+        self._writer = Periodic(self.flush, interval, "assignment-recorder")
+
+    def record(self, assignment: NewAssignment) -> None:
+        """Queue one assignment (never blocks)."""
+        if len(self._buffer) >= self._max_buffer:
+            log.error("assignment buffer full (%d); dropping the oldest", self._max_buffer)
+            del self._buffer[0]
+        self._buffer.append(assignment)
+
+    @property
+    def pending(self) -> int:
+        """Assignments not yet written."""
+        return len(self._buffer)
+
+    async def start(self) -> None:
+        """Start the background writer."""
+        await self._writer.start()
+
+    async def stop(self) -> None:
+        """Stop the writer and write everything still buffered."""
+        await self._writer.stop()
+        await self.flush()
+
+    async def flush(self) -> int:
+        """Write what is buffered now; return how many rows were written."""
+        async with self._lock:
+            written = 0
+            while self._buffer:
+                batch = self._buffer[: self._batch_size]
+                await _insert(batch)
+                del self._buffer[: len(batch)]
+                written += len(batch)
+            return written
+
+
+async def _insert(batch: Sequence[NewAssignment]) -> None:
+    rows = [
+        Assignment(
+            survey_id=a.survey_id,
+            survey_version_id=a.survey_version_id,
+            token_nonce=uuid.UUID(bytes=a.nonce),
+            variant=a.variant,
+            channel=a.channel,
+            language=a.language,
+            metadata=msgspec.json.encode(a.metadata).decode(),
+        )
+        for a in batch
+    ]
+    await Assignment.insert(*rows).on_conflict(action="DO NOTHING")

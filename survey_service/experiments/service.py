@@ -1,0 +1,453 @@
+"""Experiments: definitions from the forms, sticky subject assignments, and results read
+from the KPI rollups (never a scan of every response)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+import uuid
+from collections.abc import Mapping
+from urllib.parse import urlencode
+
+import msgspec
+
+from survey_service.experiments.statistics import (
+    MIN_N,
+    Comparison,
+    Moments,
+    Verdict,
+    compare,
+    holm,
+    required_n,
+    sample_ratio_mismatch,
+    verdict,
+)
+from survey_service.apikeys.service import ApiKeyInfo
+from survey_service.experiments.assignment import NewAssignment, draw_variant
+from survey_service.lib.structs import Struct
+from survey_service.db.tables import ExperimentSubject
+from survey_service.surveys.definitions import Experiment, Metric
+from survey_service.reporting.service import BadParameter, KpiParams, ReportingService
+from survey_service.reporting.rollups import AGGREGATE_NAMES, AggregateRow, aggregate
+from survey_service.surveys.serving import SurveyNotFound, SurveyService
+from survey_service.surveys.catalog import SurveyVersionInfo
+from survey_service.surveys.tokens import FormClaims
+
+__all__ = [
+    "METRICS",
+    "AssignmentResult",
+    "ExperimentResults",
+    "ExperimentService",
+    "ExperimentView",
+    "metric_moments",
+]
+
+METRICS: tuple[Metric, ...] = (
+    "nps",
+    "csat_top2",
+    "csat_mean",
+    "empathy_index",
+    "css",
+    "response_rate",
+)
+"""Reported for every experiment; each on its KPI scale (NPS -100..100, shares in %)."""
+
+
+def metric_moments(sums: Mapping[str, int], assignments: int) -> dict[str, Moments]:
+    """Per-response moments of every experiment metric from rollup sums."""
+    promoters, detractors = sums["nps_promoters"], sums["nps_detractors"]
+    positive, negative = sums["css_positive"], sums["css_negative"]
+    classified = positive + sums["css_neutral"] + negative
+    responses = min(sums["n"], assignments)
+    return {
+        "nps": Moments.from_sums(
+            sums["nps_n"], promoters - detractors, promoters + detractors, 100
+        ),
+        "csat_top2": Moments.from_sums(sums["csat_n"], sums["csat_top2"], sums["csat_top2"], 100),
+        "csat_mean": Moments.from_sums(sums["csat_n"], sums["csat_sum"], sums["csat_sumsq"]),
+        "empathy_index": Moments.from_sums(
+            sums["empathy_n"], sums["empathy_sum6"], sums["empathy_sumsq36"], 1 / 6
+        ),
+        "css": Moments.from_sums(classified, positive - negative, positive + negative, 100),
+        "response_rate": Moments.from_sums(assignments, responses, responses, 100),
+    }
+
+
+class VariantView(Struct):
+    """A variant and its share of traffic."""
+
+    name: str
+    weight: float
+
+
+class ExperimentView(Struct):
+    """An experiment as defined in its survey's TOML."""
+
+    key: str
+    survey: str
+    hypothesis: str
+    primary_metric: Metric
+    control: str
+    variants: list[VariantView]
+    start: dt.date | None
+    end: dt.date | None
+
+
+class AssignmentResult(Struct):
+    """A subject's variant and the survey link that carries it."""
+
+    experiment: str
+    subject: str
+    variant: str
+    cluster: str | None
+    created: bool
+    token: str
+    link: str
+
+
+class MetricEstimate(Struct):
+    """One metric in one variant."""
+
+    n: int
+    mean: float | None
+    ci_low: float | None
+    ci_high: float | None
+
+
+class VariantResult(Struct):
+    """A variant's traffic and its metrics."""
+
+    variant: str
+    assignments: int
+    responses: int
+    metrics: dict[str, MetricEstimate]
+
+
+class MetricComparison(Struct):
+    """A treatment against the control on one metric, with the plain verdict."""
+
+    comparison: Comparison
+    verdict: Verdict
+
+
+class TreatmentResult(Struct):
+    """Every metric of one treatment against the control."""
+
+    variant: str
+    metrics: dict[str, MetricComparison]
+
+
+class SampleRatio(Struct):
+    """Assignments against the configured weights."""
+
+    assignments: dict[str, int]
+    expected_share: dict[str, float]
+    chi_square: float
+    p_value: float
+    mismatch: bool
+
+
+class PowerEstimate(Struct):
+    """Responses per variant needed to detect ``mde`` (relative) on ``metric``."""
+
+    metric: str
+    baseline: float | None
+    mde: float
+    required_per_variant: int | None
+    smallest_arm: int
+    progress: float | None
+
+
+class ExperimentResults(Struct):
+    """Everything an analyst needs to sign off an experiment."""
+
+    experiment: ExperimentView
+    sequential: bool
+    sample_ratio: SampleRatio
+    variants: list[VariantResult]
+    treatments: list[TreatmentResult]
+    power: PowerEstimate | None
+    warnings: list[str]
+
+
+def _view(info: SurveyVersionInfo, e: Experiment) -> ExperimentView:
+    return ExperimentView(
+        key=e.key,
+        survey=info.slug,
+        hypothesis=e.hypothesis,
+        primary_metric=e.primary_metric,
+        control=e.control,
+        variants=[VariantView(name=v.name, weight=v.weight) for v in e.variants],
+        start=e.start,
+        end=e.end,
+    )
+
+
+class ExperimentService:
+    """Experiments of the served surveys."""
+
+    def __init__(self, surveys: SurveyService, reporting: ReportingService, base_url: str) -> None:
+        self.surveys = surveys
+        self.reporting = reporting
+        self.base_url = base_url
+
+    def _find(self, key: ApiKeyInfo, experiment: str) -> tuple[SurveyVersionInfo, Experiment]:
+        for slug in self.surveys.catalog.slugs():
+            info = self.surveys.catalog.current(slug)
+            e = info.definition.experiment if info else None
+            if info and e and e.key == experiment and key.sees(slug):
+                return info, e
+        raise SurveyNotFound(experiment)
+
+    def visible(self, key: ApiKeyInfo) -> list[ExperimentView]:
+        """Every experiment of a survey the key sees."""
+        views = []
+        for slug in self.surveys.catalog.slugs():
+            info = self.surveys.catalog.current(slug)
+            if info and info.definition.experiment and key.sees(slug):
+                views.append(_view(info, info.definition.experiment))
+        return views
+
+    def get(self, key: ApiKeyInfo, experiment: str) -> ExperimentView:
+        """One experiment (404 when unknown or outside the key's surveys)."""
+        return _view(*self._find(key, experiment))
+
+    async def assign(
+        self,
+        key: ApiKeyInfo,
+        experiment: str,
+        subject: str,
+        cluster: str | None,
+        language: str | None,
+    ) -> AssignmentResult:
+        """The subject's variant: drawn by weight on first call, the same ever after (a
+        unique key, not a read-then-write, so concurrent first calls agree)."""
+        info, e = self._find(key, experiment)
+        subject = subject.strip()
+        if not subject or len(subject) > 200:
+            raise BadParameter("subject", "1 to 200 characters")
+        drawn = ExperimentSubject(
+            survey_id=info.survey_id,
+            experiment_key=e.key,
+            subject=subject,
+            variant=draw_variant(e),
+            cluster=cluster,
+            token_nonce=uuid.uuid4(),
+        )
+        inserted = await (
+            ExperimentSubject.insert(drawn)
+            .on_conflict(action="DO NOTHING")
+            .returning(
+                ExperimentSubject.variant, ExperimentSubject.token_nonce, ExperimentSubject.cluster
+            )
+        )
+        created = bool(inserted)
+        row = (
+            inserted[0]
+            if inserted
+            else (
+                await ExperimentSubject.select(
+                    ExperimentSubject.variant,
+                    ExperimentSubject.token_nonce,
+                    ExperimentSubject.cluster,
+                ).where(
+                    (ExperimentSubject.survey_id == info.survey_id)
+                    & (ExperimentSubject.experiment_key == e.key)
+                    & (ExperimentSubject.subject == subject)
+                )
+            )[0]
+        )
+        language = (
+            language if language in info.definition.languages else info.definition.default_language
+        )
+        now = int(time.time())
+        claims = FormClaims(
+            survey_version_id=info.version_id,
+            nonce=row["token_nonce"].bytes,
+            variant=row["variant"],
+            channel="link",
+            language=language,
+            metadata={},
+            issued_at=now,
+            expires_at=now + self.surveys.token_ttl_seconds,
+        )
+        if created:
+            self.surveys.recorder.record(NewAssignment.from_claims(info.survey_id, claims))
+        token = self.surveys.signer.sign(claims)
+        return AssignmentResult(
+            experiment=e.key,
+            subject=subject,
+            variant=row["variant"],
+            cluster=row["cluster"],
+            created=created,
+            token=token,
+            link=f"{self.base_url}/s/{info.slug}?{urlencode({'t': token})}",
+        )
+
+    async def results(
+        self,
+        key: ApiKeyInfo,
+        experiment: str,
+        params: KpiParams,
+        *,
+        sequential: bool,
+        mde: float | None,
+        metric: str | None,
+    ) -> ExperimentResults:
+        """Per-variant metrics, treatment comparisons, SRM and power, from the rollups."""
+        info, e = self._find(key, experiment)
+        if metric is not None and metric not in METRICS:
+            raise BadParameter("metric", f"one of {', '.join(METRICS)}")
+        if mde is not None and not 0 < mde < 10:
+            raise BadParameter("mde", "a relative effect such as 0.05 for 5%")
+        if params.start is None and e.start is not None:
+            params = msgspec.structs.replace(params, start=e.start.isoformat())
+        if params.end is None and e.end is not None:
+            params = msgspec.structs.replace(params, end=e.end.isoformat())
+        if "variant" in params.filters:
+            raise BadParameter("variant", "results always cover every variant")
+        query = await self.reporting.query_for(info, params)
+        rows: dict[str, AggregateRow] = {
+            str(row.key["variant"]): row
+            for row in await aggregate(msgspec.structs.replace(query, group_by=["variant"]))
+        }
+        names = [v.name for v in e.variants]
+        empty = dict.fromkeys(AGGREGATE_NAMES, 0)
+        moments = {
+            name: metric_moments(rows[name].sums, rows[name].assignments)
+            if name in rows
+            else metric_moments(empty, 0)
+            for name in names
+        }
+        variants = [self._variant(name, rows, moments[name]) for name in names]
+        treatments = self._treatments(e, moments, sequential)
+        assigned = [rows[n].assignments if n in rows else 0 for n in names]
+        chi, p, mismatch = sample_ratio_mismatch(assigned, [v.weight for v in e.variants])
+        total_weight = sum(v.weight for v in e.variants)
+        warnings = await self._warnings(info, e, variants, mismatch)
+        return ExperimentResults(
+            experiment=_view(info, e),
+            sequential=sequential,
+            sample_ratio=SampleRatio(
+                assignments=dict(zip(names, assigned, strict=True)),
+                expected_share={v.name: v.weight / total_weight for v in e.variants},
+                chi_square=chi,
+                p_value=p,
+                mismatch=mismatch,
+            ),
+            variants=variants,
+            treatments=treatments,
+            power=self._power(e, moments, metric or e.primary_metric, mde) if mde else None,
+            warnings=warnings,
+        )
+
+    @staticmethod
+    def _variant(
+        name: str, rows: Mapping[str, AggregateRow], m: dict[str, Moments]
+    ) -> VariantResult:
+        row = rows.get(name)
+        estimates = {}
+        for metric, moment in m.items():
+            interval = moment.interval()
+            estimates[metric] = MetricEstimate(
+                n=moment.n,
+                mean=moment.mean,
+                ci_low=interval[0] if interval else None,
+                ci_high=interval[1] if interval else None,
+            )
+        return VariantResult(
+            variant=name,
+            assignments=row.assignments if row else 0,
+            responses=row.sums["n"] if row else 0,
+            metrics=estimates,
+        )
+
+    @staticmethod
+    def _treatments(
+        e: Experiment, moments: dict[str, dict[str, Moments]], sequential: bool
+    ) -> list[TreatmentResult]:
+        treatments = [v.name for v in e.variants if v.name != e.control]
+        control = moments[e.control]
+        compared = {
+            t: {
+                metric: compare(control[metric], moments[t][metric], sequential=sequential)
+                for metric in METRICS
+            }
+            for t in treatments
+        }
+        if len(treatments) > 1 and not sequential:
+            for metric in METRICS:
+                adjusted = holm([compared[t][metric].p_value for t in treatments])
+                for t, p in zip(treatments, adjusted, strict=True):
+                    compared[t][metric] = msgspec.structs.replace(
+                        compared[t][metric], p_value_adjusted=p
+                    )
+        return [
+            TreatmentResult(
+                variant=t,
+                metrics={
+                    metric: MetricComparison(
+                        comparison=c,
+                        verdict=_verdict(c, control[metric].n, moments[t][metric].n, sequential),
+                    )
+                    for metric, c in compared[t].items()
+                },
+            )
+            for t in treatments
+        ]
+
+    @staticmethod
+    def _power(
+        e: Experiment, moments: dict[str, dict[str, Moments]], metric: str, mde: float
+    ) -> PowerEstimate:
+        control = moments[e.control][metric]
+        needed = None
+        if control.mean and control.variance:
+            needed = required_n(control.variance, abs(control.mean) * mde)
+        smallest = min(moments[v.name][metric].n for v in e.variants)
+        return PowerEstimate(
+            metric=metric,
+            baseline=control.mean,
+            mde=mde,
+            required_per_variant=needed,
+            smallest_arm=smallest,
+            progress=min(1.0, smallest / needed) if needed else None,
+        )
+
+    @staticmethod
+    async def _warnings(
+        info: SurveyVersionInfo, e: Experiment, variants: list[VariantResult], mismatch: bool
+    ) -> list[str]:
+        warnings = []
+        if mismatch:
+            warnings.append(
+                "Sample ratio mismatch: assignments do not follow the configured weights "
+                "(p < 0.001). Find the cause (broken links, bots, a variant failing to load) "
+                "before trusting any difference."
+            )
+        if min((v.responses for v in variants), default=0) < MIN_N:
+            warnings.append(
+                f"Some variants have fewer than {MIN_N} responses: too few to conclude anything."
+            )
+        clusters = await ExperimentSubject.count().where(
+            (ExperimentSubject.survey_id == info.survey_id)
+            & (ExperimentSubject.experiment_key == e.key)
+            & ExperimentSubject.cluster.is_not_null()
+        )
+        if clusters:
+            warnings.append(
+                "Subjects were assigned in clusters (e.g. per agent or shift): responses within "
+                "a cluster are alike, so these intervals are too narrow; compare clusters."
+            )
+        return warnings
+
+
+def _verdict(c: Comparison, control_n: int, treatment_n: int, sequential: bool) -> Verdict:
+    if sequential and c.absolute_ci is not None and min(control_n, treatment_n) >= MIN_N:
+        low, high = c.absolute_ci
+        if low > 0:
+            return "better"
+        if high < 0:
+            return "worse"
+        return "no detectable difference"
+    return verdict(c, control_n, treatment_n)

@@ -1,0 +1,142 @@
+"""KPIs from additive aggregates: pure functions, the definitions of DESIGN.md exactly.
+
+Input is a mapping of the sums named in :mod:`survey_service.reporting.columns` (for any set of
+responses: one group, a whole survey, several surveys) plus the number of assignments.
+
+- NPS: promoters 9-10 count +100, passives 7-8 0, detractors 0-6 -100; NPS is the mean,
+  its 95% interval mean +- t(0.975, n-1) * sqrt(s^2 / n) with the sample variance s^2.
+- CSAT top-2-box: share of 4-5 on the 1-5 scale in percent, Wilson interval; CSAT mean:
+  mean rating with a t interval.
+- Empathy index: per response, the mean of its answered items on 0-100 (ratings
+  (r-1)/4*100, yes/no 100/0; empathy_influence excluded); KPI = mean with t interval.
+  Each item (and empathy_influence) is also reported on the same 0-100 scale.
+- CSS: classified comments count +100 / 0 / -100; CSS = mean with t interval, and the counts.
+- Response rate: responses / assignments in percent with a Wilson interval (when any
+  assignment exists); heard / ignored: share of comments with the felt_heard / not_heard
+  cue, Wilson intervals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from survey_service.lib.structs import Struct
+from survey_service.lib.stats import mean_interval, wilson_interval
+
+__all__ = ["CssKpi", "Estimate", "Kpis", "NpsKpi", "compute_kpis"]
+
+
+class Estimate(Struct):
+    """A KPI value with its 95% interval; None where there are too few data."""
+
+    value: float | None
+    ci_low: float | None
+    ci_high: float | None
+    n: int
+
+
+class NpsKpi(Estimate):
+    """NPS with its promoter / passive / detractor counts and shares (percent)."""
+
+    promoters: int
+    passives: int
+    detractors: int
+    promoter_share: float | None
+    passive_share: float | None
+    detractor_share: float | None
+
+
+class CssKpi(Estimate):
+    """Customer Sentiment Score with the class counts and the unclassified comments."""
+
+    positive: int
+    neutral: int
+    negative: int
+    unclassified: int
+
+
+class Kpis(Struct):
+    """Every KPI for one set of responses."""
+
+    nps: NpsKpi
+    csat_top2: Estimate
+    csat_mean: Estimate
+    empathy_index: Estimate
+    empathy_understood: Estimate
+    empathy_cared: Estimate
+    empathy_emotional: Estimate
+    empathy_influence: Estimate
+    css: CssKpi
+    response_rate: Estimate | None
+    heard_share: Estimate
+    ignored_share: Estimate
+
+
+def _mean(n: int, total: int, total_sq: int, scale: float = 1.0) -> Estimate:
+    value, low, high = mean_interval(n, total, total_sq, scale)
+    return Estimate(value=value, ci_low=low, ci_high=high, n=n)
+
+
+def _share(successes: int, n: int) -> Estimate:
+    interval = wilson_interval(successes, n)
+    if interval is None:
+        return Estimate(value=None, ci_low=None, ci_high=None, n=0)
+    return Estimate(
+        value=100 * successes / n, ci_low=100 * interval[0], ci_high=100 * interval[1], n=n
+    )
+
+
+def _rating_0_100(a: Mapping[str, int], column: str) -> Estimate:
+    # x = 25 * (r - 1): integer sums of (r - 1) from those of r.
+    n, total, total_sq = a[f"{column}_n"], a[f"{column}_sum"], a[f"{column}_sumsq"]
+    return _mean(n, total - n, total_sq - 2 * total + n, 25.0)
+
+
+def _percent(part: int, whole: int) -> float | None:
+    return 100 * part / whole if whole else None
+
+
+def compute_kpis(a: Mapping[str, int], assignments: int | None = None) -> Kpis:
+    """All KPIs from the aggregates ``a``; ``assignments`` None or 0: no response rate."""
+    nps_n, promoters, detractors = a["nps_n"], a["nps_promoters"], a["nps_detractors"]
+    nps = _mean(nps_n, promoters - detractors, promoters + detractors, 100.0)
+    passives = nps_n - promoters - detractors
+    css_n = a["css_positive"] + a["css_neutral"] + a["css_negative"]
+    css = _mean(
+        css_n, a["css_positive"] - a["css_negative"], a["css_positive"] + a["css_negative"], 100.0
+    )
+    cared_n, cared_yes = a["empathy_cared_n"], a["empathy_cared_yes"]
+    return Kpis(
+        nps=NpsKpi(
+            value=nps.value,
+            ci_low=nps.ci_low,
+            ci_high=nps.ci_high,
+            n=nps.n,
+            promoters=promoters,
+            passives=passives,
+            detractors=detractors,
+            promoter_share=_percent(promoters, nps_n),
+            passive_share=_percent(passives, nps_n),
+            detractor_share=_percent(detractors, nps_n),
+        ),
+        csat_top2=_share(a["csat_top2"], a["csat_n"]),
+        csat_mean=_mean(a["csat_n"], a["csat_sum"], a["csat_sumsq"]),
+        empathy_index=_mean(a["empathy_n"], a["empathy_sum6"], a["empathy_sumsq36"], 1 / 6),
+        empathy_understood=_rating_0_100(a, "empathy_understood"),
+        empathy_cared=_mean(cared_n, cared_yes, cared_yes, 100.0),
+        empathy_emotional=_rating_0_100(a, "empathy_emotional"),
+        empathy_influence=_rating_0_100(a, "empathy_influence"),
+        css=CssKpi(
+            value=css.value,
+            ci_low=css.ci_low,
+            ci_high=css.ci_high,
+            n=css.n,
+            positive=a["css_positive"],
+            neutral=a["css_neutral"],
+            negative=a["css_negative"],
+            unclassified=a["comments"] - css_n,
+        ),
+        response_rate=_share(a["n"], assignments) if assignments else None,
+        heard_share=_share(a["heard"], a["comments"]),
+        ignored_share=_share(a["ignored"], a["comments"]),
+    )

@@ -1,0 +1,307 @@
+"""The read side: KPI reports from the rollups, with validated filters and suppression."""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import Any
+
+import msgspec
+
+from survey_service.apikeys.service import ApiKeyInfo
+from survey_service.lib.structs import Struct
+from survey_service.db.tables import SurveyVersion
+from survey_service.reporting.key_drivers import DriverReport, key_drivers
+from survey_service.reporting.exports import ExportedResponse, fetch_page, stream_csv
+from survey_service.reporting.metrics import Kpis, compute_kpis
+from survey_service.reporting.rollups import TIME_GROUPS, AggregateQuery, aggregate, driver_sums
+from survey_service.surveys.serving import SurveyNotFound
+from survey_service.surveys.catalog import Catalog, SurveyVersionInfo
+
+__all__ = [
+    "FILTER_DIMENSIONS",
+    "BadParameter",
+    "KpiGroup",
+    "KpiParams",
+    "KpiReport",
+    "ReportingService",
+    "ResponsePage",
+    "parse_moment",
+]
+
+FILTER_DIMENSIONS = ("channel", "touchpoint", "agent", "location", "variant", "language", "version")
+GROUP_DIMENSIONS = (
+    *TIME_GROUPS,
+    "channel",
+    "touchpoint",
+    "agent",
+    "location",
+    "variant",
+    "language",
+    "version",
+)
+
+
+class BadParameter(Exception):
+    """A query parameter that cannot be used; answered 400 naming it."""
+
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(f"{key}: {message}")
+        self.key = key
+        self.message = message
+
+
+class KpiParams(Struct):
+    """Query parameters as received (strings), validated by the service."""
+
+    start: str | None = None
+    end: str | None = None
+    tz: str | None = None
+    filters: dict[str, str] = {}
+    include_flagged: bool = False
+    group_by: str | None = None
+    trust: str = "any"
+
+
+class ResponsePage(Struct):
+    """A page of exported responses; pass ``next_cursor`` back for the next (None: done)."""
+
+    items: list[ExportedResponse]
+    next_cursor: str | None
+
+
+DRIVER_ITEMS = ("empathy_understood", "empathy_cared", "empathy_emotional", "empathy_influence")
+
+
+class KpiGroup(Struct):
+    """One breakdown row; a suppressed row carries its n only."""
+
+    key: dict[str, str | int | None]
+    n: int
+    suppressed: bool
+    kpis: Kpis | None
+
+
+class KpiReport(Struct):
+    """KPIs for the selected responses, and per group when asked."""
+
+    surveys: list[str]
+    time_zone: str
+    start: dt.datetime | None = msgspec.field(name="from")
+    end: dt.datetime | None = msgspec.field(name="to")
+    filters: dict[str, str | int]
+    include_flagged: bool
+    min_n: int
+    n: int
+    suppressed: bool
+    kpis: Kpis | None
+    group_by: list[str]
+    groups: list[KpiGroup]
+
+
+def parse_moment(text: str, zone: zoneinfo.ZoneInfo, *, end: bool) -> dt.datetime:
+    """An ISO date or date-time; dates and naive times are local to ``zone``.
+
+    A date as ``to`` means the end of that day (the window includes it); any other ``to``
+    is exclusive.
+    """
+    try:
+        if len(text) == 10:
+            day = dt.date.fromisoformat(text)
+            if end:
+                day += dt.timedelta(days=1)
+            return dt.datetime.combine(day, dt.time(), zone).astimezone(dt.UTC)
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError("not an ISO 8601 date or date-time") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=zone)
+    return moment.astimezone(dt.UTC)
+
+
+class ReportingService:
+    """KPI reports for one survey or several, as a given API key may see them."""
+
+    def __init__(self, catalog: Catalog, min_n: int, time_zone: str = "UTC") -> None:
+        self.catalog = catalog
+        self.min_n = min_n
+        self.time_zone = time_zone
+
+    def visible(self, key: ApiKeyInfo, slug: str) -> SurveyVersionInfo:
+        """The survey if it exists and the key may see it; else SurveyNotFound (404)."""
+        info = self.catalog.current(slug)
+        if info is None or not key.sees(slug):
+            raise SurveyNotFound(slug)
+        return info
+
+    async def survey_kpis(self, key: ApiKeyInfo, slug: str, params: KpiParams) -> KpiReport:
+        """KPIs of one survey."""
+        return await self._report([self.visible(key, slug)], params, single=True)
+
+    async def business_kpis(
+        self, key: ApiKeyInfo, slugs: Sequence[str], params: KpiParams
+    ) -> KpiReport:
+        """KPIs over several surveys (default: every survey the key sees); each KPI counts
+        only the surveys that ask its question."""
+        chosen = slugs or [s for s in self.catalog.slugs() if key.sees(s)]
+        return await self._report([self.visible(key, s) for s in chosen], params, single=False)
+
+    async def _report(
+        self, surveys: list[SurveyVersionInfo], params: KpiParams, *, single: bool
+    ) -> KpiReport:
+        query, filters = await self._query(surveys, params, single=single)
+        total_rows = await aggregate(msgspec.structs.replace(query, group_by=[]))
+        total = total_rows[0]
+        groups: list[KpiGroup] = []
+        if query.group_by:
+            names: dict[str, dict[Any, Any]] = {
+                "version": await self._version_numbers(query)
+                if "version" in query.group_by
+                else {},
+                "survey": {s.survey_id: s.slug for s in surveys},
+            }
+            for row in await aggregate(query):
+                key = {g: names.get(g, {}).get(v, v) for g, v in row.key.items()}
+                groups.append(self._group(key, row.sums, row.assignments))
+            groups.sort(key=lambda g: [str(v) for v in g.key.values()])
+        whole = self._group({}, total.sums, total.assignments)
+        return KpiReport(
+            surveys=[s.slug for s in surveys],
+            time_zone=query.time_zone,
+            start=query.start,
+            end=query.end,
+            filters=filters,
+            include_flagged=query.include_flagged,
+            min_n=self.min_n,
+            n=whole.n,
+            suppressed=whole.suppressed,
+            kpis=whole.kpis,
+            group_by=query.group_by,
+            groups=groups,
+        )
+
+    async def drivers(
+        self, key: ApiKeyInfo, slug: str, params: KpiParams, outcome: str | None
+    ) -> DriverReport:
+        """Key drivers of NPS or CSAT among the survey's empathy items."""
+        info = self.visible(key, slug)
+        roles = {q.role.value for q in info.definition.questions}
+        outcome = outcome or ("nps" if "nps" in roles else "csat")
+        if outcome not in ("nps", "csat") or outcome not in roles:
+            raise BadParameter("outcome", f"the survey has no '{outcome}' question (nps or csat)")
+        items = [r for r in DRIVER_ITEMS if r in roles]
+        if not items:
+            raise BadParameter("outcome", "the survey has no empathy items to relate to it")
+        query, _ = await self._query([info], params, single=True)
+        n, sums, cross = await driver_sums(query, [outcome, *items])
+        return key_drivers(outcome, items, n, sums, cross)
+
+    async def export_page(
+        self, key: ApiKeyInfo, slug: str, params: KpiParams, cursor: str | None, limit: int
+    ) -> ResponsePage:
+        """One page of responses after ``cursor`` (flagged ones included unless asked not)."""
+        info = self.visible(key, slug)
+        if cursor is not None and not cursor.isdecimal():
+            raise BadParameter("cursor", "not a cursor from a previous page")
+        if not 1 <= limit <= 1000:
+            raise BadParameter("limit", "must be from 1 to 1000")
+        query, _ = await self._query([info], params, single=True)
+        items = await fetch_page(query, int(cursor or 0), limit)
+        next_cursor = str(items[-1].id) if len(items) == limit else None
+        return ResponsePage(items=items, next_cursor=next_cursor)
+
+    async def export_csv(
+        self, key: ApiKeyInfo, slug: str, params: KpiParams, *, bom: bool
+    ) -> AsyncIterator[bytes]:
+        """The whole selection as CSV chunks (validated before the first byte is sent)."""
+        info = self.visible(key, slug)
+        query, _ = await self._query([info], params, single=True)
+        return stream_csv(info.definition, query, bom=bom)
+
+    def _group(self, key: dict[str, Any], sums: Mapping[str, int], assignments: int) -> KpiGroup:
+        n = sums["n"]
+        if n < self.min_n:
+            return KpiGroup(key=key, n=n, suppressed=True, kpis=None)
+        return KpiGroup(key=key, n=n, suppressed=False, kpis=compute_kpis(sums, assignments))
+
+    async def query_for(self, survey: SurveyVersionInfo, params: KpiParams) -> AggregateQuery:
+        """The validated aggregate query of one survey for these parameters."""
+        query, _ = await self._query([survey], params, single=True)
+        return query
+
+    async def _query(
+        self, surveys: list[SurveyVersionInfo], params: KpiParams, *, single: bool
+    ) -> tuple[AggregateQuery, dict[str, str | int]]:
+        tz = params.tz or self.time_zone
+        try:
+            zone = zoneinfo.ZoneInfo(tz)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise BadParameter("tz", f"'{tz}' is not an IANA time zone") from None
+        bounds: dict[str, dt.datetime | None] = {}
+        for name, text, is_end in (("from", params.start, False), ("to", params.end, True)):
+            try:
+                bounds[name] = parse_moment(text, zone, end=is_end) if text else None
+            except ValueError as exc:
+                raise BadParameter(name, str(exc)) from None
+        start, end = bounds["from"], bounds["to"]
+        if start and end and start > end:
+            raise BadParameter("from", "is after to")
+        group_by = [g.strip() for g in (params.group_by or "").split(",") if g.strip()]
+        allowed = (*GROUP_DIMENSIONS, "survey") if not single else GROUP_DIMENSIONS
+        for g in group_by:
+            if g not in allowed:
+                raise BadParameter("group_by", f"unknown dimension '{g}'; use {', '.join(allowed)}")
+        if len(group_by) > 2 or len(set(group_by)) != len(group_by):
+            raise BadParameter("group_by", "one or two different dimensions")
+        filters: dict[str, str | int] = {}
+        for name, value in params.filters.items():
+            filters[name] = await self._filter_value(surveys, name, value, single=single)
+        if params.trust not in ("any", "high", "low"):
+            raise BadParameter("trust", "any, high or low")
+        query = AggregateQuery(
+            survey_ids=[s.survey_id for s in surveys],
+            time_zone=tz,
+            rollup_zone=self.time_zone,
+            start=start,
+            end=end,
+            filters=filters,
+            include_flagged=params.include_flagged,
+            group_by=group_by,
+            trust=params.trust,  # type: ignore[arg-type]  # checked above
+        )
+        shown = dict(params.filters)
+        return query, shown  # type: ignore[return-value]
+
+    async def _filter_value(
+        self, surveys: list[SurveyVersionInfo], name: str, value: str, *, single: bool
+    ) -> str | int:
+        if name == "variant":
+            known = {
+                v.name
+                for s in surveys
+                if s.definition.experiment
+                for v in s.definition.experiment.variants
+            }
+            if value not in known:
+                raise BadParameter("variant", f"'{value}' is not a variant of the survey")
+        if name == "version":
+            if not single:
+                raise BadParameter("version", "only for one survey")
+            if not value.isdecimal():
+                raise BadParameter("version", "must be a version number")
+            rows = await SurveyVersion.select(SurveyVersion.id).where(
+                (SurveyVersion.survey_id == surveys[0].survey_id)
+                & (SurveyVersion.version == int(value))
+            )
+            if not rows:
+                raise BadParameter("version", f"the survey has no version {value}")
+            return int(rows[0]["id"])
+        return value
+
+    @staticmethod
+    async def _version_numbers(query: AggregateQuery) -> dict[int, int]:
+        rows = await SurveyVersion.select(SurveyVersion.id, SurveyVersion.version).where(
+            SurveyVersion.survey_id.is_in(query.survey_ids)
+        )
+        return {r["id"]: r["version"] for r in rows}

@@ -1,0 +1,306 @@
+"""Serving forms and accepting answers: the service behind the JSON API and the pages."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Mapping
+
+import msgspec
+
+from survey_service.surveys.abuse import client_hash
+from survey_service.experiments.assignment import AssignmentRecorder, NewAssignment, draw_variant
+from survey_service.lib.structs import Struct
+from survey_service.surveys.definitions import (
+    CHANNELS,
+    Question,
+    QuestionType,
+    Role,
+    SurveyDefinition,
+    pick_language,
+)
+from survey_service.responses.storage import (
+    FieldError,
+    StoredResponse,
+    clean_text,
+    mark_invitation,
+    record_response,
+    validate_answers,
+)
+from survey_service.surveys.catalog import Catalog, SurveyVersionInfo
+from survey_service.surveys.tokens import FormClaims, TokenError, TokenSigner, new_nonce
+
+__all__ = [
+    "MAX_METADATA_VALUE",
+    "AnswersRejected",
+    "QuestionView",
+    "ServedForm",
+    "SurveyNotFound",
+    "SurveyService",
+    "SurveyView",
+    "clean_metadata",
+    "localize",
+]
+
+MAX_METADATA_VALUE = 100
+"""Longest metadata value kept; longer ones are dropped, not truncated (a cut id lies)."""
+
+
+class SurveyNotFound(Exception):
+    """No served survey has this slug."""
+
+
+class AnswersRejected(Exception):
+    """Answers or token failed validation; ``errors`` names each field."""
+
+    def __init__(self, errors: list[FieldError], *, reason: str = "invalid") -> None:
+        super().__init__("; ".join(f"{e.key}: {e.message}" for e in errors))
+        self.errors = errors
+        self.reason = reason  # invalid | malformed | signature | expired | mismatch
+
+
+class QuestionView(Struct):
+    """A question in one language and variant, ready to render."""
+
+    id: str
+    type: QuestionType
+    role: Role
+    text: str
+    required: bool
+    min: int | None = None
+    max: int | None = None
+    max_length: int | None = None
+    low_label: str | None = None
+    high_label: str | None = None
+
+
+class SurveyView(Struct):
+    """A survey version in one language and variant."""
+
+    slug: str
+    version: int
+    language: str
+    languages: list[str]
+    title: str
+    intro: str | None
+    thanks: str | None
+    variant: str | None
+    questions: list[QuestionView]
+
+
+class ServedForm(Struct):
+    """A form to show and the token its answers must come back with."""
+
+    survey: SurveyView
+    token: str
+    expires_at: dt.datetime
+
+
+def localize(
+    definition: SurveyDefinition, version: int, language: str, variant: str | None
+) -> SurveyView:
+    """The survey's texts in ``language``, with ``variant``'s wording overrides applied."""
+    overrides = {}
+    if definition.experiment is not None and variant is not None:
+        chosen = definition.experiment.variant(variant)
+        overrides = chosen.overrides if chosen else {}
+
+    def text(texts: Mapping[str, str] | None) -> str | None:
+        return None if texts is None else texts[language]
+
+    def view(q: Question) -> QuestionView:
+        bounds = {QuestionType.NPS: (0, 10), QuestionType.RATING: (1, 5)}.get(q.type)
+        return QuestionView(
+            id=q.id,
+            type=q.type,
+            role=q.role,
+            text=overrides.get(q.id, q.text)[language],
+            required=q.required,
+            min=bounds[0] if bounds else None,
+            max=bounds[1] if bounds else None,
+            max_length=q.limit if q.type is QuestionType.TEXT else None,
+            low_label=text(q.low_label),
+            high_label=text(q.high_label),
+        )
+
+    return SurveyView(
+        slug=definition.slug,
+        version=version,
+        language=language,
+        languages=list(definition.languages),
+        title=definition.title[language],
+        intro=text(definition.intro),
+        thanks=text(definition.thanks),
+        variant=variant,
+        questions=[view(q) for q in definition.questions],
+    )
+
+
+def clean_metadata(allowed: list[str], params: Mapping[str, str]) -> dict[str, str]:
+    """Allow-listed metadata from link parameters; unknown keys and bad values are dropped."""
+    kept: dict[str, str] = {}
+    for key in allowed:
+        value = params.get(key)
+        if value is None:
+            continue
+        value = clean_text(value)
+        if value and len(value) <= MAX_METADATA_VALUE and "\n" not in value:
+            kept[key] = value
+    return kept
+
+
+class SurveyService:
+    """Serves forms (drawing and recording variants) and records answers."""
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        signer: TokenSigner,
+        recorder: AssignmentRecorder,
+        token_ttl_seconds: int,
+        client_secret: str = "",
+    ) -> None:
+        self.catalog = catalog
+        self.signer = signer
+        self.recorder = recorder
+        self.token_ttl_seconds = token_ttl_seconds
+        self._client_secret = client_secret
+
+    def survey(self, slug: str) -> SurveyVersionInfo:
+        """The current version of a served survey; raise SurveyNotFound."""
+        info = self.catalog.current(slug)
+        if info is None:
+            raise SurveyNotFound(slug)
+        return info
+
+    async def open_form(
+        self,
+        slug: str,
+        *,
+        params: Mapping[str, str],
+        accept_language: str | None,
+        default_channel: str,
+        carried: str | None = None,
+        sticky: str | None = None,
+        single_use_nonce: bytes | None = None,
+    ) -> ServedForm:
+        """Serve a form: choose language, draw the variant, sign the claims, record it.
+
+        ``carried`` is a token the link brings (``t=``: an invitation, an assignment made
+        through the API): its assignment (nonce, variant, channel, metadata, version) is
+        kept and only the language and issue time are renewed. Raises AnswersRejected
+        when it is expired or forged. ``sticky`` is the token this browser was given for
+        this survey before (the page's cookie): it is reused the same way when it is
+        still valid and the link's channel and metadata are the same, so a reload never
+        flips the wording or counts twice; otherwise it is ignored. ``single_use_nonce`` (a
+        kiosk code) fixes the nonce, so every form opened from that code shares one answer.
+        """
+        info = self.survey(slug)
+        if carried:
+            return await self._renew(slug, carried, params.get("lang"))
+        definition = info.definition
+        channel = params.get("channel", default_channel)
+        now = int(time.time())
+        claims = FormClaims(
+            survey_version_id=info.version_id,
+            nonce=new_nonce(),
+            variant=draw_variant(definition.experiment) if definition.experiment else None,
+            channel=channel if channel in CHANNELS else default_channel,
+            language=pick_language(definition, params.get("lang"), accept_language),
+            metadata=clean_metadata(definition.metadata_keys, params),
+            issued_at=now,
+            expires_at=now + self.token_ttl_seconds,
+        )
+        if single_use_nonce is not None:
+            claims = msgspec.structs.replace(claims, nonce=single_use_nonce, single_use=True)
+        elif sticky:
+            try:
+                _, previous = await self.read_token(slug, sticky)
+            except AnswersRejected:
+                previous = None
+            same_link = previous is not None and (previous.channel, previous.metadata) == (
+                claims.channel,
+                claims.metadata,
+            )
+            if same_link:
+                return await self._renew(slug, sticky, params.get("lang"))
+        self.recorder.record(NewAssignment.from_claims(info.survey_id, claims))
+        return self._served(info, claims)
+
+    async def _renew(self, slug: str, token: str, lang: str | None) -> ServedForm:
+        version, previous = await self.read_token(slug, token)
+        if previous.channel == "email":  # an invitation's personal link was opened
+            await mark_invitation(version.survey_id, previous.nonce, "opened-form", ["sent"])
+        language = pick_language(version.definition, lang or previous.language, None)
+        claims = msgspec.structs.replace(previous, language=language, issued_at=int(time.time()))
+        return self._served(version, claims)
+
+    def _served(self, version: SurveyVersionInfo, claims: FormClaims) -> ServedForm:
+        return ServedForm(
+            survey=self.view(version, claims),
+            token=self.signer.sign(claims),
+            expires_at=dt.datetime.fromtimestamp(claims.expires_at, dt.UTC),
+        )
+
+    @staticmethod
+    def view(version: SurveyVersionInfo, claims: FormClaims) -> SurveyView:
+        """The form exactly as the token's holder saw it."""
+        return localize(version.definition, version.version, claims.language, claims.variant)
+
+    async def read_token(self, slug: str, token: str) -> tuple[SurveyVersionInfo, FormClaims]:
+        """Verify a token and the version it names; raise AnswersRejected."""
+        try:
+            claims = self.signer.verify(token)
+        except TokenError as exc:
+            error = FieldError(key="token", message=str(exc), code="token")
+            raise AnswersRejected([error], reason=exc.reason) from None
+        version = await self.catalog.version(claims.survey_version_id)
+        if version is None or version.slug != slug:
+            error = FieldError(key="token", message="token belongs to another survey", code="token")
+            raise AnswersRejected([error], reason="mismatch")
+        return version, claims
+
+    async def submit(
+        self,
+        slug: str,
+        token: str,
+        answers: Mapping[str, object],
+    ) -> tuple[StoredResponse, bool]:
+        """Verify the token, then :meth:`store` the answers."""
+        self.survey(slug)
+        version, claims = await self.read_token(slug, token)
+        return await self.store(version, claims, answers)
+
+    async def store(
+        self,
+        version: SurveyVersionInfo,
+        claims: FormClaims,
+        answers: Mapping[str, object],
+        *,
+        flags: list[str] | None = None,
+        client_address: str | None = None,
+    ) -> tuple[StoredResponse, bool]:
+        """Validate answers against the token's version and store them once.
+
+        Raises AnswersRejected naming each bad answer. The client address, when given, is
+        kept only as a keyed hash with a daily salt (see :mod:`survey_service.surveys.abuse`).
+        """
+        clean, errors = validate_answers(version.definition, answers)
+        if errors:
+            raise AnswersRejected(errors)
+        hashed = None
+        if client_address is not None:
+            hashed = client_hash(
+                self._client_secret, client_address, dt.datetime.now(dt.UTC).date()
+            )
+        stored, created = await record_response(
+            version, claims, clean, flags=flags, client_hash=hashed
+        )
+        if created and claims.channel == "email":
+            await mark_invitation(
+                version.survey_id,
+                claims.nonce,
+                "responded",
+                ["queued", "sending", "sent", "opened-form", "failed"],
+            )
+        return stored, created

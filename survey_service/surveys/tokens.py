@@ -1,0 +1,108 @@
+"""Signed form tokens.
+
+Format: ``1.<key id>.<claims>.<signature>``, every part base64url without padding.
+``claims`` is the msgpack encoding of :class:`FormClaims` (array-like, so field names cost
+nothing); ``signature`` is HMAC-SHA256 over everything before it. The algorithm is fixed by
+the leading format version: nothing in a token can choose it. The key id lets a rotated-out
+key keep verifying the tokens it signed until they expire.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import secrets
+import time
+
+import msgspec
+
+from survey_service.lib.structs import Struct
+
+__all__ = ["FormClaims", "TokenError", "TokenSigner", "new_nonce"]
+
+_FORMAT = "1"
+MAX_TOKEN_LENGTH = 2048
+
+
+class FormClaims(Struct, array_like=True):
+    """What the server asserted when it served a form; the only attribution it trusts."""
+
+    survey_version_id: int
+    nonce: bytes  # 128 bits; one response per nonce
+    variant: str | None
+    channel: str
+    language: str
+    metadata: dict[str, str]
+    issued_at: int
+    expires_at: int
+    single_use: bool = False  # a kiosk code: a second answer is told the code was used
+
+
+class TokenError(Exception):
+    """A token that cannot be used; ``reason`` is malformed, signature or expired."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+def new_nonce() -> bytes:
+    """128 random bits from the OS generator."""
+    return secrets.token_bytes(16)
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _key_id(key: bytes) -> str:
+    return _b64(hashlib.sha256(b"kid:" + key).digest()[:6])
+
+
+class TokenSigner:
+    """Issues tokens with the current key; verifies with the current or previous one."""
+
+    def __init__(self, key: str, previous_key: str | None = None) -> None:
+        current = key.encode()
+        self._current = (_key_id(current), current)
+        self._keys = {self._current[0]: current}
+        if previous_key:
+            old = previous_key.encode()
+            self._keys[_key_id(old)] = old
+
+    def sign(self, claims: FormClaims) -> str:
+        """The token for ``claims``."""
+        kid, key = self._current
+        head = f"{_FORMAT}.{kid}.{_b64(msgspec.msgpack.encode(claims))}"
+        return f"{head}.{_b64(hmac.digest(key, head.encode(), 'sha256'))}"
+
+    def verify(self, token: str, now: float | None = None) -> FormClaims:
+        """The claims of a genuine, unexpired token; raise :class:`TokenError` otherwise."""
+        if not token or len(token) > MAX_TOKEN_LENGTH:
+            raise TokenError("malformed", "token is missing or too long")
+        parts = token.split(".")
+        if len(parts) != 4 or parts[0] != _FORMAT:
+            raise TokenError("malformed", "token is not in a known format")
+        head, _, signature = token.rpartition(".")
+        key = self._keys.get(parts[1])
+        try:
+            given = _unb64(signature)
+        except (binascii.Error, ValueError):
+            raise TokenError("malformed", "token signature is not base64url") from None
+        if _b64(given) != signature:  # one spelling per signature: no malleable padding bits
+            raise TokenError("malformed", "token signature is not canonical base64url")
+        if key is None or not hmac.compare_digest(given, hmac.digest(key, head.encode(), "sha256")):
+            raise TokenError("signature", "token signature is invalid")
+        try:
+            claims = msgspec.msgpack.decode(_unb64(parts[2]), type=FormClaims)
+        except (binascii.Error, ValueError, msgspec.DecodeError):
+            raise TokenError("malformed", "token claims cannot be read") from None
+        if claims.expires_at <= (time.time() if now is None else now):
+            raise TokenError("expired", "token has expired")
+        return claims
