@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import hmac
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -19,46 +18,50 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.template.config import TemplateConfig
 
 from survey_service import __version__
-from survey_service.experiments.assignment import AssignmentRecorder
 from survey_service.db import open_database
 from survey_service.db.engine import embedded_dsn
-from survey_service.surveys.definitions import load_forms
+from survey_service.errors import StartupError
+from survey_service.experiments.assignment import AssignmentRecorder
+from survey_service.experiments.controllers import ExperimentController
 from survey_service.experiments.service import ExperimentService
-from survey_service.invitations.service import InvitationService
-from survey_service.qr.links import LinkService
+from survey_service.invitations.controllers import InvitationController
+from survey_service.invitations.pages import UnsubscribeController
 from survey_service.invitations.sender import send_due
+from survey_service.invitations.service import InvitationService
+from survey_service.lib.keys import derive_key
 from survey_service.lib.periodic import Periodic
-from survey_service.reporting.service import ReportingService
+from survey_service.lib.templates import PAGE_CSS, environment
+from survey_service.qr.controllers import PAGE_SIZES, QrController, short_link
+from survey_service.qr.links import LinkService
+from survey_service.qr.pages import KioskPages
+from survey_service.reporting.controllers import DriverController, KpiController
 from survey_service.reporting.rollups import ensure_zone, fold_all
-from survey_service.surveys.serving import SurveyService
+from survey_service.reporting.service import ReportingService
+from survey_service.responses.controllers import ResponseController
 from survey_service.settings import Settings, load_secret_key
 from survey_service.surveys.catalog import Catalog, sync_definitions
+from survey_service.surveys.controllers import SurveyApiController
+from survey_service.surveys.definitions import load_forms
+from survey_service.surveys.pages import SurveyPages
+from survey_service.surveys.serving import SurveyService
 from survey_service.surveys.tokens import TokenSigner
-from survey_service.surveys.api import SurveyApiController
 from survey_service.web.errors import EXCEPTION_HANDLERS
-from survey_service.experiments.controllers import ExperimentController
+from survey_service.web.filters import provide_filters
 from survey_service.web.health import HealthController
-from survey_service.invitations.controllers import InvitationController
-from survey_service.qr.kiosk import KioskPages
-from survey_service.web.pages import SurveyPages, short_link
-from survey_service.qr.controllers import PAGE_SIZES, QrController
-from survey_service.reporting.controllers import DriverController, ExportController, KpiController
 from survey_service.web.security import rate_limits, security_headers
-from survey_service.invitations.pages import UnsubscribeController
 
-__all__ = ["StartupError", "create_app"]
+__all__ = ["create_app"]
 
 log = logging.getLogger("survey_service")
-_PACKAGE = Path(__file__).resolve().parent
 
-
-class StartupError(Exception):
-    """The service cannot start; the message says why."""
+_SERVICES = ("db", "settings", "surveys", "reporting", "experiments", "links", "invitations")
+"""What the lifespan puts in ``app.state``; each is also a dependency of that name."""
 
 
 @asynccontextmanager
 async def _lifespan(app: Litestar) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
+    secret: str = app.state.secret_key
     forms, errors = load_forms(Path(settings.forms_dir))
     if errors:
         raise StartupError("invalid survey definitions:\n" + "\n".join(map(str, errors)))
@@ -66,47 +69,50 @@ async def _lifespan(app: Litestar) -> AsyncIterator[None]:
     if dsn is None:
         dsn = await asyncio.to_thread(embedded_dsn, settings.data_dir)
     db = await open_database(dsn, pool_max=settings.db_pool_max)
-    recorder = AssignmentRecorder(interval=settings.assignment_flush_seconds)
-    sender: Periodic | None = None
-    folder = Periodic(
-        lambda: fold_all(settings.time_zone), settings.rollup_interval_seconds, "rollup-fold"
-    )
+    recorder = AssignmentRecorder(db, interval=settings.assignment_flush_seconds)
+    jobs = [
+        Periodic(
+            lambda: fold_all(db, settings.time_zone),
+            settings.rollup_interval_seconds,
+            "rollup-fold",
+        )
+    ]
     try:
-        outcomes, current = await sync_definitions([form.definition for form in forms])
+        outcomes, current = await sync_definitions(db, [form.definition for form in forms])
         for outcome in outcomes:
             state = "new version" if outcome.created else "unchanged"
             log.info("survey %s: version %d (%s)", outcome.slug, outcome.version, state)
-        secret = app.state.secret_key
-        signer = TokenSigner(secret, settings.previous_secret_key)
+        catalog = Catalog(db, current)
+        surveys = SurveyService(
+            db,
+            catalog,
+            TokenSigner(secret, settings.previous_secret_key),
+            recorder,
+            token_ttl_seconds=settings.token_ttl_seconds,
+            base_url=settings.base_url,
+            client_secret=secret,
+        )
+        reporting = ReportingService(db, catalog, settings.kpi_min_n, settings.time_zone)
+        invitations = InvitationService(surveys, secret)
+        surveys.listeners.append(invitations)
         app.state.db = db
-        catalog = Catalog(current)
-        app.state.surveys = SurveyService(
-            catalog, signer, recorder, settings.token_ttl_seconds, client_secret=secret
-        )
-        app.state.reporting = ReportingService(catalog, settings.kpi_min_n, settings.time_zone)
-        app.state.links = LinkService(app.state.surveys, secret, settings.base_url)
-        app.state.invitations = InvitationService(
-            app.state.surveys, settings.base_url, settings.token_ttl_seconds, secret
-        )
-        app.state.experiments = ExperimentService(
-            app.state.surveys, app.state.reporting, settings.base_url
-        )
-        if await ensure_zone(settings.time_zone):
+        app.state.surveys = surveys
+        app.state.reporting = reporting
+        app.state.links = LinkService(surveys, secret)
+        app.state.invitations = invitations
+        app.state.experiments = ExperimentService(surveys, reporting)
+        if await ensure_zone(db, settings.time_zone):
             log.info("daily rollups rebuilt in %s", settings.time_zone)
-        await recorder.start()
-        await folder.start()
         smtp = settings.smtp
         if smtp is not None:
-            invitations = app.state.invitations
-            sender = Periodic(
-                lambda: send_due(invitations, smtp, invitations.unsubscribe_url), 5.0, "sender"
-            )
-            await sender.start()
+            jobs.append(Periodic(lambda: send_due(invitations, smtp), 5.0, "sender"))
+        await recorder.start()
+        for job in jobs:
+            await job.start()
         yield
     finally:
-        if sender is not None:
-            await sender.stop()
-        await folder.stop()
+        for job in reversed(jobs):
+            await job.stop()
         await recorder.stop()
         await db.close()
 
@@ -127,17 +133,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
     """
     settings = settings or Settings.from_env()
     secret = load_secret_key(settings)
-    css = (_PACKAGE / "static" / "survey.css").read_text(encoding="utf-8")
-
-    def add_globals(engine: JinjaTemplateEngine) -> None:
-        engine.engine.globals["page_css"] = css
-
     return Litestar(
         route_handlers=[
             SurveyApiController,
             KpiController,
             DriverController,
-            ExportController,
+            ResponseController,
             ExperimentController,
             InvitationController,
             UnsubscribeController,
@@ -150,26 +151,16 @@ def create_app(settings: Settings | None = None) -> Litestar:
         lifespan=[_lifespan],
         state=State({"settings": settings, "secret_key": secret}),
         dependencies={
-            name: _from_state(name)
-            for name in (
-                "surveys",
-                "db",
-                "settings",
-                "reporting",
-                "experiments",
-                "links",
-                "invitations",
-            )
+            **{name: _from_state(name) for name in _SERVICES},
+            "filters": Provide(provide_filters),
         },
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         request_max_body_size=settings.max_body_bytes,
         template_config=TemplateConfig(
-            directory=_PACKAGE / "templates",
-            engine=JinjaTemplateEngine,
-            engine_callback=add_globals,
+            instance=JinjaTemplateEngine.from_environment(environment())
         ),
         csrf_config=CSRFConfig(
-            secret=hmac.new(secret.encode(), b"csrf", "sha256").hexdigest(),
+            secret=derive_key(secret, "csrf").hex(),
             cookie_name="ss_csrf",
             cookie_path="/",
             cookie_secure=settings.base_url.startswith("https:"),
@@ -182,7 +173,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             exclude=["/api/", "/health/", "/schema", r"/s/[^/]+/qr\.", "/u/"],
         ),
         middleware=[
-            security_headers(settings, [css, *PAGE_SIZES.values()]),
+            security_headers(settings, [PAGE_CSS, *PAGE_SIZES.values()]),
             *(limit.middleware for limit in rate_limits(settings)),
         ],
         openapi_config=OpenAPIConfig(title="survey_service", version=__version__, path="/schema"),

@@ -8,9 +8,13 @@ import logging
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-from survey_service.settings import Settings, SettingsError
+from survey_service.errors import SettingsError
+from survey_service.settings import Settings
+
+if TYPE_CHECKING:
+    from survey_service.db import Database
 
 __all__ = ["main"]
 
@@ -49,18 +53,13 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _migrate(_: argparse.Namespace) -> int:
-    from survey_service.db.engine import (
-        DatabaseError,
-        apply_migrations,
-        bind_engine,
-        embedded_dsn,
-    )
+    from survey_service.db.engine import apply_migrations, embedded_dsn
+    from survey_service.errors import DatabaseError
 
     settings = _settings()
 
     async def run() -> list[str]:
-        dsn = settings.database_url or embedded_dsn(settings.data_dir)
-        return await apply_migrations(bind_engine(dsn))
+        return await apply_migrations(settings.database_url or embedded_dsn(settings.data_dir))
 
     try:
         applied = asyncio.run(run())
@@ -103,16 +102,17 @@ def _sentiment_score(args: argparse.Namespace) -> int:
 T = TypeVar("T")
 
 
-def _with_database(job: Callable[[], Awaitable[T]]) -> T:
+def _with_database(job: Callable[[Database], Awaitable[T]]) -> T:
     """Run ``job`` with the database open (migrated), as the settings say; exit 1 if not."""
-    from survey_service.db.engine import DatabaseError, embedded_dsn, open_database
+    from survey_service.db.engine import embedded_dsn, open_database
+    from survey_service.errors import DatabaseError
 
     settings = _settings()
 
     async def run() -> T:
         db = await open_database(settings.database_url or embedded_dsn(settings.data_dir))
         try:
-            return await job()
+            return await job(db)
         finally:
             await db.close()
 
@@ -130,7 +130,7 @@ def _sentiment_rescore(args: argparse.Namespace) -> int:
         filled = int(30 * done / total) if total else 30
         print(f"\r[{'#' * filled}{'.' * (30 - filled)}] {done}/{total}", end="", file=sys.stderr)
 
-    count = _with_database(lambda: rescore_comments(args.batch, bar))
+    count = _with_database(lambda db: rescore_comments(db, args.batch, bar))
     print(f"\nrescored {count} comment(s)")
     return 0
 
@@ -139,7 +139,9 @@ def _apikey_create(args: argparse.Namespace) -> int:
     from survey_service.apikeys.service import create_key
 
     try:
-        created = _with_database(lambda: create_key(args.name, args.scope, args.survey or []))
+        created = _with_database(
+            lambda db: create_key(db, args.name, args.scope, args.survey or [])
+        )
     except ValueError as exc:
         print(f"survey-service: {exc}", file=sys.stderr)
         return 2
@@ -166,7 +168,7 @@ def _apikey_list(_: argparse.Namespace) -> int:
 def _apikey_revoke(args: argparse.Namespace) -> int:
     from survey_service.apikeys.service import revoke_key
 
-    if _with_database(lambda: revoke_key(args.key)):
+    if _with_database(lambda db: revoke_key(db, args.key)):
         print(f"revoked {args.key}")
         return 0
     print(f"survey-service: no live key {args.key}", file=sys.stderr)
@@ -189,7 +191,7 @@ def _send(_: argparse.Namespace) -> int:
         async with app.lifespan():
             invitations = app.state.invitations
             total = 0
-            while sent := await send_due(invitations, smtp, invitations.unsubscribe_url):
+            while sent := await send_due(invitations, smtp):
                 total += sent
             return total
 
@@ -200,7 +202,8 @@ def _send(_: argparse.Namespace) -> int:
 def _rollups_rebuild(_: argparse.Namespace) -> int:
     from survey_service.reporting.rollups import rebuild
 
-    _with_database(lambda: rebuild(_settings().time_zone))
+    zone = _settings().time_zone
+    _with_database(lambda db: rebuild(db, zone))
     print("rollups rebuilt from every stored response and assignment")
     return 0
 

@@ -18,6 +18,8 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from survey_service.errors import SettingsError
+
 __all__ = ["ENV_PREFIX", "Settings", "SettingsError", "SmtpSettings", "load_secret_key"]
 
 ENV_PREFIX = "SURVEY_"
@@ -38,10 +40,6 @@ class SmtpSettings(msgspec.Struct, frozen=True, kw_only=True):
     starttls: bool = False
     use_tls: bool = False
     per_second: float = 20.0
-
-
-class SettingsError(Exception):
-    """A setting from the environment is invalid; the message names the variable."""
 
 
 class Settings(msgspec.Struct, frozen=True, kw_only=True):

@@ -11,7 +11,6 @@ import os
 import secrets
 import tempfile
 from collections.abc import AsyncIterator, Callable, Iterator
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -21,7 +20,9 @@ import pytest
 from litestar import Litestar
 
 from survey_service.app import create_app
+from survey_service.db.schema import DATA_TABLES
 from survey_service.settings import Settings
+from tests.helpers import FORMS, SPLITS, TEST_KEY, split_form
 
 FIGURES = pytest.StashKey[list[str]]()
 
@@ -39,11 +40,6 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
 def figures(pytestconfig: pytest.Config) -> Callable[[str], None]:
     """Record a line for the end-of-run figures section."""
     return pytestconfig.stash.setdefault(FIGURES, []).append
-
-
-ROOT = Path(__file__).resolve().parents[1]
-FORMS = ROOT / "forms"
-TEST_KEY = "test-signing-key-" + "x" * 32
 
 
 def _with_database(dsn: str, name: str) -> str:
@@ -80,38 +76,6 @@ async def database_url(server_dsn: str) -> AsyncIterator[str]:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         await admin.close()
-
-
-SPLIT_FORM = """\
-slug = "{slug}"
-languages = ["en"]
-reminder_days = 3
-title.en = "Split"
-
-[[questions]]
-id = "score"
-type = "nps"
-role = "nps"
-text.en = "Recommend?"
-
-[experiment]
-key = "{slug}"
-control = "a"
-primary_metric = "nps"
-{variants}
-"""
-
-
-def split_form(slug: str, weights: dict[str, int]) -> str:
-    """A one-question survey whose experiment has the given variant weights."""
-    variants = "".join(
-        f'\n[[experiment.variants]]\nname = "{name}"\nweight = {weight}\n'
-        for name, weight in weights.items()
-    )
-    return SPLIT_FORM.format(slug=slug, variants=variants)
-
-
-SPLITS = {"split-50-50": {"a": 50, "b": 50}, "split-20-30-50": {"a": 20, "b": 30, "c": 50}}
 
 
 @pytest.fixture(scope="session")
@@ -168,14 +132,12 @@ async def client(app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
 
 @pytest.fixture
 async def db(app: Litestar, database_url: str) -> AsyncIterator[asyncpg.Connection]:
-    """A direct connection for checking what was stored; responses are emptied first."""
+    """A direct connection for checking what was stored; collected data is emptied first."""
     await app.state.surveys.recorder.flush()  # earlier tests' assignments land before the wipe
     connection = await asyncpg.connect(database_url)
-    await connection.execute(
-        "TRUNCATE response, assignment, invitation, suppression, response_rollup,"
-        " assignment_rollup,"
-        " response_rollup_daily, assignment_rollup_daily, response_rollup_daily_totals,"
-        " assignment_rollup_daily_totals, api_key"
-    )
+    # Every table of collected data (the schema's own list), but the rollups' zone.
+    tables = [t for t in DATA_TABLES if t != "rollup_state"]
+    await connection.execute(f"TRUNCATE {', '.join(tables)}")
+    app.state.links.forget()
     yield connection
     await connection.close()

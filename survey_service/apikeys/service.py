@@ -14,10 +14,9 @@ import hmac
 import secrets
 from collections.abc import Sequence
 
-from piccolo.custom_types import Combinable
-
+from survey_service.apikeys import queries
+from survey_service.db import Executor
 from survey_service.lib.structs import Struct
-from survey_service.db.tables import ApiKey
 
 __all__ = [
     "SCOPES",
@@ -68,22 +67,12 @@ def _hash(key: str) -> str:
 
 
 def _info(row: dict[str, object]) -> ApiKeyInfo:
-    return ApiKeyInfo(**{f: row[f] for f in ApiKeyInfo.__struct_fields__})  # type: ignore[arg-type]
+    return ApiKeyInfo(**row)  # type: ignore[arg-type]
 
 
-_COLUMNS = (
-    ApiKey.id,
-    ApiKey.name,
-    ApiKey.prefix,
-    ApiKey.scopes,
-    ApiKey.surveys,
-    ApiKey.created_at,
-    ApiKey.revoked_at,
-    ApiKey.last_used_at,
-)
-
-
-async def create_key(name: str, scopes: Sequence[str], surveys: Sequence[str] = ()) -> NewApiKey:
+async def create_key(
+    db: Executor, name: str, scopes: Sequence[str], surveys: Sequence[str] = ()
+) -> NewApiKey:
     """Store a new key; raise ValueError for an unknown scope or an empty name."""
     unknown = sorted(set(scopes) - set(SCOPES))
     if unknown or not scopes:
@@ -94,50 +83,34 @@ async def create_key(name: str, scopes: Sequence[str], surveys: Sequence[str] = 
         raise ValueError("a key needs a name")
     prefix = secrets.token_hex(4)
     key = f"ssk_{prefix}_{secrets.token_urlsafe(32)}"
-    rows = await ApiKey.insert(
-        ApiKey(
-            name=name.strip()[:100],
-            prefix=prefix,
-            secret_hash=_hash(key),
-            scopes=sorted(set(scopes)),
-            surveys=sorted(set(surveys)),
-            revoked_at=None,
-            last_used_at=None,
-        )
-    ).returning(*_COLUMNS)
-    return NewApiKey(key=key, info=_info(rows[0]))
-
-
-async def list_keys() -> list[ApiKeyInfo]:
-    """Every key, newest first."""
-    return [_info(r) for r in await ApiKey.select(*_COLUMNS).order_by(ApiKey.id, ascending=False)]
-
-
-async def revoke_key(prefix_or_id: str) -> bool:
-    """Revoke by prefix or id; False when there is no such live key."""
-    match: Combinable = ApiKey.prefix == prefix_or_id
-    if prefix_or_id.isdecimal():
-        match = match | (ApiKey.id == int(prefix_or_id))
-    rows = await (
-        ApiKey.update({ApiKey.revoked_at: dt.datetime.now(dt.UTC)})
-        .where(match & ApiKey.revoked_at.is_null())
-        .returning(ApiKey.id)
+    row = await queries.insert_key(
+        db, name.strip()[:100], prefix, _hash(key), sorted(set(scopes)), sorted(set(surveys))
     )
-    return bool(rows)
+    return NewApiKey(key=key, info=_info(row))
 
 
-async def authenticate(key: str) -> ApiKeyInfo | None:
+async def list_keys(db: Executor) -> list[ApiKeyInfo]:
+    """Every key, newest first."""
+    return [_info(r) for r in await queries.list_keys(db)]
+
+
+async def revoke_key(db: Executor, prefix_or_id: str) -> bool:
+    """Revoke by prefix or id; False when there is no such live key."""
+    return await queries.revoke(db, prefix_or_id, dt.datetime.now(dt.UTC))
+
+
+async def authenticate(db: Executor, key: str) -> ApiKeyInfo | None:
     """The live key this secret belongs to, or None; records when it was last used."""
     parts = key.split("_")
     if len(parts) < 3 or parts[0] != "ssk" or len(key) > 200:
         return None
-    rows = await ApiKey.select(*_COLUMNS, ApiKey.secret_hash).where(ApiKey.prefix == parts[1])
-    if not rows or not hmac.compare_digest(rows[0]["secret_hash"], _hash(key)):
+    found = await queries.by_prefix(db, parts[1])
+    if found is None or not hmac.compare_digest(found[1], _hash(key)):
         return None
-    info = _info(rows[0])
+    info = _info(found[0])
     if info.revoked_at is not None:
         return None
     now = dt.datetime.now(dt.UTC)
     if info.last_used_at is None or now - info.last_used_at > _LAST_USED_EVERY:
-        await ApiKey.update({ApiKey.last_used_at: now}).where(ApiKey.id == info.id)
+        await queries.touch(db, info.id, now)
     return info

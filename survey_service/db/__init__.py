@@ -1,9 +1,8 @@
-"""Data layer: Piccolo tables, the engine, migrations and the embedded server.
+"""Data layer: the connection pool, migrations, the schema declaration, the embedded server.
 
-Rows never leave this package's callers' data-access functions: they are converted to
-Structs at that boundary.
+See :mod:`survey_service.db.engine` for the one data-access style the service uses.
 """
 
-from survey_service.db.engine import Database, DatabaseError, open_database
+from survey_service.db.engine import Database, Executor, open_database
 
-__all__ = ["Database", "DatabaseError", "open_database"]
+__all__ = ["Database", "Executor", "open_database"]

@@ -1,4 +1,12 @@
-"""Connecting: the embedded server when no DSN is given, the Piccolo engine, migrations."""
+"""Connecting: the embedded server when no DSN is given, migrations, and the one way the
+service reaches the database: :class:`Database`, an asyncpg pool.
+
+Data access style (one for the whole service): each domain keeps its SQL in its own
+``queries.py`` as plain asyncpg statements with ``$n`` placeholders, run through a
+:class:`Database` or, inside a transaction, the :class:`Executor` it hands out. Rows
+(``asyncpg.Record``) never leave those modules: they return Structs or plain values.
+Piccolo is kept for what it does well here: running the migrations in ``migrations/``.
+"""
 
 from __future__ import annotations
 
@@ -6,20 +14,17 @@ import asyncio
 import contextlib
 import io
 import logging
-import os
 import warnings
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import asyncpg
-from piccolo.engine.postgres import PostgresEngine
-from piccolo.table import Table
 
-from survey_service.db import piccolo_conf
-from survey_service.db.tables import TABLES
+from survey_service.errors import DatabaseError
 
-__all__ = ["Database", "DatabaseError", "bind_engine", "embedded_dsn", "open_database"]
+__all__ = ["Database", "Executor", "apply_migrations", "embedded_dsn", "open_database"]
 
 log = logging.getLogger(__name__)
 
@@ -28,30 +33,62 @@ _MAX_SOCKET_DIR = 107 - len("/.s.PGSQL.5432") - 1
 _MIGRATION_LOCK = 7_406_221  # pg_advisory_lock key: one migrator at a time
 
 
-class DatabaseError(Exception):
-    """The database cannot be reached or prepared; the message says what to do."""
+class Executor(Protocol):
+    """What a query function needs: the pool-backed :class:`Database` or a connection
+    inside a transaction (``asyncpg.Connection``) both fit."""
+
+    async def fetch(self, query: str, *args: Any) -> list[asyncpg.Record]: ...
+
+    async def fetchrow(self, query: str, *args: Any) -> asyncpg.Record | None: ...
+
+    async def fetchval(self, query: str, *args: Any) -> Any: ...
+
+    async def execute(self, query: str, *args: Any) -> str: ...
 
 
 @dataclass(slots=True)
 class Database:
-    """An open engine with its pool; ``close()`` releases both."""
+    """The connection pool; each call borrows a connection for one statement."""
 
-    engine: PostgresEngine
+    pool: asyncpg.Pool
     dsn: str
+
+    async def fetch(self, query: str, *args: Any) -> list[asyncpg.Record]:
+        """All rows of ``query``."""
+        return await self.pool.fetch(query, *args)
+
+    async def fetchrow(self, query: str, *args: Any) -> asyncpg.Record | None:
+        """The first row, or None."""
+        return await self.pool.fetchrow(query, *args)
+
+    async def fetchval(self, query: str, *args: Any) -> Any:
+        """The first column of the first row, or None."""
+        return await self.pool.fetchval(query, *args)
+
+    async def execute(self, query: str, *args: Any) -> str:
+        """Run ``query``; return its status tag."""
+        return await self.pool.execute(query, *args)
+
+    async def executemany(self, query: str, rows: Iterable[Sequence[Any]]) -> None:
+        """Run ``query`` once per row, in one transaction."""
+        async with self.transaction() as connection:
+            await connection.executemany(query, rows)
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[asyncpg.Connection]:
+        """A connection inside a transaction, committed when the block ends normally."""
+        async with self.pool.acquire() as connection, connection.transaction():
+            yield connection
 
     async def close(self) -> None:
         """Close the pool."""
-        if self.engine.pool is not None:
-            await self.engine.close_connection_pool()
+        await self.pool.close()
 
     async def ping(self) -> bool:
         """True when a pooled connection answers ``SELECT 1`` within two seconds."""
-        pool = self.engine.pool
-        if pool is None:
-            return False
         try:
-            async with asyncio.timeout(2.0), pool.acquire() as connection:
-                return bool(await connection.fetchval("SELECT 1") == 1)
+            async with asyncio.timeout(2.0):
+                return bool(await self.pool.fetchval("SELECT 1") == 1)
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError):
             return False
 
@@ -75,36 +112,25 @@ def embedded_dsn(data_dir: str) -> str:
     return str(server.get_uri())
 
 
-def bind_engine(dsn: str) -> PostgresEngine:
-    """Build the engine for ``dsn`` and make every table and Piccolo's finder use it."""
-    os.environ.setdefault("PICCOLO_CONF", "survey_service.db.piccolo_conf")
-    engine = PostgresEngine(config={"dsn": dsn})
-    piccolo_conf.DB = engine
-    from piccolo.apps.migrations.tables import Migration
-
-    tables: tuple[type[Table], ...] = (*TABLES, Migration)
-    for table in tables:
-        table._meta.db = engine
-    return engine
-
-
 async def open_database(dsn: str, *, pool_max: int = 10, migrate: bool = True) -> Database:
-    """Connect, apply pending migrations (under an advisory lock), start the pool."""
-    engine = bind_engine(dsn)
+    """Apply pending migrations (under an advisory lock), then open the pool."""
     try:
         if migrate:
-            await apply_migrations(engine)
-        await engine.start_connection_pool(min_size=1, max_size=pool_max)
+            await apply_migrations(dsn)
+        pool = await asyncpg.create_pool(dsn, min_size=1, max_size=pool_max)
     except (OSError, asyncpg.PostgresError) as exc:
         raise DatabaseError(f"cannot use the database: {exc}") from exc
-    return Database(engine=engine, dsn=dsn)
+    return Database(pool=pool, dsn=dsn)
 
 
-async def apply_migrations(engine: PostgresEngine) -> list[str]:
+async def apply_migrations(dsn: str) -> list[str]:
     """Run the migrations not yet applied; return their ids. Safe with concurrent starters."""
     from piccolo.apps.migrations.commands.forwards import ForwardsMigrationManager
 
-    connection: Any = await asyncpg.connect(dsn=engine.config["dsn"])
+    from survey_service.db.piccolo_conf import bind_engine
+
+    engine = bind_engine(dsn)
+    connection: Any = await asyncpg.connect(dsn=dsn)
     try:
         await connection.execute("SELECT pg_advisory_lock($1)", _MIGRATION_LOCK)
         manager = ForwardsMigrationManager(app_name="survey_service")
@@ -122,3 +148,5 @@ async def apply_migrations(engine: PostgresEngine) -> list[str]:
         with contextlib.suppress(Exception):
             await connection.execute("SELECT pg_advisory_unlock($1)", _MIGRATION_LOCK)
         await connection.close()
+        if engine.pool is not None:
+            await engine.close_connection_pool()

@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
-
-from survey_service.db.tables import Survey
+from piccolo.apps.migrations.tables import Migration
 
 __all__ = ["sql_migration"]
 
@@ -17,7 +16,8 @@ def sql_migration(
     """A Piccolo ``forwards`` that runs ``statements`` in the migration's transaction.
 
     Raw SQL keeps constraints and indexes exactly as the queries need them. Statements go
-    through Piccolo's querystrings, so a literal ``{}`` must be avoided (use
+    through Piccolo's querystrings (run on its own ``Migration`` table's engine, inside the
+    migration's transaction), so a literal ``{}`` must be avoided (use
     ``jsonb_build_object()`` or ``ARRAY[]::text[]``).
     """
 
@@ -28,7 +28,7 @@ def sql_migration(
 
         async def run() -> None:
             for statement in statements:
-                await Survey.raw(statement).run()
+                await Migration.raw(statement).run()
 
         manager.add_raw(run)
         return manager

@@ -5,15 +5,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-import uuid
-from collections.abc import Sequence
 
-import msgspec
-
-from survey_service.lib.structs import Struct
-from survey_service.db.tables import Assignment
-from survey_service.surveys.definitions import Experiment
+from survey_service.db import Database
+from survey_service.experiments import queries
 from survey_service.lib.periodic import Periodic
+from survey_service.lib.structs import Struct
+from survey_service.surveys.definitions import Experiment
 from survey_service.surveys.tokens import FormClaims
 
 __all__ = ["AssignmentRecorder", "NewAssignment", "draw_variant"]
@@ -75,7 +72,10 @@ class AssignmentRecorder:
     retried batch harmless.
     """
 
-    def __init__(self, interval: float = 0.5, batch_size: int = 1000, max_buffer: int = 200_000):
+    def __init__(
+        self, db: Database, interval: float = 0.5, batch_size: int = 1000, max_buffer: int = 200_000
+    ) -> None:
+        self._db = db
         self._batch_size = batch_size
         self._max_buffer = max_buffer
         self._buffer: list[NewAssignment] = []
@@ -109,23 +109,7 @@ class AssignmentRecorder:
             written = 0
             while self._buffer:
                 batch = self._buffer[: self._batch_size]
-                await _insert(batch)
+                await queries.insert_assignments(self._db, batch)
                 del self._buffer[: len(batch)]
                 written += len(batch)
             return written
-
-
-async def _insert(batch: Sequence[NewAssignment]) -> None:
-    rows = [
-        Assignment(
-            survey_id=a.survey_id,
-            survey_version_id=a.survey_version_id,
-            token_nonce=uuid.UUID(bytes=a.nonce),
-            variant=a.variant,
-            channel=a.channel,
-            language=a.language,
-            metadata=msgspec.json.encode(a.metadata).decode(),
-        )
-        for a in batch
-    ]
-    await Assignment.insert(*rows).on_conflict(action="DO NOTHING")

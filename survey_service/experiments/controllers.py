@@ -9,15 +9,15 @@ from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
-from survey_service.lib.structs import Struct
 from survey_service.experiments.service import (
     AssignmentResult,
     ExperimentResults,
     ExperimentService,
     ExperimentView,
 )
+from survey_service.lib.structs import Struct
+from survey_service.reporting.service import KpiParams
 from survey_service.web.auth import api_key_of, requires
-from survey_service.reporting.controllers import From, To, Tz, kpi_params
 
 __all__ = ["AssignmentIn", "ExperimentController"]
 
@@ -77,6 +77,7 @@ class ExperimentController(Controller):
         self,
         request: Request[Any, Any, Any],
         experiments: NamedDependency[ExperimentService],
+        filters: NamedDependency[KpiParams],
         key: FromPath[str],
         sequential: FromQuery[bool] = False,
         mde: Annotated[
@@ -85,13 +86,9 @@ class ExperimentController(Controller):
         metric: Annotated[
             str | None, QueryParameter(description="metric for the power helper")
         ] = None,
-        start: From = None,
-        end: To = None,
-        tz: Tz = None,
-        include_flagged: FromQuery[bool] = False,
     ) -> ExperimentResults:
-        """Per variant and metric; treatments against the control; SRM; power."""
-        params = kpi_params(request, start, end, tz, include_flagged, None)
+        """Per variant and metric; treatments against the control; SRM; power. The KPI
+        filters apply, except ``variant``."""
         return await experiments.results(
-            api_key_of(request), key, params, sequential=sequential, mde=mde, metric=metric
+            api_key_of(request), key, filters, sequential=sequential, mde=mde, metric=metric
         )

@@ -4,17 +4,17 @@ from the KPI rollups (never a scan of every response)."""
 from __future__ import annotations
 
 import datetime as dt
-import time
-import uuid
 from collections.abc import Mapping
-from urllib.parse import urlencode
 
 import msgspec
 
+from survey_service.apikeys.service import ApiKeyInfo
+from survey_service.errors import BadParameter, NotFound
+from survey_service.experiments import queries
+from survey_service.experiments.assignment import NewAssignment, draw_variant
 from survey_service.experiments.statistics import (
     MIN_N,
     Comparison,
-    Moments,
     Verdict,
     compare,
     holm,
@@ -22,55 +22,22 @@ from survey_service.experiments.statistics import (
     sample_ratio_mismatch,
     verdict,
 )
-from survey_service.apikeys.service import ApiKeyInfo
-from survey_service.experiments.assignment import NewAssignment, draw_variant
+from survey_service.lib.stats import Moments
 from survey_service.lib.structs import Struct
-from survey_service.db.tables import ExperimentSubject
-from survey_service.surveys.definitions import Experiment, Metric
-from survey_service.reporting.service import BadParameter, KpiParams, ReportingService
-from survey_service.reporting.rollups import AGGREGATE_NAMES, AggregateRow, aggregate
-from survey_service.surveys.serving import SurveyNotFound, SurveyService
+from survey_service.reporting.columns import AGGREGATE_NAMES
+from survey_service.reporting.metrics import METRICS, metric_moments
+from survey_service.reporting.queries import AggregateRow, aggregate
+from survey_service.reporting.service import KpiParams, ReportingService
 from survey_service.surveys.catalog import SurveyVersionInfo
-from survey_service.surveys.tokens import FormClaims
+from survey_service.surveys.definitions import Experiment, Metric
+from survey_service.surveys.serving import SurveyService
 
 __all__ = [
-    "METRICS",
     "AssignmentResult",
     "ExperimentResults",
     "ExperimentService",
     "ExperimentView",
-    "metric_moments",
 ]
-
-METRICS: tuple[Metric, ...] = (
-    "nps",
-    "csat_top2",
-    "csat_mean",
-    "empathy_index",
-    "css",
-    "response_rate",
-)
-"""Reported for every experiment; each on its KPI scale (NPS -100..100, shares in %)."""
-
-
-def metric_moments(sums: Mapping[str, int], assignments: int) -> dict[str, Moments]:
-    """Per-response moments of every experiment metric from rollup sums."""
-    promoters, detractors = sums["nps_promoters"], sums["nps_detractors"]
-    positive, negative = sums["css_positive"], sums["css_negative"]
-    classified = positive + sums["css_neutral"] + negative
-    responses = min(sums["n"], assignments)
-    return {
-        "nps": Moments.from_sums(
-            sums["nps_n"], promoters - detractors, promoters + detractors, 100
-        ),
-        "csat_top2": Moments.from_sums(sums["csat_n"], sums["csat_top2"], sums["csat_top2"], 100),
-        "csat_mean": Moments.from_sums(sums["csat_n"], sums["csat_sum"], sums["csat_sumsq"]),
-        "empathy_index": Moments.from_sums(
-            sums["empathy_n"], sums["empathy_sum6"], sums["empathy_sumsq36"], 1 / 6
-        ),
-        "css": Moments.from_sums(classified, positive - negative, positive + negative, 100),
-        "response_rate": Moments.from_sums(assignments, responses, responses, 100),
-    }
 
 
 class VariantView(Struct):
@@ -186,10 +153,9 @@ def _view(info: SurveyVersionInfo, e: Experiment) -> ExperimentView:
 class ExperimentService:
     """Experiments of the served surveys."""
 
-    def __init__(self, surveys: SurveyService, reporting: ReportingService, base_url: str) -> None:
+    def __init__(self, surveys: SurveyService, reporting: ReportingService) -> None:
         self.surveys = surveys
         self.reporting = reporting
-        self.base_url = base_url
 
     def _find(self, key: ApiKeyInfo, experiment: str) -> tuple[SurveyVersionInfo, Experiment]:
         for slug in self.surveys.catalog.slugs():
@@ -197,7 +163,7 @@ class ExperimentService:
             e = info.definition.experiment if info else None
             if info and e and e.key == experiment and key.sees(slug):
                 return info, e
-        raise SurveyNotFound(experiment)
+        raise NotFound("experiment", experiment)
 
     def visible(self, key: ApiKeyInfo) -> list[ExperimentView]:
         """Every experiment of a survey the key sees."""
@@ -226,62 +192,28 @@ class ExperimentService:
         subject = subject.strip()
         if not subject or len(subject) > 200:
             raise BadParameter("subject", "1 to 200 characters")
-        drawn = ExperimentSubject(
-            survey_id=info.survey_id,
-            experiment_key=e.key,
-            subject=subject,
-            variant=draw_variant(e),
-            cluster=cluster,
-            token_nonce=uuid.uuid4(),
+        variant, nonce, cluster, created = await queries.subject_variant(
+            self.surveys.db, info.survey_id, e.key, subject, draw_variant(e), cluster
         )
-        inserted = await (
-            ExperimentSubject.insert(drawn)
-            .on_conflict(action="DO NOTHING")
-            .returning(
-                ExperimentSubject.variant, ExperimentSubject.token_nonce, ExperimentSubject.cluster
-            )
-        )
-        created = bool(inserted)
-        row = (
-            inserted[0]
-            if inserted
-            else (
-                await ExperimentSubject.select(
-                    ExperimentSubject.variant,
-                    ExperimentSubject.token_nonce,
-                    ExperimentSubject.cluster,
-                ).where(
-                    (ExperimentSubject.survey_id == info.survey_id)
-                    & (ExperimentSubject.experiment_key == e.key)
-                    & (ExperimentSubject.subject == subject)
-                )
-            )[0]
-        )
-        language = (
-            language if language in info.definition.languages else info.definition.default_language
-        )
-        now = int(time.time())
-        claims = FormClaims(
-            survey_version_id=info.version_id,
-            nonce=row["token_nonce"].bytes,
-            variant=row["variant"],
+        definition = info.definition
+        claims = self.surveys.claims(
+            info.version_id,
+            nonce=nonce.bytes,
+            variant=variant,
             channel="link",
-            language=language,
+            language=language if language in definition.languages else definition.default_language,
             metadata={},
-            issued_at=now,
-            expires_at=now + self.surveys.token_ttl_seconds,
         )
         if created:
             self.surveys.recorder.record(NewAssignment.from_claims(info.survey_id, claims))
-        token = self.surveys.signer.sign(claims)
         return AssignmentResult(
             experiment=e.key,
             subject=subject,
-            variant=row["variant"],
-            cluster=row["cluster"],
+            variant=variant,
+            cluster=cluster,
             created=created,
-            token=token,
-            link=f"{self.base_url}/s/{info.slug}?{urlencode({'t': token})}",
+            token=self.surveys.signer.sign(claims),
+            link=self.surveys.link(info.slug, claims),
         )
 
     async def results(
@@ -309,7 +241,9 @@ class ExperimentService:
         query = await self.reporting.query_for(info, params)
         rows: dict[str, AggregateRow] = {
             str(row.key["variant"]): row
-            for row in await aggregate(msgspec.structs.replace(query, group_by=["variant"]))
+            for row in await aggregate(
+                self.reporting.db, msgspec.structs.replace(query, group_by=["variant"])
+            )
         }
         names = [v.name for v in e.variants]
         empty = dict.fromkeys(AGGREGATE_NAMES, 0)
@@ -414,9 +348,8 @@ class ExperimentService:
             progress=min(1.0, smallest / needed) if needed else None,
         )
 
-    @staticmethod
     async def _warnings(
-        info: SurveyVersionInfo, e: Experiment, variants: list[VariantResult], mismatch: bool
+        self, info: SurveyVersionInfo, e: Experiment, variants: list[VariantResult], mismatch: bool
     ) -> list[str]:
         warnings = []
         if mismatch:
@@ -429,12 +362,7 @@ class ExperimentService:
             warnings.append(
                 f"Some variants have fewer than {MIN_N} responses: too few to conclude anything."
             )
-        clusters = await ExperimentSubject.count().where(
-            (ExperimentSubject.survey_id == info.survey_id)
-            & (ExperimentSubject.experiment_key == e.key)
-            & ExperimentSubject.cluster.is_not_null()
-        )
-        if clusters:
+        if await queries.clustered(self.surveys.db, info.survey_id, e.key):
             warnings.append(
                 "Subjects were assigned in clusters (e.g. per agent or shift): responses within "
                 "a cluster are alike, so these intervals are too narrow; compare clusters."

@@ -1,7 +1,7 @@
 """A/B test statistics, following GrowthBook's gbstats conventions. Pure functions.
 
-- Per variant and metric: mean and sample variance from integer sums (see
-  :func:`survey_service.stats.mean_interval`).
+- Per variant and metric: mean and sample variance from integer sums
+  (:class:`survey_service.lib.stats.Moments`, shared with the KPIs).
 - Treatment against control: absolute difference d = m_t - m_c with standard error
   sqrt(v_t/n_t + v_c/n_c); relative difference d / m_c (only when m_c is not 0) with the
   delta-method variance v_t / (n_t m_c^2) + v_c m_t^2 / (n_c m_c^4); Welch-Satterthwaite
@@ -23,8 +23,8 @@ from typing import Literal
 
 import msgspec
 
+from survey_service.lib.stats import Moments, chi_square_gof, t_ppf, t_sf
 from survey_service.lib.structs import Struct
-from survey_service.lib.stats import chi_square_gof, t_ppf, t_sf
 
 __all__ = [
     "ALPHA",
@@ -32,7 +32,6 @@ __all__ = [
     "SEQUENTIAL_TUNING",
     "SRM_THRESHOLD",
     "Comparison",
-    "Moments",
     "Verdict",
     "compare",
     "holm",
@@ -48,30 +47,6 @@ MIN_N = 30
 """Fewer responses than this in either arm: "not enough data", whatever the p-value says."""
 
 Verdict = Literal["better", "worse", "no detectable difference", "not enough data"]
-
-
-class Moments(Struct):
-    """n, mean and sample variance of one metric in one variant."""
-
-    n: int
-    mean: float | None
-    variance: float | None
-
-    @classmethod
-    def from_sums(cls, n: int, total: int, total_sq: int, scale: float = 1.0) -> Moments:
-        """From integer sums of values ``v`` where the metric is ``scale * v``."""
-        if n == 0:
-            return cls(n=0, mean=None, variance=None)
-        mean = scale * total / n
-        variance = scale * scale * (n * total_sq - total * total) / (n * (n - 1)) if n > 1 else None
-        return cls(n=n, mean=mean, variance=variance)
-
-    def interval(self, alpha: float = ALPHA) -> tuple[float, float] | None:
-        """The t interval of the mean (the KPI API's intervals); None under two values."""
-        if self.mean is None or self.variance is None:
-            return None
-        half = t_ppf(1 - alpha / 2, self.n - 1) * math.sqrt(self.variance / self.n)
-        return self.mean - half, self.mean + half
 
 
 class Comparison(Struct):

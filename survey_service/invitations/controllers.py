@@ -10,14 +10,14 @@ from litestar.di import NamedDependency
 from litestar.exceptions import ValidationException
 from litestar.params import FromPath, FromQuery, JSONBody
 
-from survey_service.invitations.service import (
+from survey_service.invitations.batch import (
     MAX_BATCH,
     BatchResult,
     BounceIn,
     InvitationOut,
-    InvitationService,
     parse_csv,
 )
+from survey_service.invitations.service import InvitationService
 from survey_service.web.auth import api_key_of, requires
 
 __all__ = ["InvitationController"]

@@ -1,12 +1,22 @@
-"""The pages' own words (buttons, errors, notices) in the languages the shipped forms use.
+"""The service's own words (page buttons, errors, notices, email phrases) in every
+language it ships: one catalogue for pages and emails.
 
-Survey texts come from the definitions; these are the fixed words around them. A survey
-language without an entry here gets English page words around its own texts.
+Survey texts come from the definitions; these are the fixed words around them. Every
+shipped language has every key (``tests/unit/test_i18n.py``); a survey language without an
+entry here gets English words around its own texts.
 """
 
 from __future__ import annotations
 
-__all__ = ["LANGUAGE_NAMES", "ui_text"]
+import re
+
+__all__ = [
+    "LANGUAGES",
+    "LANGUAGE_NAMES",
+    "accepted_languages",
+    "browser_language",
+    "ui_text",
+]
 
 LANGUAGE_NAMES = {"en": "English", "es": "Español"}
 
@@ -49,8 +59,16 @@ _UI: dict[str, dict[str, str]] = {
         "wrong_pin_title": "Wrong PIN",
         "wrong_pin": "Please try again.",
         "answer_here": "Or answer here on this screen",
+        "unsubscribe_title": "Unsubscribe",
+        "unsubscribe_ask": "Stop receiving survey invitations at this address?",
+        "unsubscribe_button": "Unsubscribe",
         "unsubscribed_title": "You are unsubscribed",
         "unsubscribed": "We will not send survey invitations to this address again.",
+        "email_hello": "Hello",
+        "email_ask": "We'd love to hear how it went.",
+        "email_cta": "Answer the survey",
+        "email_leave": "Unsubscribe",
+        "email_reminder": "Reminder: ",
     },
     "es": {
         "send": "Enviar",
@@ -90,10 +108,46 @@ _UI: dict[str, dict[str, str]] = {
         "wrong_pin_title": "PIN incorrecto",
         "wrong_pin": "Inténtelo de nuevo.",
         "answer_here": "O responda aquí en esta pantalla",
+        "unsubscribe_title": "Darse de baja",
+        "unsubscribe_ask": "¿Dejar de recibir invitaciones a encuestas en esta dirección?",
+        "unsubscribe_button": "Darse de baja",
+        "unsubscribed_title": "Se ha dado de baja",
+        "unsubscribed": "No volveremos a enviar invitaciones a encuestas a esta dirección.",
+        "email_hello": "Hola",
+        "email_ask": "Nos encantaría saber qué tal fue.",
+        "email_cta": "Responder la encuesta",
+        "email_leave": "Darse de baja",
+        "email_reminder": "Recordatorio: ",
     },
 }
+
+
+LANGUAGES = tuple(_UI)
+"""Languages with their own words."""
 
 
 def ui_text(language: str) -> dict[str, str]:
     """The page words for ``language`` (English when there are none for it)."""
     return _UI.get(language, _UI["en"])
+
+
+def accepted_languages(header: str | None) -> list[str]:
+    """Two-letter languages from an Accept-Language header, most preferred first."""
+    weighted: list[tuple[float, int, str]] = []
+    for position, part in enumerate((header or "").split(",")[:20]):
+        lang, _, params = part.strip().partition(";")
+        quality = 1.0
+        match = re.search(r"q=([0-9.]+)", params)
+        if match:
+            try:
+                quality = float(match.group(1))
+            except ValueError:
+                continue
+        if lang and quality > 0:
+            weighted.append((-quality, position, lang[:2].lower()))
+    return [lang for _, _, lang in sorted(weighted)]
+
+
+def browser_language(accept: str | None) -> str:
+    """The best of the service's own languages for a browser (pages outside any survey)."""
+    return next((tag for tag in accepted_languages(accept) if tag in _UI), "en")

@@ -8,11 +8,13 @@ import math
 from collections.abc import Sequence
 from functools import lru_cache
 
+from survey_service.lib.structs import Struct
+
 __all__ = [
     "Z_95",
+    "Moments",
     "chi_square_gof",
     "chi_square_sf",
-    "mean_interval",
     "regularized_beta",
     "regularized_gamma_q",
     "t_ppf",
@@ -179,21 +181,32 @@ def wilson_interval(successes: int, n: int, z: float = Z_95) -> tuple[float, flo
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
-def mean_interval(
-    n: int, total: int, total_sq: int, scale: float = 1.0
-) -> tuple[float | None, float | None, float | None]:
-    """Mean and 95% t interval of ``n`` values ``scale * v`` for integers ``v`` summing to
-    ``total`` with squares summing to ``total_sq``: (mean, low, high).
+class Moments(Struct):
+    """n, mean and sample variance of one metric over ``n`` values: what every mean with an
+    interval (KPIs) and every comparison (experiments) is computed from."""
 
-    The variance numerator n*Q - S^2 is computed in exact integers, so no cancellation
-    error creeps in however large the sums. None where undefined: no mean without data, no
-    interval with fewer than two values.
-    """
-    if n == 0:
-        return None, None, None
-    mean = scale * total / n
-    if n < 2:
-        return mean, None, None
-    variance = scale * scale * (n * total_sq - total * total) / (n * (n - 1))
-    half = t_ppf(0.975, n - 1) * math.sqrt(max(0.0, variance) / n)
-    return mean, mean - half, mean + half
+    n: int
+    mean: float | None
+    variance: float | None
+
+    @classmethod
+    def from_sums(cls, n: int, total: int, total_sq: int, scale: float = 1.0) -> Moments:
+        """From integer sums of values ``v`` where the metric is ``scale * v``.
+
+        The variance numerator n*Q - S^2 is computed in exact integers, so no cancellation
+        error creeps in however large the sums. None where undefined: no mean without data,
+        no variance with fewer than two values.
+        """
+        if n == 0:
+            return cls(n=0, mean=None, variance=None)
+        mean = scale * total / n
+        variance = scale * scale * (n * total_sq - total * total) / (n * (n - 1)) if n > 1 else None
+        return cls(n=n, mean=mean, variance=variance)
+
+    def interval(self, alpha: float = 0.05) -> tuple[float, float] | None:
+        """The two-sided t interval of the mean (Student's t, n - 1 degrees of freedom);
+        None under two values."""
+        if self.mean is None or self.variance is None:
+            return None
+        half = t_ppf(1 - alpha / 2, self.n - 1) * math.sqrt(max(0.0, self.variance) / self.n)
+        return self.mean - half, self.mean + half

@@ -11,13 +11,18 @@ from litestar.exceptions import ValidationException
 from litestar.params import FromPath, QueryParameter
 from litestar.response import Template
 
-from survey_service.surveys.definitions import pick_language
-from survey_service.qr.links import LinkService
-from survey_service.qr.images import QrOptions, check, render
-from survey_service.surveys.serving import SurveyService, clean_metadata
+from survey_service.errors import NotFound
 from survey_service.lib.i18n import ui_text
+from survey_service.qr.images import QrOptions, check, render
+from survey_service.qr.links import LinkService
+from survey_service.qr.pages import who
+from survey_service.settings import Settings
+from survey_service.surveys.definitions import pick_language
+from survey_service.surveys.pages import serve_form
+from survey_service.surveys.serving import SurveyService, clean_metadata
+from survey_service.web.pages import notice
 
-__all__ = ["QrController"]
+__all__ = ["PAGE_SIZES", "QrController", "short_link"]
 
 _OPTION_NAMES = frozenset(f for f in QrOptions.__struct_fields__)
 _CACHE = "public, max-age=31536000, immutable"
@@ -83,7 +88,6 @@ class QrController(Controller):
         url = await links.short_url(slug, params)
         svg = render(url, QrOptions(ec="Q", scale=10), "svg").body.decode()
         metadata = clean_metadata(definition.metadata_keys, params)
-        who = " · ".join(metadata[k] for k in ("touchpoint", "agent", "location") if k in metadata)
         return Template(
             template_name="poster.html",
             context={
@@ -92,7 +96,7 @@ class QrController(Controller):
                 "lead": ui_text(language)["scan"],
                 "qr_svg": svg,
                 "short_url": url.split("://", 1)[-1],
-                "who": who,
+                "who": who(metadata),
                 "main_class": f"poster {size}",
                 "page_size_css": PAGE_SIZES[size],
             },
@@ -118,3 +122,31 @@ class QrController(Controller):
     ) -> Response[bytes]:
         """As the SVG."""
         return await self._image(request, links, slug, "png")
+
+
+@get("/q/{code:str}", include_in_schema=False)
+async def short_link(
+    request: Request[Any, Any, Any],
+    surveys: NamedDependency[SurveyService],
+    settings: NamedDependency[Settings],
+    links: NamedDependency[LinkService],
+    code: FromPath[str],
+) -> Template:
+    """A QR code's short link: the form with the link's channel and signed metadata."""
+    link = await links.resolve(code)
+    if link is None:
+        raise NotFound("link", code)
+    params = {**link.metadata, "channel": link.channel}
+    if request.query_params.get("lang"):
+        params["lang"] = request.query_params["lang"]
+    if link.nonce is not None:  # a kiosk's single-use code
+        language = pick_language(
+            surveys.survey(link.slug).definition,
+            params.get("lang"),
+            request.headers.get("accept-language"),
+        )
+        if await surveys.has_response(link.survey_id, link.nonce):
+            return notice(language, "used", 200)
+        if link.expired:
+            return notice(language, "expired", 410)
+    return await serve_form(request, surveys, settings, link.slug, params, link.nonce)

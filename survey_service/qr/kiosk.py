@@ -1,175 +1,33 @@
-"""Counter kiosk: a screen facing the customer shows a single-use QR code that changes as
-soon as it has been answered (or after ``SURVEY_KIOSK_ROTATE_SECONDS``), so each scan is one
-real visit and a photo of the code cannot be used to answer again and again.
-
-Staff unlock the page once with ``SURVEY_KIOSK_PIN`` (a signed, HttpOnly cookie for 12
-hours). The page refreshes itself every few seconds with a ``<meta http-equiv="refresh">``:
-no JavaScript, nothing that can leak memory over a day on a cheap tablet.
-"""
+"""Kiosk sessions: a staff member unlocks a counter screen once with the PIN; the screen
+then holds a signed session value (an HttpOnly cookie) until it expires. Pure functions."""
 
 from __future__ import annotations
 
 import hmac
 import time
-from typing import Annotated, Any
-from urllib.parse import urlencode
 
-from litestar import Controller, Request, Response, get, post
-from litestar.datastructures import Cookie
-from litestar.di import NamedDependency
-from litestar.enums import RequestEncodingType
-from litestar.params import Body, FromPath
-from litestar.response import Redirect, Template
+from survey_service.lib.keys import derive_key, mac
 
-from survey_service.surveys.definitions import pick_language
-from survey_service.qr.links import LinkService
-from survey_service.qr.images import QrOptions, render
-from survey_service.surveys.serving import SurveyService, clean_metadata
-from survey_service.settings import Settings
-from survey_service.lib.i18n import ui_text
-from survey_service.web.pages import form_page, notice, thanks_page
+__all__ = ["SESSION_SECONDS", "check_pin", "session", "unlocked"]
 
-__all__ = ["KioskPages"]
-
-_COOKIE = "ss_kiosk"
-_SESSION_SECONDS = 12 * 3600
-REFRESH_SECONDS = 3
-THANKS_SECONDS = 5
+SESSION_SECONDS = 12 * 3600
 
 
-def _session(secret: str, expires: int) -> str:
-    mac = hmac.new(secret.encode(), f"kiosk:{expires}".encode(), "sha256").hexdigest()
-    return f"{expires}.{mac}"
+def check_pin(given: str, pin: str | None) -> bool:
+    """Whether ``given`` is the staff PIN (constant time; always False when kiosks are off)."""
+    return pin is not None and hmac.compare_digest(given.encode(), pin.encode())
 
 
-def _unlocked(request: Request[Any, Any, Any], secret: str) -> bool:
-    value = request.cookies.get(_COOKIE, "")
+def session(secret: str, expires: int) -> str:
+    """The session value for a screen unlocked until ``expires`` (Unix time)."""
+    return f"{expires}.{mac(derive_key(secret, 'kiosk-session'), str(expires)).hex()}"
+
+
+def unlocked(secret: str, value: str, now: float | None = None) -> bool:
+    """Whether ``value`` is a genuine, unexpired session value."""
     expires, _, _mac = value.partition(".")
-    if not expires.isdecimal() or int(expires) < time.time():
+    if not expires.isdecimal() or len(expires) > 12:
         return False
-    return hmac.compare_digest(value, _session(secret, int(expires)))
-
-
-class KioskPages(Controller):
-    """``/kiosk/{slug}``: the rotating single-use code, behind the staff PIN."""
-
-    path = "/kiosk/{slug:str}"
-    include_in_schema = False
-
-    @get()
-    async def screen(
-        self,
-        request: Request[Any, Any, Any],
-        surveys: NamedDependency[SurveyService],
-        links: NamedDependency[LinkService],
-        settings: NamedDependency[Settings],
-        slug: FromPath[str],
-    ) -> Template:
-        """The current code, or the PIN form when this screen is not unlocked."""
-        definition = surveys.survey(slug).definition
-        params = dict(request.query_params.items())
-        language = pick_language(
-            definition, params.get("lang"), request.headers.get("accept-language")
-        )
-        t = ui_text(language)
-        if settings.kiosk_pin is None:
-            return notice(language, "kiosk_off", 404)
-        if not _unlocked(request, request.app.state.secret_key):
-            return Template(
-                template_name="pin.html",
-                context={
-                    "lang": language,
-                    "title": t["pin"],
-                    "t": t,
-                    "action": request.url.path + ("?" + urlencode(params) if params else ""),
-                    "error": None,
-                },
-                headers={"Cache-Control": "no-store"},
-            )
-        url = await links.kiosk_url(slug, params, settings.kiosk_rotate_seconds)
-        metadata = clean_metadata(definition.metadata_keys, params)
-        return Template(
-            template_name="kiosk.html",
-            context={
-                "lang": language,
-                "title": definition.title[language],
-                "lead": t["scan"],
-                "qr_svg": render(url, QrOptions(ec="M", scale=10), "svg").body.decode(),
-                "short_url": url.split("://", 1)[-1],
-                "who": " · ".join(
-                    metadata[k] for k in ("touchpoint", "agent", "location") if k in metadata
-                ),
-                "refresh": REFRESH_SECONDS,
-                "main_class": "poster",
-                "t": t,
-                "form_url": f"/kiosk/{slug}/form?{urlencode(params)}",
-            },
-            headers={"Cache-Control": "no-store"},
-        )
-
-    @get("/form")
-    async def tablet_form(
-        self,
-        request: Request[Any, Any, Any],
-        surveys: NamedDependency[SurveyService],
-        settings: NamedDependency[Settings],
-        slug: FromPath[str],
-    ) -> Response[Any]:
-        """The form on the counter tablet itself (channel ``kiosk``), blank every time."""
-        if settings.kiosk_pin is None or not _unlocked(request, request.app.state.secret_key):
-            return Redirect(f"/kiosk/{slug}?{urlencode(dict(request.query_params.items()))}")
-        served = await surveys.open_form(
-            slug,
-            params={**dict(request.query_params.items()), "channel": "kiosk"},
-            accept_language=request.headers.get("accept-language"),
-            default_channel="kiosk",
-        )
-        return form_page(served.survey, served.token)
-
-    @get("/thanks")
-    async def tablet_thanks(
-        self,
-        request: Request[Any, Any, Any],
-        surveys: NamedDependency[SurveyService],
-        slug: FromPath[str],
-    ) -> Template:
-        """Thank the customer, then show a blank form for the next one after a few seconds."""
-        definition = surveys.survey(slug).definition
-        params = dict(request.query_params.items())
-        language = pick_language(definition, params.get("lang"), None)
-        query = {**clean_metadata(definition.metadata_keys, params), "lang": language}
-        return thanks_page(
-            definition, language, f"{THANKS_SECONDS};url=/kiosk/{slug}/form?{urlencode(query)}"
-        )
-
-    @post(status_code=303)
-    async def unlock(
-        self,
-        request: Request[Any, Any, Any],
-        settings: NamedDependency[Settings],
-        surveys: NamedDependency[SurveyService],
-        slug: FromPath[str],
-        data: Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)],
-    ) -> Response[Any]:
-        """Check the PIN (rate-limited like form posts) and unlock this browser."""
-        pin = settings.kiosk_pin
-        surveys.survey(slug)
-        if pin is None or not hmac.compare_digest(data.get("pin", "").encode(), pin.encode()):
-            language = pick_language(
-                surveys.survey(slug).definition, None, request.headers.get("accept-language")
-            )
-            return notice(language, "wrong_pin", 403, link=None)
-        expires = int(time.time()) + _SESSION_SECONDS
-        redirect = Redirect(str(request.url), status_code=303)
-        redirect.set_cookie(
-            Cookie(
-                key=_COOKIE,
-                value=_session(request.app.state.secret_key, expires),
-                path="/kiosk/",
-                max_age=_SESSION_SECONDS,
-                httponly=True,
-                samesite="strict",
-                secure=settings.base_url.startswith("https:"),
-            )
-        )
-        return redirect
+    if int(expires) < (time.time() if now is None else now):
+        return False
+    return hmac.compare_digest(value, session(secret, int(expires)))

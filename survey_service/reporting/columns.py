@@ -1,6 +1,7 @@
 """The additive aggregates every KPI is computed from, each defined once as a per-row SQL
 expression. The rollup table's columns, the fold that fills them, and the KPI read over
-not-yet-folded rows are all generated from this list, so they cannot drift apart.
+not-yet-folded rows are all generated from this list; the migrations that built the
+rollup tables are checked against it by ``tests/integration/test_schema.py``.
 
 Every value is an integer: the empathy index of a response is an average of 1-3 items on
 0/25/50/75/100, so six times it is always a whole number (``empathy_sum6``); sums and
@@ -9,7 +10,16 @@ sums of squares therefore add up exactly, whatever the order.
 
 from __future__ import annotations
 
-__all__ = ["ASSIGNMENT_DIMENSIONS", "DIMENSIONS", "RESPONSE_AGGREGATES"]
+from typing import NamedTuple
+
+__all__ = [
+    "AGGREGATE_NAMES",
+    "BY_NAME",
+    "DIMENSIONS",
+    "RESPONSE_AGGREGATES",
+    "TIME_GROUPS",
+    "Dimension",
+]
 
 _ITEMS = ("empathy_understood", "empathy_cared", "empathy_emotional")
 _SCALED = (
@@ -54,15 +64,34 @@ RESPONSE_AGGREGATES: list[tuple[str, str]] = [
 ]
 """(column, per-response expression): summed per rollup group."""
 
-DIMENSIONS: dict[str, str] = {
-    "version": "survey_version_id",
-    "variant": "variant",
-    "channel": "channel",
-    "language": "language",
-    "touchpoint": "metadata->>'touchpoint'",
-    "agent": "metadata->>'agent'",
-    "location": "metadata->>'location'",
-}
-"""Breakdown dimensions: API name -> expression on a response or assignment row."""
+AGGREGATE_NAMES = [name for name, _ in RESPONSE_AGGREGATES]
 
-ASSIGNMENT_DIMENSIONS = DIMENSIONS
+
+class Dimension(NamedTuple):
+    """A breakdown dimension: its API name, its rollup column and SQL type, and the
+    expression that reads it from a response or assignment row."""
+
+    name: str
+    column: str
+    sql_type: str
+    null: bool
+    expression: str
+    in_totals: bool
+    """Kept in the daily totals rollups (no staff or channel dimensions there)."""
+
+
+DIMENSIONS: tuple[Dimension, ...] = (
+    Dimension("version", "survey_version_id", "integer", False, "survey_version_id", True),
+    Dimension("variant", "variant", "character varying(40)", True, "variant", True),
+    Dimension("channel", "channel", "character varying(10)", False, "channel", False),
+    Dimension("language", "language", "character varying(2)", False, "language", True),
+    Dimension("touchpoint", "touchpoint", "text", True, "metadata->>'touchpoint'", False),
+    Dimension("agent", "agent", "text", True, "metadata->>'agent'", False),
+    Dimension("location", "location", "text", True, "metadata->>'location'", False),
+)
+"""Every breakdown and filter dimension, in rollup column order: the one list the rollup
+tables, the fold, the KPI reads and the API's parameters are built from."""
+
+BY_NAME: dict[str, Dimension] = {d.name: d for d in DIMENSIONS}
+TIME_GROUPS = ("day", "week", "month")
+"""Time groups (local to the caller's zone); ``week`` is the ISO week starting Monday."""

@@ -11,8 +11,8 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from survey_service.lib.structs import Struct
 from survey_service.lib.stats import Z_95
+from survey_service.lib.structs import Struct
 
 __all__ = ["MIN_RELIABLE_N", "Driver", "DriverReport", "key_drivers"]
 

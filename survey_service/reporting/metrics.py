@@ -20,10 +20,43 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from survey_service.lib.stats import Moments, wilson_interval
 from survey_service.lib.structs import Struct
-from survey_service.lib.stats import mean_interval, wilson_interval
+from survey_service.surveys.definitions import Metric
 
-__all__ = ["CssKpi", "Estimate", "Kpis", "NpsKpi", "compute_kpis"]
+__all__ = ["METRICS", "CssKpi", "Estimate", "Kpis", "NpsKpi", "compute_kpis", "metric_moments"]
+
+METRICS: tuple[Metric, ...] = (
+    "nps",
+    "csat_top2",
+    "csat_mean",
+    "empathy_index",
+    "css",
+    "response_rate",
+)
+"""The metrics experiments compare, each on its KPI scale (NPS -100..100, shares in %)."""
+
+
+def metric_moments(sums: Mapping[str, int], assignments: int) -> dict[str, Moments]:
+    """Per-response moments of every metric in :data:`METRICS` from rollup sums: NPS
+    (+100 / 0 / -100), CSAT top-2 (100 / 0), CSAT mean, empathy index, CSS (+100 / 0 /
+    -100 per classified comment) and response rate (100 / 0 per served form)."""
+    promoters, detractors = sums["nps_promoters"], sums["nps_detractors"]
+    positive, negative = sums["css_positive"], sums["css_negative"]
+    classified = positive + sums["css_neutral"] + negative
+    responses = min(sums["n"], assignments)
+    return {
+        "nps": Moments.from_sums(
+            sums["nps_n"], promoters - detractors, promoters + detractors, 100
+        ),
+        "csat_top2": Moments.from_sums(sums["csat_n"], sums["csat_top2"], sums["csat_top2"], 100),
+        "csat_mean": Moments.from_sums(sums["csat_n"], sums["csat_sum"], sums["csat_sumsq"]),
+        "empathy_index": Moments.from_sums(
+            sums["empathy_n"], sums["empathy_sum6"], sums["empathy_sumsq36"], 1 / 6
+        ),
+        "css": Moments.from_sums(classified, positive - negative, positive + negative, 100),
+        "response_rate": Moments.from_sums(assignments, responses, responses, 100),
+    }
 
 
 class Estimate(Struct):
@@ -72,9 +105,10 @@ class Kpis(Struct):
     ignored_share: Estimate
 
 
-def _mean(n: int, total: int, total_sq: int, scale: float = 1.0) -> Estimate:
-    value, low, high = mean_interval(n, total, total_sq, scale)
-    return Estimate(value=value, ci_low=low, ci_high=high, n=n)
+def _estimate(moments: Moments) -> Estimate:
+    interval = moments.interval()
+    low, high = interval if interval else (None, None)
+    return Estimate(value=moments.mean, ci_low=low, ci_high=high, n=moments.n)
 
 
 def _share(successes: int, n: int) -> Estimate:
@@ -89,7 +123,7 @@ def _share(successes: int, n: int) -> Estimate:
 def _rating_0_100(a: Mapping[str, int], column: str) -> Estimate:
     # x = 25 * (r - 1): integer sums of (r - 1) from those of r.
     n, total, total_sq = a[f"{column}_n"], a[f"{column}_sum"], a[f"{column}_sumsq"]
-    return _mean(n, total - n, total_sq - 2 * total + n, 25.0)
+    return _estimate(Moments.from_sums(n, total - n, total_sq - 2 * total + n, 25.0))
 
 
 def _percent(part: int, whole: int) -> float | None:
@@ -98,13 +132,10 @@ def _percent(part: int, whole: int) -> float | None:
 
 def compute_kpis(a: Mapping[str, int], assignments: int | None = None) -> Kpis:
     """All KPIs from the aggregates ``a``; ``assignments`` None or 0: no response rate."""
-    nps_n, promoters, detractors = a["nps_n"], a["nps_promoters"], a["nps_detractors"]
-    nps = _mean(nps_n, promoters - detractors, promoters + detractors, 100.0)
+    m = metric_moments(a, assignments or 0)
+    nps, css = _estimate(m["nps"]), _estimate(m["css"])
+    promoters, detractors, nps_n = a["nps_promoters"], a["nps_detractors"], a["nps_n"]
     passives = nps_n - promoters - detractors
-    css_n = a["css_positive"] + a["css_neutral"] + a["css_negative"]
-    css = _mean(
-        css_n, a["css_positive"] - a["css_negative"], a["css_positive"] + a["css_negative"], 100.0
-    )
     cared_n, cared_yes = a["empathy_cared_n"], a["empathy_cared_yes"]
     return Kpis(
         nps=NpsKpi(
@@ -120,10 +151,10 @@ def compute_kpis(a: Mapping[str, int], assignments: int | None = None) -> Kpis:
             detractor_share=_percent(detractors, nps_n),
         ),
         csat_top2=_share(a["csat_top2"], a["csat_n"]),
-        csat_mean=_mean(a["csat_n"], a["csat_sum"], a["csat_sumsq"]),
-        empathy_index=_mean(a["empathy_n"], a["empathy_sum6"], a["empathy_sumsq36"], 1 / 6),
+        csat_mean=_estimate(m["csat_mean"]),
+        empathy_index=_estimate(m["empathy_index"]),
         empathy_understood=_rating_0_100(a, "empathy_understood"),
-        empathy_cared=_mean(cared_n, cared_yes, cared_yes, 100.0),
+        empathy_cared=_estimate(Moments.from_sums(cared_n, cared_yes, cared_yes, 100.0)),
         empathy_emotional=_rating_0_100(a, "empathy_emotional"),
         empathy_influence=_rating_0_100(a, "empathy_influence"),
         css=CssKpi(
@@ -134,7 +165,7 @@ def compute_kpis(a: Mapping[str, int], assignments: int | None = None) -> Kpis:
             positive=a["css_positive"],
             neutral=a["css_neutral"],
             negative=a["css_negative"],
-            unclassified=a["comments"] - css_n,
+            unclassified=a["comments"] - css.n,
         ),
         response_rate=_share(a["n"], assignments) if assignments else None,
         heard_share=_share(a["heard"], a["comments"]),

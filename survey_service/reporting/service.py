@@ -10,18 +10,19 @@ from typing import Any
 import msgspec
 
 from survey_service.apikeys.service import ApiKeyInfo
+from survey_service.db import Database
+from survey_service.errors import BadParameter, NotFound
 from survey_service.lib.structs import Struct
-from survey_service.db.tables import SurveyVersion
+from survey_service.reporting import queries
+from survey_service.reporting.columns import DIMENSIONS, TIME_GROUPS
+from survey_service.reporting.exports import stream_csv
 from survey_service.reporting.key_drivers import DriverReport, key_drivers
-from survey_service.reporting.exports import ExportedResponse, fetch_page, stream_csv
 from survey_service.reporting.metrics import Kpis, compute_kpis
-from survey_service.reporting.rollups import TIME_GROUPS, AggregateQuery, aggregate, driver_sums
-from survey_service.surveys.serving import SurveyNotFound
+from survey_service.reporting.queries import AggregateQuery, ExportedResponse
 from survey_service.surveys.catalog import Catalog, SurveyVersionInfo
 
 __all__ = [
     "FILTER_DIMENSIONS",
-    "BadParameter",
     "KpiGroup",
     "KpiParams",
     "KpiReport",
@@ -30,26 +31,8 @@ __all__ = [
     "parse_moment",
 ]
 
-FILTER_DIMENSIONS = ("channel", "touchpoint", "agent", "location", "variant", "language", "version")
-GROUP_DIMENSIONS = (
-    *TIME_GROUPS,
-    "channel",
-    "touchpoint",
-    "agent",
-    "location",
-    "variant",
-    "language",
-    "version",
-)
-
-
-class BadParameter(Exception):
-    """A query parameter that cannot be used; answered 400 naming it."""
-
-    def __init__(self, key: str, message: str) -> None:
-        super().__init__(f"{key}: {message}")
-        self.key = key
-        self.message = message
+FILTER_DIMENSIONS = tuple(d.name for d in DIMENSIONS)
+GROUP_DIMENSIONS = (*TIME_GROUPS, *FILTER_DIMENSIONS)
 
 
 class KpiParams(Struct):
@@ -59,7 +42,8 @@ class KpiParams(Struct):
     end: str | None = None
     tz: str | None = None
     filters: dict[str, str] = {}
-    include_flagged: bool = False
+    include_flagged: bool | None = None
+    """None: the endpoint's default (KPIs leave flagged responses out, exports keep them)."""
     group_by: str | None = None
     trust: str = "any"
 
@@ -123,16 +107,17 @@ def parse_moment(text: str, zone: zoneinfo.ZoneInfo, *, end: bool) -> dt.datetim
 class ReportingService:
     """KPI reports for one survey or several, as a given API key may see them."""
 
-    def __init__(self, catalog: Catalog, min_n: int, time_zone: str = "UTC") -> None:
+    def __init__(self, db: Database, catalog: Catalog, min_n: int, time_zone: str = "UTC") -> None:
+        self.db = db
         self.catalog = catalog
         self.min_n = min_n
         self.time_zone = time_zone
 
     def visible(self, key: ApiKeyInfo, slug: str) -> SurveyVersionInfo:
-        """The survey if it exists and the key may see it; else SurveyNotFound (404)."""
+        """The survey if it exists and the key may see it; else NotFound (404)."""
         info = self.catalog.current(slug)
         if info is None or not key.sees(slug):
-            raise SurveyNotFound(slug)
+            raise NotFound("survey", slug)
         return info
 
     async def survey_kpis(self, key: ApiKeyInfo, slug: str, params: KpiParams) -> KpiReport:
@@ -151,17 +136,17 @@ class ReportingService:
         self, surveys: list[SurveyVersionInfo], params: KpiParams, *, single: bool
     ) -> KpiReport:
         query, filters = await self._query(surveys, params, single=single)
-        total_rows = await aggregate(msgspec.structs.replace(query, group_by=[]))
+        total_rows = await queries.aggregate(self.db, msgspec.structs.replace(query, group_by=[]))
         total = total_rows[0]
         groups: list[KpiGroup] = []
         if query.group_by:
             names: dict[str, dict[Any, Any]] = {
-                "version": await self._version_numbers(query)
+                "version": await self.catalog.version_numbers(query.survey_ids)
                 if "version" in query.group_by
                 else {},
                 "survey": {s.survey_id: s.slug for s in surveys},
             }
-            for row in await aggregate(query):
+            for row in await queries.aggregate(self.db, query):
                 key = {g: names.get(g, {}).get(v, v) for g, v in row.key.items()}
                 groups.append(self._group(key, row.sums, row.assignments))
             groups.sort(key=lambda g: [str(v) for v in g.key.values()])
@@ -194,7 +179,7 @@ class ReportingService:
         if not items:
             raise BadParameter("outcome", "the survey has no empathy items to relate to it")
         query, _ = await self._query([info], params, single=True)
-        n, sums, cross = await driver_sums(query, [outcome, *items])
+        n, sums, cross = await queries.driver_sums(self.db, query, [outcome, *items])
         return key_drivers(outcome, items, n, sums, cross)
 
     async def export_page(
@@ -206,8 +191,8 @@ class ReportingService:
             raise BadParameter("cursor", "not a cursor from a previous page")
         if not 1 <= limit <= 1000:
             raise BadParameter("limit", "must be from 1 to 1000")
-        query, _ = await self._query([info], params, single=True)
-        items = await fetch_page(query, int(cursor or 0), limit)
+        query, _ = await self._query([info], params, single=True, flagged=True)
+        items = await queries.export_page(self.db, query, int(cursor or 0), limit)
         next_cursor = str(items[-1].id) if len(items) == limit else None
         return ResponsePage(items=items, next_cursor=next_cursor)
 
@@ -216,8 +201,8 @@ class ReportingService:
     ) -> AsyncIterator[bytes]:
         """The whole selection as CSV chunks (validated before the first byte is sent)."""
         info = self.visible(key, slug)
-        query, _ = await self._query([info], params, single=True)
-        return stream_csv(info.definition, query, bom=bom)
+        query, _ = await self._query([info], params, single=True, flagged=True)
+        return stream_csv(self.db, info.definition, query, bom=bom)
 
     def _group(self, key: dict[str, Any], sums: Mapping[str, int], assignments: int) -> KpiGroup:
         n = sums["n"]
@@ -231,7 +216,12 @@ class ReportingService:
         return query
 
     async def _query(
-        self, surveys: list[SurveyVersionInfo], params: KpiParams, *, single: bool
+        self,
+        surveys: list[SurveyVersionInfo],
+        params: KpiParams,
+        *,
+        single: bool,
+        flagged: bool = False,
     ) -> tuple[AggregateQuery, dict[str, str | int]]:
         tz = params.tz or self.time_zone
         try:
@@ -266,12 +256,11 @@ class ReportingService:
             start=start,
             end=end,
             filters=filters,
-            include_flagged=params.include_flagged,
+            include_flagged=flagged if params.include_flagged is None else params.include_flagged,
             group_by=group_by,
             trust=params.trust,  # type: ignore[arg-type]  # checked above
         )
-        shown = dict(params.filters)
-        return query, shown  # type: ignore[return-value]
+        return query, dict(params.filters)
 
     async def _filter_value(
         self, surveys: list[SurveyVersionInfo], name: str, value: str, *, single: bool
@@ -290,18 +279,8 @@ class ReportingService:
                 raise BadParameter("version", "only for one survey")
             if not value.isdecimal():
                 raise BadParameter("version", "must be a version number")
-            rows = await SurveyVersion.select(SurveyVersion.id).where(
-                (SurveyVersion.survey_id == surveys[0].survey_id)
-                & (SurveyVersion.version == int(value))
-            )
-            if not rows:
+            found = await self.catalog.version_id(surveys[0].survey_id, int(value))
+            if found is None:
                 raise BadParameter("version", f"the survey has no version {value}")
-            return int(rows[0]["id"])
+            return found
         return value
-
-    @staticmethod
-    async def _version_numbers(query: AggregateQuery) -> dict[int, int]:
-        rows = await SurveyVersion.select(SurveyVersion.id, SurveyVersion.version).where(
-            SurveyVersion.survey_id.is_in(query.survey_ids)
-        )
-        return {r["id"]: r["version"] for r in rows}

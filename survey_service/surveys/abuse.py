@@ -7,9 +7,10 @@ typed is lost; KPIs leave flagged responses out unless asked (``include_flagged`
 from __future__ import annotations
 
 import datetime as dt
-import hmac
 import ipaddress
 from collections.abc import Sequence
+
+from survey_service.lib.keys import derive_key, mac
 
 __all__ = ["HONEYPOT_FIELD", "client_address", "client_hash", "submission_flags"]
 
@@ -61,5 +62,5 @@ def _trusted(address: str, trusted: Sequence[str]) -> bool:
 
 def client_hash(secret: str, address: str, day: dt.date) -> str:
     """Keyed hash of the address with a salt that changes daily; the address is never kept."""
-    salt = hmac.digest(secret.encode(), f"client-salt:{day.isoformat()}".encode(), "sha256")
-    return hmac.digest(salt, address.encode(), "sha256")[:16].hex()
+    salt = derive_key(secret, f"client-salt:{day.isoformat()}")
+    return mac(salt, address)[:16].hex()

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import msgspec
 
+from survey_service.db import Database
+from survey_service.errors import NotFound
 from survey_service.lib.structs import Struct
-from survey_service.db.tables import Survey, SurveyVersion
+from survey_service.surveys import queries
 from survey_service.surveys.definitions import SurveyDefinition, content_hash
 
 __all__ = ["Catalog", "SurveyVersionInfo", "SyncOutcome", "sync_definitions"]
-
-_SYNC_LOCK = 7_406_222  # pg_advisory_xact_lock key: one syncing process at a time
 
 
 class SurveyVersionInfo(Struct):
@@ -41,91 +41,84 @@ class SyncOutcome(Struct):
 
 
 async def sync_definitions(
-    definitions: list[SurveyDefinition],
+    db: Database, definitions: list[SurveyDefinition]
 ) -> tuple[list[SyncOutcome], list[SurveyVersionInfo]]:
     """Store new versions and point each survey at its file's version."""
     outcomes: list[SyncOutcome] = []
     current: list[SurveyVersionInfo] = []
-    async with Survey._meta.db.transaction():
-        await Survey.raw("SELECT pg_advisory_xact_lock({})", _SYNC_LOCK).run()
+    async with db.transaction() as tx:
+        await tx.execute("SELECT pg_advisory_xact_lock($1)", queries.SYNC_LOCK)
         for definition in definitions:
-            info, created = await _sync_one(definition)
-            outcomes.append(SyncOutcome(slug=info.slug, version=info.version, created=created))
+            digest = content_hash(definition)
+            survey_id = await queries.upsert_survey(tx, definition.slug)
+            found = await queries.find_version(tx, survey_id, digest)
+            if found is None:
+                encoded = msgspec.json.encode(definition).decode()
+                version_id, version = await queries.insert_version(tx, survey_id, digest, encoded)
+            else:
+                version_id, version = found
+            await queries.point_at(tx, survey_id, version_id)
+            info = SurveyVersionInfo(
+                survey_id=survey_id, version_id=version_id, version=version, definition=definition
+            )
+            outcomes.append(SyncOutcome(slug=info.slug, version=version, created=found is None))
             current.append(info)
     return outcomes, current
-
-
-async def _sync_one(definition: SurveyDefinition) -> tuple[SurveyVersionInfo, bool]:
-    digest = content_hash(definition)
-    rows = await (
-        Survey.insert(Survey(slug=definition.slug, current_version_id=None))
-        .on_conflict(target=Survey.slug, action="DO UPDATE", values=[Survey.slug])
-        .returning(Survey.id)
-    )
-    survey_id: int = rows[0]["id"]
-    existing = await SurveyVersion.select(SurveyVersion.id, SurveyVersion.version).where(
-        (SurveyVersion.survey_id == survey_id) & (SurveyVersion.content_hash == digest)
-    )
-    created = not existing
-    if existing:
-        version_id, version = existing[0]["id"], existing[0]["version"]
-    else:
-        latest = await SurveyVersion.raw(
-            "SELECT coalesce(max(version), 0) AS v FROM survey_version WHERE survey_id = {}",
-            survey_id,
-        )
-        version = latest[0]["v"] + 1
-        inserted = await SurveyVersion.insert(
-            SurveyVersion(
-                survey_id=survey_id,
-                version=version,
-                content_hash=digest,
-                definition=msgspec.json.encode(definition).decode(),
-            )
-        ).returning(SurveyVersion.id)
-        version_id = inserted[0]["id"]
-    await Survey.update({Survey.current_version_id: version_id}).where(Survey.id == survey_id)
-    info = SurveyVersionInfo(
-        survey_id=survey_id, version_id=version_id, version=version, definition=definition
-    )
-    return info, created
-
-
-async def _load_version(version_id: int) -> SurveyVersionInfo | None:
-    rows = await SurveyVersion.select(
-        SurveyVersion.id, SurveyVersion.survey_id, SurveyVersion.version, SurveyVersion.definition
-    ).where(SurveyVersion.id == version_id)
-    if not rows:
-        return None
-    row = rows[0]
-    return SurveyVersionInfo(
-        survey_id=row["survey_id"],
-        version_id=row["id"],
-        version=row["version"],
-        definition=msgspec.json.decode(row["definition"], type=SurveyDefinition),
-    )
 
 
 class Catalog:
     """Served surveys by slug, and every version by id (immutable, so cached forever)."""
 
-    def __init__(self, current: list[SurveyVersionInfo]) -> None:
+    def __init__(self, db: Database, current: list[SurveyVersionInfo]) -> None:
+        self._db = db
         self._by_slug = {info.slug: info for info in current}
+        self._by_id = {info.survey_id: info for info in current}
         self._by_version = {info.version_id: info for info in current}
 
     def current(self, slug: str) -> SurveyVersionInfo | None:
         """The version new visitors of ``slug`` get, or None when it is not served."""
         return self._by_slug.get(slug)
 
+    def get(self, slug: str) -> SurveyVersionInfo:
+        """The current version of a served survey; raise NotFound."""
+        info = self._by_slug.get(slug)
+        if info is None:
+            raise NotFound("survey", slug)
+        return info
+
+    def by_id(self, survey_id: int) -> SurveyVersionInfo | None:
+        """The current version of the served survey with this id."""
+        return self._by_id.get(survey_id)
+
     def slugs(self) -> list[str]:
         """Every served slug."""
         return sorted(self._by_slug)
+
+    def served(self) -> list[SurveyVersionInfo]:
+        """Every served survey's current version, by slug."""
+        return [self._by_slug[slug] for slug in self.slugs()]
 
     async def version(self, version_id: int) -> SurveyVersionInfo | None:
         """Any stored version, including ones no longer current."""
         info = self._by_version.get(version_id)
         if info is None:
-            info = await _load_version(version_id)
-            if info is not None:
-                self._by_version[version_id] = info
+            row = await queries.load_version(self._db, version_id)
+            if row is None:
+                return None
+            survey_id, number, definition = row
+            info = SurveyVersionInfo(
+                survey_id=survey_id,
+                version_id=version_id,
+                version=number,
+                definition=msgspec.json.decode(definition, type=SurveyDefinition),
+            )
+            self._by_version[version_id] = info
         return info
+
+    async def version_id(self, survey_id: int, version: int) -> int | None:
+        """The id of a survey's version by its number."""
+        return await queries.version_id(self._db, survey_id, version)
+
+    async def version_numbers(self, survey_ids: list[int]) -> dict[int, int]:
+        """Version number by version id, for these surveys."""
+        return await queries.version_numbers(self._db, survey_ids)

@@ -18,6 +18,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from survey_service.lib.i18n import accepted_languages
 from survey_service.lib.structs import Struct
 
 __all__ = [
@@ -200,26 +201,10 @@ def pick_language(definition: SurveyDefinition, requested: str | None, accept: s
     """``?lang=`` if the survey has it, else the best Accept-Language match, else the default."""
     if requested and requested.lower()[:2] in definition.languages:
         return requested.lower()[:2]
-    for tag in _accept_language(accept or ""):
+    for tag in accepted_languages(accept):
         if tag in definition.languages:
             return tag
     return definition.default_language
-
-
-def _accept_language(header: str) -> list[str]:
-    weighted: list[tuple[float, int, str]] = []
-    for position, part in enumerate(header.split(",")[:20]):
-        lang, _, params = part.strip().partition(";")
-        quality = 1.0
-        match = re.search(r"q=([0-9.]+)", params)
-        if match:
-            try:
-                quality = float(match.group(1))
-            except ValueError:
-                continue
-        if lang and quality > 0:
-            weighted.append((-quality, position, lang[:2].lower()))
-    return [lang for _, _, lang in sorted(weighted)]
 
 
 def decode_definition(

@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+import uuid
 from collections.abc import Mapping
+from typing import Protocol
+from urllib.parse import urlencode
 
 import msgspec
 
-from survey_service.surveys.abuse import client_hash
+from survey_service.db import Database
+from survey_service.errors import AnswersRejected, FieldError, TokenError
 from survey_service.experiments.assignment import AssignmentRecorder, NewAssignment, draw_variant
 from survey_service.lib.structs import Struct
+from survey_service.responses import queries as response_queries
+from survey_service.responses.answers import clean_text, validate_answers
+from survey_service.responses.storage import StoredResponse, record_response
+from survey_service.surveys.abuse import client_hash
+from survey_service.surveys.catalog import Catalog, SurveyVersionInfo
 from survey_service.surveys.definitions import (
     CHANNELS,
     Question,
@@ -19,23 +28,13 @@ from survey_service.surveys.definitions import (
     SurveyDefinition,
     pick_language,
 )
-from survey_service.responses.storage import (
-    FieldError,
-    StoredResponse,
-    clean_text,
-    mark_invitation,
-    record_response,
-    validate_answers,
-)
-from survey_service.surveys.catalog import Catalog, SurveyVersionInfo
-from survey_service.surveys.tokens import FormClaims, TokenError, TokenSigner, new_nonce
+from survey_service.surveys.tokens import FormClaims, TokenSigner, new_nonce
 
 __all__ = [
     "MAX_METADATA_VALUE",
-    "AnswersRejected",
+    "FormEvents",
     "QuestionView",
     "ServedForm",
-    "SurveyNotFound",
     "SurveyService",
     "SurveyView",
     "clean_metadata",
@@ -46,17 +45,15 @@ MAX_METADATA_VALUE = 100
 """Longest metadata value kept; longer ones are dropped, not truncated (a cut id lies)."""
 
 
-class SurveyNotFound(Exception):
-    """No served survey has this slug."""
+class FormEvents(Protocol):
+    """Told when a form that was handed out earlier (an invitation's link) is opened or
+    answered; the invitations domain listens, so serving needs to know nothing of it."""
 
+    async def opened(self, survey_id: int, claims: FormClaims) -> None:
+        """A carried token's form was opened again."""
 
-class AnswersRejected(Exception):
-    """Answers or token failed validation; ``errors`` names each field."""
-
-    def __init__(self, errors: list[FieldError], *, reason: str = "invalid") -> None:
-        super().__init__("; ".join(f"{e.key}: {e.message}" for e in errors))
-        self.errors = errors
-        self.reason = reason  # invalid | malformed | signature | expired | mismatch
+    async def answered(self, survey_id: int, claims: FormClaims) -> None:
+        """A token's first response was stored."""
 
 
 class QuestionView(Struct):
@@ -154,24 +151,56 @@ class SurveyService:
 
     def __init__(
         self,
+        db: Database,
         catalog: Catalog,
         signer: TokenSigner,
         recorder: AssignmentRecorder,
+        *,
         token_ttl_seconds: int,
-        client_secret: str = "",
+        base_url: str,
+        client_secret: str,
     ) -> None:
+        self.db = db
         self.catalog = catalog
         self.signer = signer
         self.recorder = recorder
         self.token_ttl_seconds = token_ttl_seconds
+        self.base_url = base_url
         self._client_secret = client_secret
+        self.listeners: list[FormEvents] = []
 
     def survey(self, slug: str) -> SurveyVersionInfo:
-        """The current version of a served survey; raise SurveyNotFound."""
-        info = self.catalog.current(slug)
-        if info is None:
-            raise SurveyNotFound(slug)
-        return info
+        """The current version of a served survey; raise NotFound."""
+        return self.catalog.get(slug)
+
+    def claims(
+        self,
+        version_id: int,
+        *,
+        nonce: bytes,
+        variant: str | None,
+        channel: str,
+        language: str,
+        metadata: dict[str, str],
+        expires_at: int | None = None,
+    ) -> FormClaims:
+        """The claims of a form served now (the one place they are built); expiring after
+        the token lifetime unless ``expires_at`` says otherwise."""
+        now = int(time.time())
+        return FormClaims(
+            survey_version_id=version_id,
+            nonce=nonce,
+            variant=variant,
+            channel=channel,
+            language=language,
+            metadata=metadata,
+            issued_at=now,
+            expires_at=expires_at if expires_at is not None else now + self.token_ttl_seconds,
+        )
+
+    def link(self, slug: str, claims: FormClaims) -> str:
+        """The personal form link carrying these claims (``/s/<slug>?t=<token>``)."""
+        return f"{self.base_url}/s/{slug}?{urlencode({'t': self.signer.sign(claims)})}"
 
     async def open_form(
         self,
@@ -200,19 +229,16 @@ class SurveyService:
             return await self._renew(slug, carried, params.get("lang"))
         definition = info.definition
         channel = params.get("channel", default_channel)
-        now = int(time.time())
-        claims = FormClaims(
-            survey_version_id=info.version_id,
-            nonce=new_nonce(),
+        claims = self.claims(
+            info.version_id,
+            nonce=new_nonce() if single_use_nonce is None else single_use_nonce,
             variant=draw_variant(definition.experiment) if definition.experiment else None,
             channel=channel if channel in CHANNELS else default_channel,
             language=pick_language(definition, params.get("lang"), accept_language),
             metadata=clean_metadata(definition.metadata_keys, params),
-            issued_at=now,
-            expires_at=now + self.token_ttl_seconds,
         )
         if single_use_nonce is not None:
-            claims = msgspec.structs.replace(claims, nonce=single_use_nonce, single_use=True)
+            claims = msgspec.structs.replace(claims, single_use=True)
         elif sticky:
             try:
                 _, previous = await self.read_token(slug, sticky)
@@ -229,8 +255,8 @@ class SurveyService:
 
     async def _renew(self, slug: str, token: str, lang: str | None) -> ServedForm:
         version, previous = await self.read_token(slug, token)
-        if previous.channel == "email":  # an invitation's personal link was opened
-            await mark_invitation(version.survey_id, previous.nonce, "opened-form", ["sent"])
+        for listener in self.listeners:
+            await listener.opened(version.survey_id, previous)
         language = pick_language(version.definition, lang or previous.language, None)
         claims = msgspec.structs.replace(previous, language=language, issued_at=int(time.time()))
         return self._served(version, claims)
@@ -259,6 +285,10 @@ class SurveyService:
             error = FieldError(key="token", message="token belongs to another survey", code="token")
             raise AnswersRejected([error], reason="mismatch")
         return version, claims
+
+    async def has_response(self, survey_id: int, nonce: bytes) -> bool:
+        """Whether the token nonce already has its response (a used kiosk code)."""
+        return await response_queries.answered(self.db, survey_id, uuid.UUID(bytes=nonce))
 
     async def submit(
         self,
@@ -294,13 +324,9 @@ class SurveyService:
                 self._client_secret, client_address, dt.datetime.now(dt.UTC).date()
             )
         stored, created = await record_response(
-            version, claims, clean, flags=flags, client_hash=hashed
+            self.db, version, claims, clean, flags=flags, client_hash=hashed
         )
-        if created and claims.channel == "email":
-            await mark_invitation(
-                version.survey_id,
-                claims.nonce,
-                "responded",
-                ["queued", "sending", "sent", "opened-form", "failed"],
-            )
+        if created:
+            for listener in self.listeners:
+                await listener.answered(version.survey_id, claims)
         return stored, created

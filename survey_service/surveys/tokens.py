@@ -5,6 +5,10 @@ Format: ``1.<key id>.<claims>.<signature>``, every part base64url without paddin
 nothing); ``signature`` is HMAC-SHA256 over everything before it. The algorithm is fixed by
 the leading format version: nothing in a token can choose it. The key id lets a rotated-out
 key keep verifying the tokens it signed until they expire.
+
+The signing key is ``derive_key(secret, "form-token")``. Tokens signed before keys were
+derived per purpose (with the secret itself) still verify until they expire, so links in
+emails already sent keep working across the upgrade; none are signed that way any more.
 """
 
 from __future__ import annotations
@@ -18,9 +22,11 @@ import time
 
 import msgspec
 
+from survey_service.errors import TokenError
+from survey_service.lib.keys import derive_key
 from survey_service.lib.structs import Struct
 
-__all__ = ["FormClaims", "TokenError", "TokenSigner", "new_nonce"]
+__all__ = ["MAX_TOKEN_LENGTH", "FormClaims", "TokenSigner", "new_nonce"]
 
 _FORMAT = "1"
 MAX_TOKEN_LENGTH = 2048
@@ -38,14 +44,6 @@ class FormClaims(Struct, array_like=True):
     issued_at: int
     expires_at: int
     single_use: bool = False  # a kiosk code: a second answer is told the code was used
-
-
-class TokenError(Exception):
-    """A token that cannot be used; ``reason`` is malformed, signature or expired."""
-
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.reason = reason
 
 
 def new_nonce() -> bytes:
@@ -68,13 +66,13 @@ def _key_id(key: bytes) -> str:
 class TokenSigner:
     """Issues tokens with the current key; verifies with the current or previous one."""
 
-    def __init__(self, key: str, previous_key: str | None = None) -> None:
-        current = key.encode()
+    def __init__(self, secret: str, previous_secret: str | None = None) -> None:
+        current = derive_key(secret, "form-token")
         self._current = (_key_id(current), current)
-        self._keys = {self._current[0]: current}
-        if previous_key:
-            old = previous_key.encode()
-            self._keys[_key_id(old)] = old
+        secrets_ = [secret] + ([previous_secret] if previous_secret else [])
+        verifying = [derive_key(s, "form-token") for s in secrets_]
+        verifying += [s.encode() for s in secrets_]  # tokens signed before derivation
+        self._keys = {_key_id(key): key for key in verifying}
 
     def sign(self, claims: FormClaims) -> str:
         """The token for ``claims``."""

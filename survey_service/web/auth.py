@@ -27,7 +27,7 @@ def requires(
             raise NotAuthorizedException(
                 "an API key is required (Authorization: Bearer ...)", headers=_CHALLENGE
             )
-        key = await authenticate(token.strip())
+        key = await authenticate(connection.app.state.db, token.strip())
         if key is None:
             raise NotAuthorizedException("the API key is unknown or revoked", headers=_CHALLENGE)
         if not key.allows(scope):

@@ -1,7 +1,8 @@
-"""Exceptions to HTTP answers: a clear 4xx naming the field, never a 500.
+"""The service's errors (:mod:`survey_service.errors`) to HTTP answers, in one place: a
+clear 4xx naming the field, never a 500.
 
-JSON for the API; on the customer pages (``/s/...``) the same errors become friendly pages
-in the customer's language.
+JSON for the API; on the customer pages (``/s/...``, ``/q/...``, ``/kiosk/...``) the same
+errors become friendly pages in the customer's language.
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ from litestar.exceptions import (
 )
 from litestar.exceptions.responses import create_exception_response
 
+from survey_service.errors import AnswersRejected, BadParameter, NotFound
+from survey_service.lib.i18n import browser_language
 from survey_service.surveys.definitions import pick_language
-from survey_service.reporting.service import BadParameter
-from survey_service.surveys.serving import AnswersRejected, SurveyNotFound
+from survey_service.web.pages import notice
 
 __all__ = ["EXCEPTION_HANDLERS"]
 
@@ -31,15 +33,13 @@ def _page_language(request: Request[Any, Any, Any]) -> str:
     info = request.app.state.surveys.catalog.current(slug) if slug else None
     accept = request.headers.get("accept-language")
     if info is None:
-        return "es" if (accept or "").lower().startswith("es") else "en"
+        return browser_language(accept)
     return pick_language(info.definition, request.query_params.get("lang"), accept)
 
 
 def _answer(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
     kind = _PAGE_KINDS.get(exc.status_code)
     if request.url.path.startswith(("/s/", "/q/", "/kiosk/")) and kind:
-        from survey_service.web.pages import notice  # pages import this module's peers
-
         language = _page_language(request)
         slug = request.path_params.get("slug")
         link = f"/s/{slug}?lang={language}" if slug and kind != "not_found" else None
@@ -51,8 +51,8 @@ def _http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Resp
     return _answer(request, exc)
 
 
-def _survey_not_found(request: Request[Any, Any, Any], exc: SurveyNotFound) -> Response[Any]:
-    return _answer(request, NotFoundException(f"no survey called '{exc}'"))
+def _not_found(request: Request[Any, Any, Any], exc: NotFound) -> Response[Any]:
+    return _answer(request, NotFoundException(str(exc)))
 
 
 def _bad_parameter(request: Request[Any, Any, Any], exc: BadParameter) -> Response[Any]:
@@ -75,7 +75,7 @@ def _answers_rejected(request: Request[Any, Any, Any], exc: AnswersRejected) -> 
 
 EXCEPTION_HANDLERS = {
     HTTPException: _http_exception,
-    SurveyNotFound: _survey_not_found,
+    NotFound: _not_found,
     AnswersRejected: _answers_rejected,
     BadParameter: _bad_parameter,
 }

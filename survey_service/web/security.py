@@ -12,8 +12,8 @@ from litestar.enums import ScopeType
 from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-from survey_service.surveys.abuse import client_address
 from survey_service.settings import Settings
+from survey_service.surveys.abuse import client_address
 
 __all__ = ["rate_limits", "security_headers", "style_hash"]
 

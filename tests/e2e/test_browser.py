@@ -24,7 +24,7 @@ import pytest
 
 from survey_service.surveys.definitions import QuestionType, SurveyDefinition, decode_definition
 from survey_service.surveys.tokens import TokenSigner
-from tests.conftest import FORMS, TEST_KEY
+from tests.helpers import FORMS, TEST_KEY
 
 pytestmark = pytest.mark.browser
 
@@ -351,6 +351,18 @@ async def client_text(base: str, url: str) -> str:
         return (await client.get(url)).text
 
 
+async def goto(page: Any, url: str) -> None:
+    """Open ``url``; the kiosk page refreshes itself every few seconds, and a refresh that
+    starts at the same moment aborts the navigation, so try once more (as a person would)."""
+    for attempt in range(3):
+        try:
+            await page.goto(url)
+            return
+        except Exception:
+            if attempt == 2:
+                raise
+
+
 async def scan(page: Any) -> str:
     import io
 
@@ -377,16 +389,16 @@ async def test_kiosk_code_is_single_use_and_rotates(
     kiosk = await new_page(browser, javascript=False)
     await kiosk.set_viewport_size({"width": 600, "height": 900})
     screen = f"{live_server}/kiosk/counter-check?touchpoint=Kiosk%201"
-    await kiosk.goto(screen)
+    await goto(kiosk, screen)
     await kiosk.fill("#pin", "000000")
     await kiosk.click("button[type=submit]")
     assert "Wrong PIN" in await kiosk.content()
-    await kiosk.goto(screen)
+    await goto(kiosk, screen)
     await kiosk.fill("#pin", "246810")
     await kiosk.click("button[type=submit]")
     await kiosk.wait_for_selector("svg")
     first = await scan(kiosk)
-    await kiosk.goto(screen)  # (the page also refreshes itself every few seconds)
+    await goto(kiosk, screen)  # (the page also refreshes itself every few seconds)
     assert await scan(kiosk) == first  # unchanged until someone answers
 
     async def open_code(code_url: str) -> Any:
@@ -406,7 +418,7 @@ async def test_kiosk_code_is_single_use_and_rotates(
     assert "This code was already used" in await other_phone.content()
     await phone.goto(first)
     assert "This code was already used" in await phone.content()
-    await kiosk.goto(screen)
+    await goto(kiosk, screen)
     second = await scan(kiosk)
     assert second != first  # the display moved on
     for page in (kiosk, phone, other_phone):

@@ -269,7 +269,9 @@ async def test_buffered_assignments_survive_a_clean_shutdown(
     from survey_service.surveys.tokens import new_nonce
 
     info = app.state.surveys.survey("counter-check")
-    recorder = AssignmentRecorder(interval=3600)  # nothing would be written before stop()
+    recorder = AssignmentRecorder(
+        app.state.db, interval=3600
+    )  # nothing would be written before stop()
     await recorder.start()
     for _ in range(25):
         recorder.record(

@@ -10,10 +10,9 @@ import httpx
 import pytest
 from litestar import Litestar
 
-from survey_service.surveys.serving import SurveyService
 from survey_service.lib.stats import chi_square_gof
-from tests.conftest import SPLITS
-from tests.helpers import hidden
+from survey_service.surveys.serving import SurveyService
+from tests.helpers import SPLITS, hidden
 
 SERVED = 10_000
 ANSWERED = 500

@@ -23,7 +23,7 @@ from tests.integration.test_kpis import T0, insert
 
 @pytest.fixture
 async def headers(app: Litestar, db: asyncpg.Connection) -> dict[str, str]:
-    created = await create_key("experiments", ["kpis:read", "assignments:write"])
+    created = await create_key(app.state.db, "experiments", ["kpis:read", "assignments:write"])
     return {"Authorization": f"Bearer {created.key}"}
 
 
@@ -44,9 +44,9 @@ async def assignments(db: asyncpg.Connection, slug: str, counts: dict[str, int])
 
 
 async def results(
-    client: httpx.AsyncClient, headers: dict[str, str], key: str, **params: str
+    app: Litestar, client: httpx.AsyncClient, headers: dict[str, str], key: str, **params: str
 ) -> dict[str, Any]:
-    await fold_all("UTC")
+    await fold_all(app.state.db, "UTC")
     response = await client.get(
         f"/api/v1/experiments/{key}/results", params=params, headers=headers
     )
@@ -118,7 +118,7 @@ async def test_assignment_is_sticky_and_concurrency_safe(
     assert await db.fetchval("SELECT variant FROM response") == first["variant"]
     bad = await client.post(url, json={"subject": ""}, headers=headers)
     assert bad.status_code == 400
-    reader = await create_key("reader", ["kpis:read"])
+    reader = await create_key(app.state.db, "reader", ["kpis:read"])
     refused = await client.post(
         url, json={"subject": "x"}, headers={"Authorization": f"Bearer {reader.key}"}
     )
@@ -126,7 +126,7 @@ async def test_assignment_is_sticky_and_concurrency_safe(
 
 
 async def test_two_variants_match_welch_and_the_delta_method(
-    client: httpx.AsyncClient, headers: dict[str, str], db: asyncpg.Connection
+    app: Litestar, client: httpx.AsyncClient, headers: dict[str, str], db: asyncpg.Connection
 ) -> None:
     plan = {
         "neutral": [(3, False), (4, True), (2, False), (5, True)] * 12,
@@ -141,7 +141,7 @@ async def test_two_variants_match_welch_and_the_delta_method(
             )
             values[variant].append(((understood - 1) * 25 + (100 if cared else 0)) / 2)
     await assignments(db, "counter-check", {"neutral": 60, "warm": 55})
-    body = await results(client, headers, "counter-wording")
+    body = await results(app, client, headers, "counter-wording")
     [treatment] = body["treatments"]
     got = treatment["metrics"]["empathy_index"]["comparison"]
     want = welch(values["neutral"], values["warm"])
@@ -162,14 +162,14 @@ async def test_two_variants_match_welch_and_the_delta_method(
 
 
 async def test_three_variants_holm_srm_and_a_variant_without_responses(
-    client: httpx.AsyncClient, headers: dict[str, str], db: asyncpg.Connection
+    app: Litestar, client: httpx.AsyncClient, headers: dict[str, str], db: asyncpg.Connection
 ) -> None:
     scores = {"a": [9, 10, 6, 7, 3, 9] * 8, "b": [10, 10, 9, 8, 9, 6] * 8}
     for variant, values in scores.items():
         for score in values:
             await insert(db, "split-20-30-50", at=T0, nps=score, variant=variant)
     await assignments(db, "split-20-30-50", {"a": 300, "b": 280, "c": 420})  # b is short: SRM
-    body = await results(client, headers, "split-20-30-50", mde="0.2")
+    body = await results(app, client, headers, "split-20-30-50", mde="0.2")
     treatments = {t["variant"]: t["metrics"]["nps"] for t in body["treatments"]}
     x = {
         v: [100.0 if s >= 9 else 0.0 if s >= 7 else -100.0 for s in values]
@@ -191,7 +191,7 @@ async def test_three_variants_holm_srm_and_a_variant_without_responses(
     assert power["mde"] == 0.2
     assert power["smallest_arm"] == 0  # variant c has no responses yet
     assert power["progress"] == 0.0
-    sequential = await results(client, headers, "split-20-30-50", sequential="true")
+    sequential = await results(app, client, headers, "split-20-30-50", sequential="true")
     fixed_width = treatments["b"]["comparison"]["absolute_ci"]
     seq_width = {t["variant"]: t["metrics"]["nps"] for t in sequential["treatments"]}["b"][
         "comparison"
@@ -200,13 +200,13 @@ async def test_three_variants_holm_srm_and_a_variant_without_responses(
 
 
 async def test_holm_adjusts_two_treatments(
-    client: httpx.AsyncClient, headers: dict[str, str], db: asyncpg.Connection
+    app: Litestar, client: httpx.AsyncClient, headers: dict[str, str], db: asyncpg.Connection
 ) -> None:
     scores = {"a": [9, 6, 7, 3] * 12, "b": [10, 9, 9, 6] * 12, "c": [9, 7, 8, 6] * 12}
     for variant, values in scores.items():
         for score in values:
             await insert(db, "split-20-30-50", at=T0, nps=score, variant=variant)
-    body = await results(client, headers, "split-20-30-50", metric="nps", mde="0.5")
+    body = await results(app, client, headers, "split-20-30-50", metric="nps", mde="0.5")
     x = {
         v: [100.0 if s >= 9 else 0.0 if s >= 7 else -100.0 for s in values]
         for v, values in scores.items()
@@ -228,12 +228,12 @@ async def test_holm_adjusts_two_treatments(
 
 
 async def test_control_mean_of_zero_has_no_relative_lift(
-    client: httpx.AsyncClient, headers: dict[str, str], db: asyncpg.Connection
+    app: Litestar, client: httpx.AsyncClient, headers: dict[str, str], db: asyncpg.Connection
 ) -> None:
     for _ in range(40):
         await insert(db, "split-50-50", at=T0, nps=8, variant="a")  # all passives: NPS 0
         await insert(db, "split-50-50", at=T0, nps=10, variant="b")
-    body = await results(client, headers, "split-50-50")
+    body = await results(app, client, headers, "split-50-50")
     comparison = body["treatments"][0]["metrics"]["nps"]["comparison"]
     assert comparison["relative"] is None
     assert comparison["relative_note"] == "relative difference undefined: the control mean is 0"
@@ -243,14 +243,14 @@ async def test_control_mean_of_zero_has_no_relative_lift(
 
 
 async def test_clustered_assignments_are_warned_about(
-    client: httpx.AsyncClient, headers: dict[str, str], db: asyncpg.Connection
+    app: Litestar, client: httpx.AsyncClient, headers: dict[str, str], db: asyncpg.Connection
 ) -> None:
     await client.post(
         "/api/v1/experiments/split-50-50/assignments",
         json={"subject": "t-1", "cluster": "shift-2"},
         headers=headers,
     )
-    body = await results(client, headers, "split-50-50")
+    body = await results(app, client, headers, "split-50-50")
     assert any("clusters" in w for w in body["warnings"])
     assert any("fewer than 30" in w for w in body["warnings"])
     bad = await client.get("/api/v1/experiments/split-50-50/results?variant=a", headers=headers)
@@ -259,9 +259,9 @@ async def test_clustered_assignments_are_warned_about(
 
 
 async def test_results_of_an_experiment_without_any_data(
-    client: httpx.AsyncClient, headers: dict[str, str], db: asyncpg.Connection
+    app: Litestar, client: httpx.AsyncClient, headers: dict[str, str], db: asyncpg.Connection
 ) -> None:
-    body = await results(client, headers, "counter-wording", sequential="true", mde="0.1")
+    body = await results(app, client, headers, "counter-wording", sequential="true", mde="0.1")
     assert body["sample_ratio"]["assignments"] == {"neutral": 0, "warm": 0}
     assert body["sample_ratio"]["mismatch"] is False
     assert [v["responses"] for v in body["variants"]] == [0, 0]

@@ -22,7 +22,7 @@ from tests.integration.test_kpis import T0, insert
 
 @pytest.fixture
 async def headers(app: Litestar, db: asyncpg.Connection) -> AsyncIterator[dict[str, str]]:
-    created = await create_key("export", ["responses:read", "kpis:read"])
+    created = await create_key(app.state.db, "export", ["responses:read", "kpis:read"])
     return {"Authorization": f"Bearer {created.key}"}
 
 
@@ -116,9 +116,9 @@ async def test_csv_is_streamed_neutralised_and_optionally_with_bom(
 
 
 async def test_export_needs_the_responses_scope(
-    client: httpx.AsyncClient, db: asyncpg.Connection
+    app: Litestar, client: httpx.AsyncClient, db: asyncpg.Connection
 ) -> None:
-    kpis_only = await create_key("kpis", ["kpis:read"])
+    kpis_only = await create_key(app.state.db, "kpis", ["kpis:read"])
     response = await client.get(
         "/api/v1/surveys/nps-empathy/responses",
         headers={"Authorization": f"Bearer {kpis_only.key}"},

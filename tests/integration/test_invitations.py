@@ -16,7 +16,9 @@ from tests.helpers import hidden
 
 @pytest.fixture
 async def headers(app: Litestar, db: asyncpg.Connection) -> dict[str, str]:
-    created = await create_key("crm", ["invitations:write"], ["counter-check", "nps-empathy"])
+    created = await create_key(
+        app.state.db, "crm", ["invitations:write"], ["counter-check", "nps-empathy"]
+    )
     return {"Authorization": f"Bearer {created.key}"}
 
 
@@ -150,7 +152,7 @@ async def test_personal_link_answers_once_with_its_variant(
 
 
 async def test_list_filters_pages_and_scopes(
-    client: httpx.AsyncClient, headers: dict[str, str], db: asyncpg.Connection
+    app: Litestar, client: httpx.AsyncClient, headers: dict[str, str], db: asyncpg.Connection
 ) -> None:
     rows = [{"survey": "nps-empathy", "email": f"l{i}@example.com"} for i in range(5)]
     rows.append(
@@ -177,11 +179,11 @@ async def test_list_filters_pages_and_scopes(
     assert (
         await client.get("/api/v1/invitations", params={"status": "nope"}, headers=headers)
     ).status_code == 400
-    reader = await create_key("reader", ["kpis:read"])
+    reader = await create_key(app.state.db, "reader", ["kpis:read"])
     assert (
         await client.get("/api/v1/invitations", headers={"Authorization": f"Bearer {reader.key}"})
     ).status_code == 403
-    other = await create_key("other", ["invitations:write"], ["empathy-csat"])
+    other = await create_key(app.state.db, "other", ["invitations:write"], ["empathy-csat"])
     one = first[0]["id"]
     assert (
         await client.get(

@@ -22,8 +22,8 @@ from litestar import Litestar
 from scipy import stats as scipy_stats
 
 from survey_service.apikeys.service import ApiKeyInfo, create_key, revoke_key
-from survey_service.reporting.service import KpiParams, ReportingService
 from survey_service.reporting.rollups import fold_all, rebuild
+from survey_service.reporting.service import KpiParams, ReportingService
 
 T0 = dt.datetime(2026, 3, 2, 12, 0, tzinfo=dt.UTC)
 ADMIN = ApiKeyInfo(
@@ -222,7 +222,7 @@ async def random_csat(db: asyncpg.Connection, count: int, seed: int) -> None:
 @pytest.fixture
 def service(app: Litestar) -> ReportingService:
     """The app's reporting with no suppression, for exact comparisons on small data."""
-    return ReportingService(app.state.surveys.catalog, min_n=1)
+    return ReportingService(app.state.db, app.state.surveys.catalog, min_n=1)
 
 
 async def report(service: ReportingService, slug: str, **params: Any) -> dict[str, Any]:
@@ -235,10 +235,10 @@ async def report(service: ReportingService, slug: str, **params: Any) -> dict[st
 
 
 async def test_every_kpi_matches_an_independent_computation(
-    service: ReportingService, db: asyncpg.Connection
+    app: Litestar, service: ReportingService, db: asyncpg.Connection
 ) -> None:
     await random_csat(db, 150, seed=7)
-    await fold_all("UTC")  # the first half comes from rollups ...
+    await fold_all(app.state.db, "UTC")  # the first half comes from rollups ...
     await random_csat(db, 150, seed=8)  # ... the second from the unfolded tail
     await insert_assignments(db, "empathy-csat", 400, T0 + dt.timedelta(hours=5))
     rows = await raw_rows(db, "empathy-csat", "cardinality(flags) = 0")
@@ -250,10 +250,10 @@ async def test_every_kpi_matches_an_independent_computation(
 
 
 async def test_window_edges_inside_hours_use_raw_rows(
-    service: ReportingService, db: asyncpg.Connection
+    app: Litestar, service: ReportingService, db: asyncpg.Connection
 ) -> None:
     await random_csat(db, 200, seed=11)
-    await fold_all("UTC")
+    await fold_all(app.state.db, "UTC")
     start, end = T0 + dt.timedelta(hours=30, minutes=17), T0 + dt.timedelta(days=9, minutes=41)
     rows = await raw_rows(
         db,
@@ -269,10 +269,10 @@ async def test_window_edges_inside_hours_use_raw_rows(
 
 @pytest.mark.parametrize("zone", ["America/New_York", "Asia/Kolkata", "Australia/Adelaide"])
 async def test_daily_groups_by_agent_in_local_time(
-    service: ReportingService, db: asyncpg.Connection, zone: str
+    app: Litestar, service: ReportingService, db: asyncpg.Connection, zone: str
 ) -> None:
     await random_csat(db, 120, seed=3)
-    await fold_all("UTC")
+    await fold_all(app.state.db, "UTC")
     await random_csat(db, 40, seed=4)
     result = await report(service, "empathy-csat", tz=zone, group_by="day,agent")
     tz = zoneinfo.ZoneInfo(zone)
@@ -288,13 +288,13 @@ async def test_daily_groups_by_agent_in_local_time(
 
 
 async def test_half_past_eleven_local_lands_on_the_local_day(
-    service: ReportingService, db: asyncpg.Connection
+    app: Litestar, service: ReportingService, db: asyncpg.Connection
 ) -> None:
     # 23:30 in New York on 10 March = 03:30 UTC on 11 March.
     late = dt.datetime(2026, 3, 10, 23, 30, tzinfo=zoneinfo.ZoneInfo("America/New_York"))
     await insert(db, "nps-empathy", at=late, nps=10)
     await insert(db, "nps-empathy", at=late + dt.timedelta(hours=1), nps=0)
-    await fold_all("UTC")
+    await fold_all(app.state.db, "UTC")
     result = await report(service, "nps-empathy", tz="America/New_York", group_by="day")
     assert [(g["key"]["day"], g["kpis"]["nps"]["value"]) for g in result["groups"]] == [
         ("2026-03-10", 100.0),
@@ -309,7 +309,7 @@ async def test_half_past_eleven_local_lands_on_the_local_day(
 
 
 async def test_empty_one_all_promoters_all_detractors(
-    service: ReportingService, db: asyncpg.Connection
+    app: Litestar, service: ReportingService, db: asyncpg.Connection
 ) -> None:
     empty = await report(service, "nps-empathy")
     assert empty["n"] == 0
@@ -323,7 +323,7 @@ async def test_empty_one_all_promoters_all_detractors(
     assert (promoters["value"], promoters["ci_low"], promoters["ci_high"]) == (100.0, 100.0, 100.0)
     assert (promoters["promoters"], promoters["promoter_share"]) == (5, 100.0)
     await db.execute("UPDATE response SET nps = 3")
-    await rebuild("UTC")
+    await rebuild(app.state.db, "UTC")
     detractors = (await report(service, "nps-empathy"))["kpis"]["nps"]
     assert (detractors["value"], detractors["detractors"], detractors["detractor_share"]) == (
         -100.0,
@@ -335,7 +335,7 @@ async def test_empty_one_all_promoters_all_detractors(
 async def test_groups_below_the_minimum_are_suppressed(
     app: Litestar, db: asyncpg.Connection
 ) -> None:
-    strict = ReportingService(app.state.surveys.catalog, min_n=5)
+    strict = ReportingService(app.state.db, app.state.surveys.catalog, min_n=5)
     for agent, count in (("big", 6), ("small", 2)):
         for _ in range(count):
             await insert(db, "nps-empathy", at=T0, nps=8, agent=agent)
@@ -365,16 +365,16 @@ async def rollup_tables(db: asyncpg.Connection) -> dict[str, list[dict[str, Any]
 
 
 async def test_rebuild_equals_the_incremental_state(
-    service: ReportingService, db: asyncpg.Connection
+    app: Litestar, service: ReportingService, db: asyncpg.Connection
 ) -> None:
     await random_csat(db, 100, seed=21)
-    await fold_all("UTC", batch_size=37)  # many small batches
+    await fold_all(app.state.db, "UTC", batch_size=37)  # many small batches
     await random_csat(db, 100, seed=22)
     await insert_assignments(db, "empathy-csat", 30, T0)
-    await fold_all("UTC")
+    await fold_all(app.state.db, "UTC")
     incremental = await rollup_tables(db)
     assert all(incremental.values())
-    await rebuild("UTC")
+    await rebuild(app.state.db, "UTC")
     assert await rollup_tables(db) == incremental
     assert await db.fetchval("SELECT count(*) FROM response WHERE NOT folded") == 0
 
@@ -382,10 +382,10 @@ async def test_rebuild_equals_the_incremental_state(
 async def test_daily_rollups_in_the_business_zone(app: Litestar, db: asyncpg.Connection) -> None:
     await random_csat(db, 150, seed=31)
     zone = "America/New_York"
-    await rebuild(zone)
+    await rebuild(app.state.db, zone)
     await random_csat(db, 50, seed=32)  # an unfolded tail on top of the daily rollups
     try:
-        local = ReportingService(app.state.surveys.catalog, min_n=1, time_zone=zone)
+        local = ReportingService(app.state.db, app.state.surveys.catalog, min_n=1, time_zone=zone)
         result = msgspec.to_builtins(
             await local.survey_kpis(
                 ADMIN,
@@ -410,7 +410,7 @@ async def test_daily_rollups_in_the_business_zone(app: Litestar, db: asyncpg.Con
             k: len(v) for k, v in weeks.items()
         }
     finally:
-        await rebuild("UTC")
+        await rebuild(app.state.db, "UTC")
 
 
 async def test_business_wide_kpis_only_count_surveys_that_ask(
@@ -436,13 +436,15 @@ async def test_business_wide_kpis_only_count_surveys_that_ask(
 
 @pytest.fixture
 async def key(app: Litestar, db: asyncpg.Connection) -> AsyncIterator[str]:
-    created = await create_key("tests", ["kpis:read"], ["nps-empathy", "empathy-csat"])
+    created = await create_key(
+        app.state.db, "tests", ["kpis:read"], ["nps-empathy", "empathy-csat"]
+    )
     yield created.key
-    await revoke_key(created.info.prefix)
+    await revoke_key(app.state.db, created.info.prefix)
 
 
 async def test_kpis_need_a_live_key_with_the_scope(
-    client: httpx.AsyncClient, key: str, db: asyncpg.Connection
+    app: Litestar, client: httpx.AsyncClient, key: str, db: asyncpg.Connection
 ) -> None:
     url = "/api/v1/surveys/nps-empathy/kpis"
     assert (await client.get(url)).status_code == 401
@@ -454,11 +456,11 @@ async def test_kpis_need_a_live_key_with_the_scope(
     assert await db.fetchval(
         "SELECT last_used_at IS NOT NULL FROM api_key WHERE prefix = $1", key.split("_")[1]
     )
-    other = await create_key("responses only", ["responses:read"])
+    other = await create_key(app.state.db, "responses only", ["responses:read"])
     assert (
         await client.get(url, headers={"Authorization": f"Bearer {other.key}"})
     ).status_code == 403
-    await revoke_key(key.split("_")[1])
+    await revoke_key(app.state.db, key.split("_")[1])
     assert (await client.get(url, headers={"Authorization": f"Bearer {key}"})).status_code == 401
 
 
@@ -513,17 +515,19 @@ async def test_http_report_shape(
     assert nps["value"] == pytest.approx(100 / 6)
 
 
-async def test_the_background_fold_folds_and_respects_the_kept_zone(db: asyncpg.Connection) -> None:
+async def test_the_background_fold_folds_and_respects_the_kept_zone(
+    app: Litestar, db: asyncpg.Connection
+) -> None:
     from survey_service.lib.periodic import Periodic
 
-    await rebuild("UTC")
+    await rebuild(app.state.db, "UTC")
     await insert(db, "nps-empathy", at=T0, nps=9)
-    other_zone = Periodic(lambda: fold_all("Europe/Madrid"), 0.02, "fold-madrid")
+    other_zone = Periodic(lambda: fold_all(app.state.db, "Europe/Madrid"), 0.02, "fold-madrid")
     await other_zone.start()
     await asyncio.sleep(0.3)
     await other_zone.stop()
     assert await db.fetchval("SELECT count(*) FROM response WHERE NOT folded") == 1
-    folder = Periodic(lambda: fold_all("UTC"), 0.02, "fold-utc")
+    folder = Periodic(lambda: fold_all(app.state.db, "UTC"), 0.02, "fold-utc")
     await folder.start()
     for _ in range(100):
         if not await db.fetchval("SELECT count(*) FROM response WHERE NOT folded"):
@@ -535,12 +539,12 @@ async def test_the_background_fold_folds_and_respects_the_kept_zone(db: asyncpg.
 
 
 async def test_low_trust_is_a_filter_not_an_abuse_flag(
-    service: ReportingService, db: asyncpg.Connection
+    app: Litestar, service: ReportingService, db: asyncpg.Connection
 ) -> None:
     for score, low in ((10, True), (10, True), (0, False), (9, False)):
         await insert(db, "nps-empathy", at=T0, nps=score, low_trust=low, channel="qr")
     await insert(db, "nps-empathy", at=T0, nps=0, low_trust=True, flagged=True)
-    await fold_all("UTC")
+    await fold_all(app.state.db, "UTC")
     await insert(db, "nps-empathy", at=T0, nps=10, low_trust=True)  # unfolded tail too
     every = await report(service, "nps-empathy")
     high = await report(service, "nps-empathy", trust="high")

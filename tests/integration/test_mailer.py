@@ -74,12 +74,10 @@ def messages(box: Path) -> list[Message]:
     )
 
 
-def unsubscribe(invitation_id: int) -> str:
-    return f"http://testserver/u/{invitation_id}"
-
-
-async def queue(client: httpx.AsyncClient, rows: list[dict[str, object]]) -> list[int]:
-    key = await create_key("mail", ["invitations:write"])
+async def queue(
+    app: Litestar, client: httpx.AsyncClient, rows: list[dict[str, object]]
+) -> list[int]:
+    key = await create_key(app.state.db, "mail", ["invitations:write"])
     response = await client.post(
         "/api/v1/invitations", json=rows, headers={"Authorization": f"Bearer {key.key}"}
     )
@@ -92,6 +90,7 @@ async def test_invitations_go_out_once_with_safe_headers_and_working_links(
 ) -> None:
     port, box = smtp_server
     ids = await queue(
+        app,
         client,
         [
             {
@@ -108,12 +107,10 @@ async def test_invitations_go_out_once_with_safe_headers_and_working_links(
     )
     service = app.state.invitations
     # Two senders at once: SKIP LOCKED gives each row to one of them.
-    counts = await asyncio.gather(
-        send_due(service, smtp, unsubscribe, 5), send_due(service, smtp, unsubscribe, 5)
-    )
-    counts += [await send_due(service, smtp, unsubscribe)]
+    counts = await asyncio.gather(send_due(service, smtp, 5), send_due(service, smtp, 5))
+    counts += [await send_due(service, smtp)]
     assert sum(counts) == 12
-    assert await send_due(service, smtp, unsubscribe) == 0  # nothing twice
+    assert await send_due(service, smtp) == 0  # nothing twice
     received = messages(box)
     assert sorted(m["To"] for m in received) == sorted(
         [f"User {i} <u{i}@example.com>" for i in range(1, 12)]
@@ -122,7 +119,7 @@ async def test_invitations_go_out_once_with_safe_headers_and_working_links(
     assert all(m["Bcc"] is None for m in received)
     spanish = next(m for m in received if "u0@" in m["To"])
     assert spanish["Subject"] == "¿Nos recomendaría?"
-    assert spanish["List-Unsubscribe"] == f"<{unsubscribe(ids[0])}>"
+    assert spanish["List-Unsubscribe"] == f"<{service.unsubscribe_url(ids[0])}>"
     assert spanish["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     parts = {
         p.get_content_type(): p.get_payload(decode=True).decode()
@@ -151,9 +148,9 @@ async def test_invitations_go_out_once_with_safe_headers_and_working_links(
 async def test_unreachable_server_requeues_with_backoff(
     app: Litestar, client: httpx.AsyncClient, db: asyncpg.Connection
 ) -> None:
-    await queue(client, [{"survey": "nps-empathy", "email": "late@example.com"}])
+    await queue(app, client, [{"survey": "nps-empathy", "email": "late@example.com"}])
     smtp = SmtpSettings(host="127.0.0.1", port=free_port(), sender="s@example.com")
-    assert await send_due(app.state.invitations, smtp, unsubscribe) == 0
+    assert await send_due(app.state.invitations, smtp) == 0
     row = await db.fetchrow(
         "SELECT status, attempts, last_error, send_at > now() AS later FROM invitation"
     )
@@ -165,6 +162,7 @@ async def test_one_click_unsubscribe_suppresses_the_address(
     app: Litestar, client: httpx.AsyncClient, db: asyncpg.Connection
 ) -> None:
     ids = await queue(
+        app,
         client,
         [
             {"survey": "nps-empathy", "email": "bye@example.com"},
@@ -184,14 +182,16 @@ async def test_one_click_unsubscribe_suppresses_the_address(
     assert {r["status"] for r in await db.fetch("SELECT status FROM invitation")} == {
         "unsubscribed"
     }
-    again = await queue(client, [{"survey": "nps-empathy", "email": "bye@example.com"}])
+    again = await queue(app, client, [{"survey": "nps-empathy", "email": "bye@example.com"}])
     assert again == []  # every later invitation respects the suppression list
 
 
 async def test_one_tap_link_preselects_but_stores_nothing(
     app: Litestar, client: httpx.AsyncClient, db: asyncpg.Connection
 ) -> None:
-    [invitation_id] = await queue(client, [{"survey": "nps-empathy", "email": "tap@example.com"}])
+    [invitation_id] = await queue(
+        app, client, [{"survey": "nps-empathy", "email": "tap@example.com"}]
+    )
     link = app.state.invitations.link(
         dict(await db.fetchrow("SELECT * FROM invitation WHERE id = $1", invitation_id))
     )
@@ -209,6 +209,7 @@ async def test_temporary_refusals_are_retried_and_permanent_ones_fail(
     port, process = start_smtp("tests.smtp_handlers.Flaky")
     try:
         await queue(
+            app,
             client,
             [
                 {"survey": "nps-empathy", "email": "temp@example.com"},
@@ -218,7 +219,7 @@ async def test_temporary_refusals_are_retried_and_permanent_ones_fail(
         smtp = SmtpSettings(host="127.0.0.1", port=port, sender="s@example.com", per_second=1000)
         service = app.state.invitations
         for _ in range(3):
-            await send_due(service, smtp, unsubscribe)
+            await send_due(service, smtp)
             await db.execute(
                 "UPDATE invitation SET send_at = now() WHERE status = 'queued'"
             )  # skip the wait
@@ -241,9 +242,11 @@ async def test_status_follows_the_invitation(
     app: Litestar, client: httpx.AsyncClient, db: asyncpg.Connection, smtp_server: tuple[int, Path]
 ) -> None:
     port, _ = smtp_server
-    [invitation_id] = await queue(client, [{"survey": "nps-empathy", "email": "s@example.com"}])
+    [invitation_id] = await queue(
+        app, client, [{"survey": "nps-empathy", "email": "s@example.com"}]
+    )
     service = app.state.invitations
-    key = await create_key("status", ["invitations:write"])
+    key = await create_key(app.state.db, "status", ["invitations:write"])
     headers = {"Authorization": f"Bearer {key.key}"}
 
     async def status() -> str:
@@ -252,9 +255,7 @@ async def test_status_follows_the_invitation(
         return value
 
     assert await status() == "queued"
-    await send_due(
-        service, SmtpSettings(host="127.0.0.1", port=port, sender="s@example.com"), unsubscribe
-    )
+    await send_due(service, SmtpSettings(host="127.0.0.1", port=port, sender="s@example.com"))
     assert await status() == "sent"
     link = (await client.get(f"/api/v1/invitations/{invitation_id}", headers=headers)).json()[
         "link"
@@ -279,6 +280,7 @@ async def test_one_reminder_to_those_who_have_not_answered(
 ) -> None:
     port, box = smtp_server
     ids = await queue(
+        app,
         client,
         [
             {"survey": "split-50-50", "email": f"{who}@example.com"}
@@ -288,13 +290,13 @@ async def test_one_reminder_to_those_who_have_not_answered(
     )  # that survey asks for none
     service = app.state.invitations
     smtp = SmtpSettings(host="127.0.0.1", port=port, sender="s@example.com", per_second=1000)
-    assert await send_due(service, smtp, unsubscribe) == 4
+    assert await send_due(service, smtp) == 4
     await db.execute("UPDATE invitation SET status = 'responded' WHERE id = $1", ids[0])
     assert await service.unsubscribe(service.unsubscribe_url(ids[1]).rsplit("/", 1)[1])
-    assert await send_due(service, smtp, unsubscribe) == 0  # too early: 3 days not yet passed
+    assert await send_due(service, smtp) == 0  # too early: 3 days not yet passed
     await db.execute("UPDATE invitation SET sent_at = now() - interval '4 days'")
-    assert await send_due(service, smtp, unsubscribe) == 1
-    assert await send_due(service, smtp, unsubscribe) == 0  # one reminder only
+    assert await send_due(service, smtp) == 1
+    assert await send_due(service, smtp) == 0  # one reminder only
     reminders = [m for m in messages(box) if m["Subject"].startswith("Reminder: ")]
     assert [m["To"] for m in reminders] == ["quiet@example.com"]
 
@@ -303,7 +305,7 @@ async def test_send_command(
     app: Litestar, client: httpx.AsyncClient, database_url: str, smtp_server: tuple[int, Path]
 ) -> None:
     port, box = smtp_server
-    await queue(client, [{"survey": "nps-empathy", "email": "cli@example.com"}])
+    await queue(app, client, [{"survey": "nps-empathy", "email": "cli@example.com"}])
     env = {**os.environ, "DATABASE_URL": database_url, "SURVEY_SECRET_KEY": "c" * 40}
 
     def send() -> subprocess.CompletedProcess[str]:
@@ -330,13 +332,12 @@ async def test_bounce_reports_mark_and_suppress(
     app: Litestar, client: httpx.AsyncClient, db: asyncpg.Connection, smtp_server: tuple[int, Path]
 ) -> None:
     port, _ = smtp_server
-    [first] = await queue(client, [{"survey": "nps-empathy", "email": "Gone@Example.com"}])
+    [first] = await queue(app, client, [{"survey": "nps-empathy", "email": "Gone@Example.com"}])
     await send_due(
         app.state.invitations,
         SmtpSettings(host="127.0.0.1", port=port, sender="s@example.com"),
-        unsubscribe,
     )
-    key = await create_key("provider", ["invitations:write"])
+    key = await create_key(app.state.db, "provider", ["invitations:write"])
     headers = {"Authorization": f"Bearer {key.key}"}
     response = await client.post(
         "/api/v1/invitations/bounces",
@@ -346,6 +347,6 @@ async def test_bounce_reports_mark_and_suppress(
     assert response.json() == {"bounced": 1}
     invitation = (await client.get(f"/api/v1/invitations/{first}", headers=headers)).json()
     assert (invitation["status"], invitation["last_error"]) == ("bounced", "550 5.1.1 user unknown")
-    assert await queue(client, [{"survey": "nps-empathy", "email": "gone@example.com"}]) == []
+    assert await queue(app, client, [{"survey": "nps-empathy", "email": "gone@example.com"}]) == []
     bad = await client.post("/api/v1/invitations/bounces", json=[{"mail": "x"}], headers=headers)
     assert bad.status_code == 400

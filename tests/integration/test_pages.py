@@ -14,8 +14,8 @@ import pytest
 from litestar import Litestar
 
 from survey_service.app import create_app
-from survey_service.surveys.serving import SurveyService
 from survey_service.settings import Settings
+from survey_service.surveys.serving import SurveyService
 from survey_service.surveys.tokens import FormClaims
 from tests.helpers import hidden
 

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import asyncpg
 import httpx
+from litestar import Litestar
 
-from survey_service.responses.storage import rescore_comments
 from survey_service.responses.sentiment import ANALYSER_VERSION
+from survey_service.responses.storage import rescore_comments
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -57,7 +58,7 @@ async def test_comment_sentiment_is_stored_with_the_response(
 
 
 async def test_rescore_updates_old_versions_only_and_resumes(
-    client: httpx.AsyncClient, db: asyncpg.Connection
+    app: Litestar, client: httpx.AsyncClient, db: asyncpg.Connection
 ) -> None:
     ids = [
         await submit(
@@ -79,13 +80,18 @@ async def test_rescore_updates_old_versions_only_and_resumes(
         ids[:5],
     )
     seen: list[tuple[int, int]] = []
-    assert await rescore_comments(batch_size=2, progress=lambda d, t: seen.append((d, t))) == 5
+    assert (
+        await rescore_comments(
+            app.state.db, batch_size=2, progress=lambda d, t: seen.append((d, t))
+        )
+        == 5
+    )
     assert seen == [(2, 5), (4, 5), (5, 5)]
     rows = await db.fetch("SELECT sentiment_version, sentiment_class FROM response")
     assert all(
         r["sentiment_version"] == ANALYSER_VERSION and r["sentiment_class"] == 1 for r in rows
     )
-    assert await rescore_comments() == 0  # nothing left: a rerun resumes at nothing
+    assert await rescore_comments(app.state.db) == 0  # nothing left: a rerun resumes at nothing
 
 
 def test_score_command_writes_json_lines(tmp_path: Path) -> None:

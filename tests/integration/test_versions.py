@@ -7,9 +7,9 @@ import msgspec
 from litestar import Litestar
 
 from survey_service.experiments.assignment import AssignmentRecorder
+from survey_service.surveys.catalog import Catalog, SurveyVersionInfo, sync_definitions
 from survey_service.surveys.definitions import SurveyDefinition, decode_definition
 from survey_service.surveys.serving import SurveyService
-from survey_service.surveys.catalog import Catalog, sync_definitions
 
 SOURCE = """\
 slug = "versioning-probe"
@@ -34,10 +34,10 @@ async def test_changed_definition_becomes_a_new_version(
     app: Litestar, db: asyncpg.Connection
 ) -> None:
     v1, v2 = definition("Recommend?"), definition("Would you recommend us?")
-    [first], _ = await sync_definitions([v1])
-    [again], _ = await sync_definitions([v1])
-    [second], _ = await sync_definitions([v2])
-    [back], _current = await sync_definitions([v1])
+    [first], _ = await sync_definitions(app.state.db, [v1])
+    [again], _ = await sync_definitions(app.state.db, [v1])
+    [second], _ = await sync_definitions(app.state.db, [v2])
+    [back], _current = await sync_definitions(app.state.db, [v1])
     assert first.created
     assert not again.created
     assert second.created
@@ -57,17 +57,30 @@ async def test_changed_definition_becomes_a_new_version(
     assert slug_row["is_current"]
 
 
+def service_for(app: Litestar, current: list[SurveyVersionInfo]) -> SurveyService:
+    """A survey service serving exactly ``current`` (as a process started with those files)."""
+    db = app.state.db
+    return SurveyService(
+        db,
+        Catalog(db, current),
+        app.state.surveys.signer,
+        AssignmentRecorder(db),
+        token_ttl_seconds=3600,
+        base_url="http://testserver",
+        client_secret="x" * 32,
+    )
+
+
 async def test_response_points_at_the_version_it_was_served_with(
     app: Litestar, db: asyncpg.Connection
 ) -> None:
-    signer = app.state.surveys.signer
-    _, current_v1 = await sync_definitions([definition("Old wording?")])
-    old_service = SurveyService(Catalog(current_v1), signer, AssignmentRecorder(), 3600)
+    _, current_v1 = await sync_definitions(app.state.db, [definition("Old wording?")])
+    old_service = service_for(app, current_v1)
     served = await old_service.open_form(
         "versioning-probe", params={}, accept_language=None, default_channel="link"
     )
-    _, current_v2 = await sync_definitions([definition("New wording?")])
-    new_service = SurveyService(Catalog(current_v2), signer, AssignmentRecorder(), 3600)
+    _, current_v2 = await sync_definitions(app.state.db, [definition("New wording?")])
+    new_service = service_for(app, current_v2)
     stored, created = await new_service.submit("versioning-probe", served.token, {"score": 7})
     assert created
     version = await db.fetchval(

@@ -10,13 +10,13 @@ import pytest
 from scipy import stats as scipy_stats
 
 from survey_service.experiments.statistics import (
-    Moments,
     compare,
     holm,
     required_n,
     sample_ratio_mismatch,
     verdict,
 )
+from survey_service.lib.stats import Moments
 
 
 def moments(values: list[int]) -> Moments:

@@ -7,8 +7,13 @@ from pathlib import Path
 import pytest
 
 from survey_service.experiments.assignment import draw_variant
-from survey_service.surveys.definitions import Experiment, SurveyDefinition, Variant, decode_definition
-from survey_service.responses.storage import clean_text, role_columns, validate_answers
+from survey_service.responses.answers import clean_text, role_columns, validate_answers
+from survey_service.surveys.definitions import (
+    Experiment,
+    SurveyDefinition,
+    Variant,
+    decode_definition,
+)
 from survey_service.surveys.serving import clean_metadata, localize
 
 FORMS = Path(__file__).resolve().parents[2] / "forms"

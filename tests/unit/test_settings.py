@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from survey_service.settings import Settings, SettingsError, load_secret_key
+from survey_service.errors import SettingsError
+from survey_service.settings import Settings, load_secret_key
 
 
 def test_defaults() -> None:

@@ -6,9 +6,9 @@ import pytest
 from scipy import stats as scipy_stats
 
 from survey_service.lib.stats import (
+    Moments,
     chi_square_gof,
     chi_square_sf,
-    mean_interval,
     regularized_gamma_q,
     t_ppf,
     t_sf,
@@ -80,16 +80,17 @@ def test_wilson_matches_statsmodels_formula(successes: int, n: int) -> None:
     assert wilson_interval(0, 0) is None
 
 
-def test_mean_interval() -> None:
+def test_moments_interval() -> None:
     values = [3, 5, 4, 1, 5, 2]
-    mean, low, high = mean_interval(len(values), sum(values), sum(v * v for v in values))
+    moments = Moments.from_sums(len(values), sum(values), sum(v * v for v in values))
     ref = scipy_stats.t.interval(
         0.95, len(values) - 1, loc=sum(values) / 6, scale=scipy_stats.sem(values)
     )
-    assert (low, high) == pytest.approx(ref, rel=1e-9)
-    assert mean == pytest.approx(20 / 6)
-    assert mean_interval(0, 0, 0) == (None, None, None)
-    assert mean_interval(1, 4, 16) == (4, None, None)
-    assert mean_interval(3, 12, 48) == (4, 4, 4)
-    scaled = mean_interval(len(values), sum(values), sum(v * v for v in values), scale=25)
-    assert scaled[1] == pytest.approx(25 * low, rel=1e-12)
+    assert moments.interval() == pytest.approx(ref, rel=1e-9)
+    assert moments.mean == pytest.approx(20 / 6)
+    assert moments.variance == pytest.approx(scipy_stats.tvar(values), rel=1e-12)
+    assert Moments.from_sums(0, 0, 0).interval() is None
+    assert Moments.from_sums(1, 4, 16) == Moments(n=1, mean=4, variance=None)
+    assert Moments.from_sums(3, 12, 48).interval() == (4, 4)
+    scaled = Moments.from_sums(len(values), sum(values), sum(v * v for v in values), scale=25)
+    assert scaled.interval()[0] == pytest.approx(25 * ref[0], rel=1e-12)  # type: ignore[index]

@@ -6,7 +6,8 @@ import time
 
 import pytest
 
-from survey_service.surveys.tokens import FormClaims, TokenError, TokenSigner, new_nonce
+from survey_service.errors import TokenError
+from survey_service.surveys.tokens import FormClaims, TokenSigner, new_nonce
 
 KEY = "k" * 40
 OLD = "o" * 40
@@ -62,8 +63,28 @@ def test_expired() -> None:
 
 def test_previous_key_still_verifies_after_rotation() -> None:
     token = TokenSigner(OLD).sign(claims())
-    assert TokenSigner(KEY, previous_key=OLD).verify(token).variant == "warm"
+    assert TokenSigner(KEY, previous_secret=OLD).verify(token).variant == "warm"
     assert reason(TokenSigner(KEY), token) == "signature"
+
+
+def test_tokens_signed_with_the_raw_secret_still_verify() -> None:
+    """Links mailed before keys were derived per purpose keep working until they expire."""
+    import base64
+    import hashlib
+    import hmac
+
+    import msgspec
+
+    def b64(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+    raw = KEY.encode()
+    kid = b64(hashlib.sha256(b"kid:" + raw).digest()[:6])
+    head = f"1.{kid}.{b64(msgspec.msgpack.encode(claims()))}"
+    legacy = f"{head}.{b64(hmac.digest(raw, head.encode(), 'sha256'))}"
+    assert TokenSigner(KEY).verify(legacy).variant == "warm"
+    assert TokenSigner(KEY).sign(claims()) != legacy  # new tokens use the derived key
+    assert reason(TokenSigner(OLD), legacy) == "signature"
 
 
 @pytest.mark.parametrize("token", ["", "a.b.c", "2.x.y.z", "1.x.y.z", "1." + "a" * 3000])

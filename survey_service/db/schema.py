@@ -1,0 +1,225 @@
+"""The schema in one file: every table and column the migrations build, declared once.
+
+The migrations in ``migrations/`` create the schema (raw SQL, so constraints and indexes
+are exactly what the queries need); this module says what they must have built, and
+``tests/integration/test_schema.py`` checks that a freshly migrated database matches it,
+rollup columns included (generated from :mod:`survey_service.reporting.columns`). Test
+clean-up truncates :data:`DATA_TABLES`.
+
+Every hot table carries ``survey_id`` and every hot query filters by it, so the tables can
+be distributed by survey on Citus later.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from survey_service.reporting.columns import AGGREGATE_NAMES, DIMENSIONS
+
+__all__ = ["DATA_TABLES", "TABLES", "Column", "Table"]
+
+
+class Column(NamedTuple):
+    """A column: its name, PostgreSQL type (as ``format_type`` spells it) and nullability."""
+
+    name: str
+    type: str
+    null: bool = False
+
+
+class Table(NamedTuple):
+    """A table and what it is for."""
+
+    name: str
+    doc: str
+    columns: tuple[Column, ...]
+
+
+def _table(name: str, doc: str, *columns: Column) -> Table:
+    return Table(name, doc, columns)
+
+
+INT, BIGINT, SMALLINT = "integer", "bigint", "smallint"
+TEXT, BOOL, JSONB, UUID, REAL = "text", "boolean", "jsonb", "uuid", "real"
+TIME, DATE, TEXTS = "timestamp with time zone", "date", "text[]"
+
+
+def _varchar(length: int) -> str:
+    return f"character varying({length})"
+
+
+def _rollup(table: str, bucket: Column, *, totals: bool, sums: list[str], flagged: bool) -> Table:
+    dimensions = [
+        Column(d.column, d.sql_type, d.null) for d in DIMENSIONS if d.in_totals or not totals
+    ]
+    flags = [Column("flagged", BOOL), Column("low_trust", BOOL)] if flagged else []
+    kind = "daily totals (no staff or channel dimensions)" if totals else "per dimension values"
+    return _table(
+        table,
+        f"sums of {table.split('_')[0]} rows by survey, {bucket.name} and {kind}",
+        Column("survey_id", INT),
+        bucket,
+        *dimensions,
+        *flags,
+        *(Column(name, BIGINT) for name in sums),
+    )
+
+
+def _rollups(source: str, sums: list[str], *, flagged: bool) -> list[Table]:
+    hour, day = Column("hour", TIME), Column("day", DATE)
+    return [
+        _rollup(f"{source}_rollup", hour, totals=False, sums=sums, flagged=flagged),
+        _rollup(f"{source}_rollup_daily", day, totals=False, sums=sums, flagged=flagged),
+        _rollup(f"{source}_rollup_daily_totals", day, totals=True, sums=sums, flagged=flagged),
+    ]
+
+
+SURVEY = _table(
+    "survey",
+    "one row per slug; current_version_id is the version served to new visitors",
+    Column("id", INT),
+    Column("slug", _varchar(63)),
+    Column("current_version_id", INT, null=True),
+    Column("created_at", TIME),
+)
+SURVEY_VERSION = _table(
+    "survey_version",
+    "an immutable snapshot of a definition; responses point at the one they answered",
+    Column("id", INT),
+    Column("survey_id", INT),
+    Column("version", INT),
+    Column("content_hash", _varchar(64)),
+    Column("definition", JSONB),
+    Column("created_at", TIME),
+)
+_SERVED = (
+    Column("survey_id", INT),
+    Column("survey_version_id", INT),
+    Column("token_nonce", UUID),
+    Column("variant", _varchar(40), null=True),
+    Column("channel", _varchar(10)),
+    Column("language", _varchar(2)),
+    Column("metadata", JSONB),
+)
+ASSIGNMENT = _table(
+    "assignment",
+    "a served form: which variant was shown, through which channel (unique per nonce)",
+    Column("id", BIGINT),
+    *_SERVED,
+    Column("created_at", TIME),
+    Column("folded", BOOL),
+)
+RESPONSE = _table(
+    "response",
+    "a submitted form; answers by role are typed columns for the KPI queries",
+    Column("id", BIGINT),
+    *_SERVED,
+    Column("answers", JSONB),
+    Column("nps", SMALLINT, null=True),
+    Column("csat", SMALLINT, null=True),
+    Column("empathy_understood", SMALLINT, null=True),
+    Column("empathy_cared", BOOL, null=True),
+    Column("empathy_emotional", SMALLINT, null=True),
+    Column("empathy_influence", SMALLINT, null=True),
+    Column("comment", TEXT, null=True),
+    Column("flags", TEXTS),
+    Column("client_hash", _varchar(32), null=True),
+    Column("sentiment_polarity", REAL, null=True),
+    Column("sentiment_class", SMALLINT, null=True),
+    Column("sentiment_cues", TEXTS),
+    Column("sentiment_version", _varchar(20), null=True),
+    Column("score_text_mismatch", BOOL),
+    Column("created_at", TIME),
+    Column("folded", BOOL),
+)
+ROLLUP_STATE = _table(
+    "rollup_state",
+    "settings the rollups depend on (daily_zone: the zone daily rows are kept in)",
+    Column("name", TEXT),
+    Column("value", TEXT),
+)
+API_KEY = _table(
+    "api_key",
+    "a bearer key for /api/v1: its SHA-256, scopes and the surveys it may read (empty: all)",
+    Column("id", INT),
+    Column("name", _varchar(100)),
+    Column("prefix", _varchar(16)),
+    Column("secret_hash", _varchar(64)),
+    Column("scopes", TEXTS),
+    Column("surveys", TEXTS),
+    Column("created_at", TIME),
+    Column("revoked_at", TIME, null=True),
+    Column("last_used_at", TIME, null=True),
+)
+EXPERIMENT_SUBJECT = _table(
+    "experiment_subject",
+    "a subject's sticky variant in an experiment assigned before the survey",
+    Column("id", BIGINT),
+    Column("survey_id", INT),
+    Column("experiment_key", _varchar(63)),
+    Column("subject", _varchar(200)),
+    Column("variant", _varchar(40)),
+    Column("cluster", _varchar(200), null=True),
+    Column("token_nonce", UUID),
+    Column("created_at", TIME),
+)
+SHORT_LINK = _table(
+    "short_link",
+    "/q/<code>: a survey with its channel and metadata; kiosk codes add a fixed nonce",
+    Column("code", _varchar(16)),
+    Column("survey_id", INT),
+    Column("channel", _varchar(10)),
+    Column("metadata", JSONB),
+    Column("kiosk", _varchar(32), null=True),
+    Column("token_nonce", UUID, null=True),
+    Column("expires_at", TIME, null=True),
+    Column("created_at", TIME),
+)
+INVITATION = _table(
+    "invitation",
+    "the email outbox: one personal single-use link per row, its status and attempts",
+    Column("id", BIGINT),
+    Column("survey_id", INT),
+    Column("survey_version_id", INT),
+    Column("email", _varchar(254)),
+    Column("name", _varchar(100), null=True),
+    Column("language", _varchar(2)),
+    Column("metadata", JSONB),
+    Column("variant", _varchar(40), null=True),
+    Column("token_nonce", UUID),
+    Column("status", _varchar(16)),
+    Column("send_at", TIME),
+    Column("expires_at", TIME),
+    Column("attempts", INT),
+    Column("last_error", TEXT, null=True),
+    Column("sent_at", TIME, null=True),
+    Column("reminder_sent_at", TIME, null=True),
+    Column("created_at", TIME),
+)
+SUPPRESSION = _table(
+    "suppression",
+    "addresses that unsubscribed or bounced: never invited again",
+    Column("email", _varchar(254)),
+    Column("created_at", TIME),
+)
+
+TABLES: tuple[Table, ...] = (
+    SURVEY,
+    SURVEY_VERSION,
+    ASSIGNMENT,
+    RESPONSE,
+    *_rollups("response", AGGREGATE_NAMES, flagged=True),
+    *_rollups("assignment", ["n"], flagged=False),
+    ROLLUP_STATE,
+    API_KEY,
+    EXPERIMENT_SUBJECT,
+    SHORT_LINK,
+    INVITATION,
+    SUPPRESSION,
+)
+"""Every table of the service (Piccolo's own ``migration`` table aside)."""
+
+DATA_TABLES: tuple[str, ...] = tuple(
+    t.name for t in TABLES if t.name not in ("survey", "survey_version")
+)
+"""Tables holding collected data rather than definitions (emptied between tests)."""

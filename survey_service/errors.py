@@ -1,0 +1,93 @@
+"""Every error the service raises on purpose, in one hierarchy; ``web.errors`` maps each
+to its HTTP answer in one place.
+
+::
+
+    ServiceError
+    ├── NotFound(kind, key)          404 "no <kind> called '<key>'"
+    ├── BadParameter(key, message)   400 naming the parameter
+    ├── AnswersRejected(errors)      400 naming each field (403 for a forged token)
+    ├── TokenError(reason)           a token that cannot be used (becomes AnswersRejected)
+    └── StartupError                 the service cannot start; the message says why
+        ├── SettingsError            a setting from the environment is invalid
+        └── DatabaseError            the database cannot be reached or prepared
+"""
+
+from __future__ import annotations
+
+from survey_service.lib.structs import Struct
+
+__all__ = [
+    "AnswersRejected",
+    "BadParameter",
+    "DatabaseError",
+    "FieldError",
+    "NotFound",
+    "ServiceError",
+    "SettingsError",
+    "StartupError",
+    "TokenError",
+]
+
+
+class FieldError(Struct):
+    """One rejected input, named the way the client sent it.
+
+    ``code`` is stable for clients and page translations: required, range, type,
+    too_long, unknown, token, invalid, suppressed.
+    """
+
+    key: str
+    message: str
+    code: str = "invalid"
+
+
+class ServiceError(Exception):
+    """Base of every error the service raises on purpose."""
+
+
+class NotFound(ServiceError):
+    """No ``kind`` (survey, experiment, invitation, link ...) called ``key`` is visible."""
+
+    def __init__(self, kind: str, key: object) -> None:
+        super().__init__(f"no {kind} called '{key}'")
+        self.kind = kind
+        self.key = str(key)
+
+
+class BadParameter(ServiceError):
+    """A query parameter or request field that cannot be used; answered 400 naming it."""
+
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(f"{key}: {message}")
+        self.key = key
+        self.message = message
+
+
+class AnswersRejected(ServiceError):
+    """Answers or their token failed validation; ``errors`` names each field."""
+
+    def __init__(self, errors: list[FieldError], *, reason: str = "invalid") -> None:
+        super().__init__("; ".join(f"{e.key}: {e.message}" for e in errors))
+        self.errors = errors
+        self.reason = reason  # invalid | malformed | signature | expired | mismatch
+
+
+class TokenError(ServiceError):
+    """A token that cannot be used; ``reason`` is malformed, signature or expired."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class StartupError(ServiceError):
+    """The service cannot start; the message says why."""
+
+
+class SettingsError(StartupError):
+    """A setting from the environment is invalid; the message names the variable."""
+
+
+class DatabaseError(StartupError):
+    """The database cannot be reached or prepared; the message says what to do."""

@@ -1,0 +1,81 @@
+"""SQL of the experiments domain: served forms (assignments) and sticky subjects."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import msgspec
+
+from survey_service.db import Executor
+
+if TYPE_CHECKING:
+    from survey_service.experiments.assignment import NewAssignment
+
+__all__ = ["clustered", "insert_assignments", "subject_variant"]
+
+
+async def insert_assignments(db: Executor, batch: Sequence[NewAssignment]) -> None:
+    """Write served forms in one statement; a nonce already written is skipped."""
+    await db.execute(
+        "INSERT INTO assignment"
+        " (survey_id, survey_version_id, token_nonce, variant, channel, language, metadata)"
+        " SELECT * FROM unnest($1::int[], $2::int[], $3::uuid[], $4::text[], $5::text[],"
+        " $6::text[], $7::jsonb[])"
+        " ON CONFLICT (survey_id, token_nonce) DO NOTHING",
+        [a.survey_id for a in batch],
+        [a.survey_version_id for a in batch],
+        [uuid.UUID(bytes=a.nonce) for a in batch],
+        [a.variant for a in batch],
+        [a.channel for a in batch],
+        [a.language for a in batch],
+        [msgspec.json.encode(a.metadata).decode() for a in batch],
+    )
+
+
+async def subject_variant(
+    db: Executor,
+    survey_id: int,
+    experiment: str,
+    subject: str,
+    drawn: str,
+    cluster: str | None,
+) -> tuple[str, uuid.UUID, str | None, bool]:
+    """The subject's (variant, token nonce, cluster, created): ``drawn`` and a new nonce on
+    the first call; the stored ones on every later or concurrent call (a unique key, not a
+    read-then-write)."""
+    row = await db.fetchrow(
+        "INSERT INTO experiment_subject"
+        " (survey_id, experiment_key, subject, variant, cluster, token_nonce)"
+        " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING"
+        " RETURNING variant, token_nonce, cluster",
+        survey_id,
+        experiment,
+        subject,
+        drawn,
+        cluster,
+        uuid.uuid4(),
+    )
+    created = row is not None
+    if row is None:
+        row = await db.fetchrow(
+            "SELECT variant, token_nonce, cluster FROM experiment_subject"
+            " WHERE survey_id = $1 AND experiment_key = $2 AND subject = $3",
+            survey_id,
+            experiment,
+            subject,
+        )
+    assert row is not None
+    return row["variant"], row["token_nonce"], row["cluster"], created
+
+
+async def clustered(db: Executor, survey_id: int, experiment: str) -> bool:
+    """Whether any subject of the experiment was assigned with a cluster."""
+    found: bool = await db.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM experiment_subject WHERE survey_id = $1"
+        " AND experiment_key = $2 AND cluster IS NOT NULL)",
+        survey_id,
+        experiment,
+    )
+    return found

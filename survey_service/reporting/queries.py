@@ -1,0 +1,330 @@
+"""The read side of the KPIs: one statement per question, over the rollups plus the raw
+rows they do not hold yet.
+
+A read sums the rollup rows inside its window and adds the raw rows not folded yet (and,
+on the hourly path, those in the partial hours at the window's edges) in one statement,
+hence one snapshot: nothing is counted twice or missed. Daily rows serve queries in the
+business zone on whole days; other whole-hour zones use the hourly rows; zones whose
+offset is not a whole number of hours (India, Nepal, Newfoundland ...) read raw rows only
+(exact, slower). Also here: the sums the key-driver analysis needs, and export pages.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from collections.abc import Sequence
+from typing import Any, Literal
+
+import msgspec
+
+from survey_service.db import Executor
+from survey_service.lib.structs import Struct
+from survey_service.reporting.columns import (
+    AGGREGATE_NAMES,
+    BY_NAME,
+    RESPONSE_AGGREGATES,
+    TIME_GROUPS,
+)
+from survey_service.reporting.rollups import ABUSE_FLAGGED, LOW_TRUST
+
+__all__ = [
+    "AggregateQuery",
+    "AggregateRow",
+    "ExportedResponse",
+    "SqlBuilder",
+    "aggregate",
+    "driver_sums",
+    "export_page",
+    "raw_conditions",
+    "whole_hour_zone",
+]
+
+_SURVEY = "survey_id"  # the business-wide "survey" group: a column on every table
+
+
+def whole_hour_zone(
+    zone: zoneinfo.ZoneInfo, start: dt.datetime | None, end: dt.datetime | None
+) -> bool:
+    """True when every UTC offset of ``zone`` in the window is a whole number of hours
+    (sampled every 15 days and at both ends; unbounded windows span 2000 to next year)."""
+    first = start or dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+    last = end or dt.datetime.now(dt.UTC) + dt.timedelta(days=366)
+    moment = first
+    while True:
+        offset = moment.astimezone(zone).utcoffset()
+        if offset is None or offset.total_seconds() % 3600:
+            return False
+        if moment >= last:
+            return True
+        moment = min(last, moment + dt.timedelta(days=15))
+
+
+class AggregateQuery(Struct):
+    """Which responses to aggregate and how to group them (already validated)."""
+
+    survey_ids: list[int]
+    time_zone: str = "UTC"
+    start: dt.datetime | None = None
+    end: dt.datetime | None = None
+    filters: dict[str, str | int] = {}
+    include_flagged: bool = False
+    group_by: list[str] = []
+    trust: Literal["any", "high", "low"] = "any"
+    """``low``: only responses from plain (multi-use) QR codes; ``high``: all others."""
+    rollup_zone: str = "UTC"
+    """The zone the daily rollups are kept in (the business's, ``SURVEY_TIME_ZONE``)."""
+
+
+class AggregateRow(Struct):
+    """One group's key (dimension -> value) and its sums, and its assignments."""
+
+    key: dict[str, str | int | None]
+    sums: dict[str, int]
+    assignments: int
+
+
+class SqlBuilder:
+    """Builds one statement with ``$n`` placeholders and its arguments."""
+
+    def __init__(self) -> None:
+        self.args: list[Any] = []
+
+    def param(self, value: Any) -> str:
+        """The placeholder for ``value``."""
+        self.args.append(value)
+        return f"${len(self.args)}"
+
+
+def _group_expression(sql: SqlBuilder, group: str, grain: str, zone: str) -> str:
+    """The expression grouping rows of ``grain`` (raw, hourly or daily) by ``group``."""
+    if group in TIME_GROUPS:
+        if grain in ("daily", "totals"):  # already local dates
+            return f"to_char(date_trunc('{group}', day::timestamp), 'YYYY-MM-DD')"
+        column = "created_at" if grain == "raw" else "hour"
+        place = sql.param(zone)
+        local = f"date_trunc('{group}', {column}, {place}::text)"
+        return f"to_char({local} AT TIME ZONE {place}::text, 'YYYY-MM-DD')"
+    if group == "survey":
+        return _SURVEY
+    return BY_NAME[group].expression if grain == "raw" else BY_NAME[group].column
+
+
+def _ceil_hour(moment: dt.datetime) -> dt.datetime:
+    floor = moment.replace(minute=0, second=0, microsecond=0)
+    return floor if floor == moment else floor + dt.timedelta(hours=1)
+
+
+def _floor_hour(moment: dt.datetime) -> dt.datetime:
+    return moment.replace(minute=0, second=0, microsecond=0)
+
+
+def _local_date(moment: dt.datetime | None, zone: zoneinfo.ZoneInfo) -> dt.date | None:
+    """The local date when ``moment`` is a local midnight (or None), else raise ValueError."""
+    if moment is None:
+        return None
+    local = moment.astimezone(zone)
+    if local.time() != dt.time():
+        raise ValueError("not a local midnight")
+    return local.date()
+
+
+def _grain(q: AggregateQuery) -> str:
+    """totals (or daily, when staff or channel dimensions are used) when the query is in the
+    rollups' zone on whole local days, else hourly when the zone's offsets are whole hours,
+    else raw rows only."""
+    zone = zoneinfo.ZoneInfo(q.time_zone)
+    if q.time_zone == q.rollup_zone:
+        try:
+            _local_date(q.start, zone), _local_date(q.end, zone)
+        except ValueError:
+            pass
+        else:
+            used = set(q.filters) | {g for g in q.group_by if g not in TIME_GROUPS}
+            in_totals = all(g == "survey" or BY_NAME[g].in_totals for g in used)
+            return "totals" if in_totals else "daily"
+    return "hourly" if whole_hour_zone(zone, q.start, q.end) else "raw"
+
+
+def _branches(
+    sql: SqlBuilder,
+    q: AggregateQuery,
+    *,
+    table: str,
+    aggregates: Sequence[tuple[str, str]],
+    flagged: bool,
+) -> list[str]:
+    """A rollup branch (whole days or hours in the window) and a raw branch (unfolded rows,
+    and the partial hours at the window's edges)."""
+    grain = _grain(q)
+    branches = []
+    zone = zoneinfo.ZoneInfo(q.time_zone)
+    edges = ["NOT folded"]
+    edge_hours: tuple[dt.datetime | None, dt.datetime | None] = (None, None)
+    if grain != "raw":
+        keys = [
+            f"{_group_expression(sql, g, grain, q.time_zone)} AS g{i}"
+            for i, g in enumerate(q.group_by)
+        ]
+        where = [f"survey_id = ANY({sql.param(q.survey_ids)})"]
+        first: dt.date | dt.datetime | None
+        last: dt.date | dt.datetime | None
+        if grain in ("daily", "totals"):
+            first, last = _local_date(q.start, zone), _local_date(q.end, zone)
+            bucket = "day"
+            rollup = f"{table}_rollup_daily" + ("_totals" if grain == "totals" else "")
+        else:
+            first = _ceil_hour(q.start) if q.start else None
+            last = _floor_hour(q.end) if q.end else None
+            bucket, rollup = "hour", f"{table}_rollup"
+            edge_hours = (first, last)
+        if first:
+            where.append(f"{bucket} >= {sql.param(first)}")
+        if last:
+            where.append(f"{bucket} < {sql.param(last)}")
+        if flagged and not q.include_flagged:
+            where.append("NOT flagged")
+        if flagged and q.trust != "any":
+            where.append("low_trust" if q.trust == "low" else "NOT low_trust")
+        where += [f"{BY_NAME[d].column} = {sql.param(v)}" for d, v in q.filters.items()]
+        columns = ", ".join([*keys, *(name for name, _ in aggregates)])
+        branches.append(f"SELECT {columns} FROM {rollup} WHERE {' AND '.join(where)}")
+    keys = [
+        f"{_group_expression(sql, g, 'raw', q.time_zone)} AS g{i}" for i, g in enumerate(q.group_by)
+    ]
+    where = raw_conditions(sql, q, flagged=flagged)
+    if grain == "hourly":  # parameters in text order: the raw branch comes second
+        if edge_hours[0]:
+            edges.append(f"created_at < {sql.param(edge_hours[0])}")
+        if edge_hours[1]:
+            edges.append(f"created_at >= {sql.param(edge_hours[1])}")
+    if grain != "raw":
+        where.append(f"({' OR '.join(edges)})")
+    columns = ", ".join([*keys, *(f"{expr} AS {name}" for name, expr in aggregates)])
+    branches.append(f"SELECT {columns} FROM {table} WHERE {' AND '.join(where)}")
+    return branches
+
+
+def raw_conditions(sql: SqlBuilder, q: AggregateQuery, *, flagged: bool = True) -> list[str]:
+    """WHERE conditions selecting the raw rows (responses, or assignments with
+    ``flagged=False``) that ``q`` describes."""
+    where = [f"survey_id = ANY({sql.param(q.survey_ids)})"]
+    if q.start:
+        where.append(f"created_at >= {sql.param(q.start)}")
+    if q.end:
+        where.append(f"created_at < {sql.param(q.end)}")
+    if flagged and not q.include_flagged:
+        where.append(f"{ABUSE_FLAGGED} = 0")
+    if flagged and q.trust != "any":
+        where.append(LOW_TRUST if q.trust == "low" else f"NOT ({LOW_TRUST})")
+    where += [f"({BY_NAME[d].expression}) = {sql.param(v)}" for d, v in q.filters.items()]
+    return where
+
+
+def _statement(
+    q: AggregateQuery, *, table: str, aggregates: Sequence[tuple[str, str]], flagged: bool
+) -> tuple[str, list[Any]]:
+    sql = SqlBuilder()
+    union = " UNION ALL ".join(
+        _branches(sql, q, table=table, aggregates=aggregates, flagged=flagged)
+    )
+    groups = [f"g{i}" for i in range(len(q.group_by))]
+    sums = ", ".join(f"coalesce(sum({name}), 0)::bigint AS {name}" for name, _ in aggregates)
+    select = ", ".join([*groups, sums])
+    group_clause = f" GROUP BY {', '.join(groups)}" if groups else ""
+    return f"SELECT {select} FROM ({union}) AS rows{group_clause}", sql.args
+
+
+async def aggregate(db: Executor, q: AggregateQuery) -> list[AggregateRow]:
+    """Sums per group (one row when ``group_by`` is empty): every group that has responses
+    or assignments (a variant served but never answered still shows its assignments)."""
+    width = len(q.group_by)
+    text, args = _statement(q, table="response", aggregates=RESPONSE_AGGREGATES, flagged=True)
+    answered = {
+        tuple(r[f"g{i}"] for i in range(width)): {n: int(r[n]) for n in AGGREGATE_NAMES}
+        for r in await db.fetch(text, *args)
+    }
+    text, args = _statement(q, table="assignment", aggregates=[("n", "1")], flagged=False)
+    served = {
+        tuple(r[f"g{i}"] for i in range(width)): int(r["n"]) for r in await db.fetch(text, *args)
+    }
+    keys = list(answered) + [k for k in served if k not in answered]
+    if not q.group_by and not keys:
+        keys = [()]  # the total exists even when nothing matched
+    empty = dict.fromkeys(AGGREGATE_NAMES, 0)
+    return [
+        AggregateRow(
+            key=dict(zip(q.group_by, key, strict=True)),
+            sums=answered.get(key, empty),
+            assignments=served.get(key, 0),
+        )
+        for key in keys
+    ]
+
+
+async def driver_sums(
+    db: Executor, query: AggregateQuery, columns: list[str]
+) -> tuple[int, list[float], list[list[float]]]:
+    """Count, sums and cross-product sums of ``columns`` over complete cases."""
+    sql = SqlBuilder()
+    where = raw_conditions(sql, query)
+    values = [f"({c})::int::double precision" for c in columns]  # booleans count 1 / 0
+    where += [f"{c} IS NOT NULL" for c in columns]
+    pairs = [(i, j) for i in range(len(columns)) for j in range(i, len(columns))]
+    select = ", ".join(
+        ["count(*) AS n"]
+        + [f"coalesce(sum({v}), 0) AS s{i}" for i, v in enumerate(values)]
+        + [f"coalesce(sum({values[i]} * {values[j]}), 0) AS c{i}_{j}" for i, j in pairs]
+    )
+    row = await db.fetchrow(f"SELECT {select} FROM response WHERE {' AND '.join(where)}", *sql.args)
+    assert row is not None  # an aggregate without GROUP BY always returns a row
+    cross = [[0.0] * len(columns) for _ in columns]
+    for i, j in pairs:
+        cross[i][j] = cross[j][i] = float(row[f"c{i}_{j}"])
+    return int(row["n"]), [float(row[f"s{i}"]) for i in range(len(columns))], cross
+
+
+class ExportedResponse(Struct):
+    """One stored response as exported (no client hash, no token)."""
+
+    id: int
+    survey_version: int
+    created_at: dt.datetime
+    variant: str | None
+    channel: str
+    language: str
+    metadata: dict[str, str]
+    answers: dict[str, int | bool | str]
+    flags: list[str]
+    sentiment_polarity: float | None
+    sentiment_class: int | None
+    sentiment_cues: list[str]
+    sentiment_version: str | None
+    score_text_mismatch: bool
+
+
+async def export_page(
+    db: Executor, q: AggregateQuery, after_id: int, limit: int
+) -> list[ExportedResponse]:
+    """Up to ``limit`` stored responses matching ``q`` with ids above ``after_id``, by id."""
+    sql = SqlBuilder()
+    where = raw_conditions(sql, q)
+    where.append(f"id > {sql.param(after_id)}")
+    rows = await db.fetch(
+        "SELECT id, (SELECT version FROM survey_version v WHERE v.id = survey_version_id)"
+        " AS survey_version, created_at, variant, channel, language, metadata, answers, flags,"
+        " sentiment_polarity, sentiment_class, sentiment_cues, sentiment_version,"
+        f" score_text_mismatch FROM response WHERE {' AND '.join(where)}"
+        f" ORDER BY id LIMIT {sql.param(limit)}",
+        *sql.args,
+    )
+    return [
+        ExportedResponse(
+            **{
+                **row,
+                "metadata": msgspec.json.decode(row["metadata"]),
+                "answers": msgspec.json.decode(row["answers"]),
+            }
+        )
+        for row in rows
+    ]

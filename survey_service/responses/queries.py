@@ -1,0 +1,87 @@
+"""SQL of the responses domain: storing a response once, and rescoring comments."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from survey_service.db import Database, Executor
+from survey_service.surveys.definitions import Role
+
+__all__ = [
+    "answered",
+    "existing",
+    "insert_response",
+    "pending_comments",
+    "rescore",
+]
+
+_COLUMNS = (
+    "survey_id, survey_version_id, token_nonce, variant, channel, language, metadata, answers,"
+    " flags, client_hash, sentiment_polarity, sentiment_class, sentiment_cues,"
+    " sentiment_version, score_text_mismatch, " + ", ".join(role.value for role in Role)
+)
+_INSERT = (
+    f"INSERT INTO response ({_COLUMNS})"
+    f" VALUES ({', '.join(f'${i}' for i in range(1, _COLUMNS.count(',') + 2))})"
+    " ON CONFLICT (survey_id, token_nonce) DO NOTHING RETURNING id, variant, created_at"
+)
+
+
+async def insert_response(
+    db: Executor, values: Sequence[Any]
+) -> tuple[int, str | None, Any] | None:
+    """Insert one response (values in the order of the columns above); None when its token
+    nonce already has one. created_at comes from the database clock."""
+    row = await db.fetchrow(_INSERT, *values)
+    return None if row is None else (row["id"], row["variant"], row["created_at"])
+
+
+async def existing(db: Executor, survey_id: int, nonce: uuid.UUID) -> tuple[int, str | None, Any]:
+    """The response already stored for this token nonce."""
+    row = await db.fetchrow(
+        "SELECT id, variant, created_at FROM response WHERE survey_id = $1 AND token_nonce = $2",
+        survey_id,
+        nonce,
+    )
+    assert row is not None, "called after a conflicting insert"
+    return row["id"], row["variant"], row["created_at"]
+
+
+async def answered(db: Executor, survey_id: int, nonce: uuid.UUID) -> bool:
+    """Whether a response with this token nonce exists."""
+    found: bool = await db.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM response WHERE survey_id = $1 AND token_nonce = $2)",
+        survey_id,
+        nonce,
+    )
+    return found
+
+
+# Rows scored by another analyser version (or never): the rescore's resumable work list.
+_PENDING = " FROM response WHERE comment IS NOT NULL AND sentiment_version IS DISTINCT FROM $1"
+
+
+async def pending_comments(
+    db: Database, analyser: str, after: int, limit: int
+) -> tuple[int, list[tuple[int, str, str, int | None, int | None]]]:
+    """How many comments still need scoring by ``analyser`` and the next batch after id
+    ``after``: (id, comment, language, nps, csat)."""
+    total: int = await db.fetchval("SELECT count(*)" + _PENDING, analyser)
+    rows = await db.fetch(
+        "SELECT id, comment, language, nps, csat" + _PENDING + " AND id > $2 ORDER BY id LIMIT $3",
+        analyser,
+        after,
+        limit,
+    )
+    return total, [(r["id"], r["comment"], r["language"], r["nps"], r["csat"]) for r in rows]
+
+
+async def rescore(db: Database, updates: Sequence[tuple[Any, ...]]) -> None:
+    """Store new scores: (id, polarity, class, cues, analyser, mismatch) per row."""
+    await db.executemany(
+        "UPDATE response SET sentiment_polarity = $2, sentiment_class = $3, sentiment_cues = $4,"
+        " sentiment_version = $5, score_text_mismatch = $6 WHERE id = $1",
+        updates,
+    )

@@ -1,0 +1,163 @@
+"""Phone-first survey pages: server-rendered, no JavaScript needed, one response per visit."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from litestar import Controller, Request, Response, get, post
+from litestar.datastructures import Cookie
+from litestar.di import NamedDependency
+from litestar.enums import RequestEncodingType
+from litestar.params import Body, FromPath, FromQuery
+from litestar.response import Redirect, Template
+
+from survey_service.errors import AnswersRejected
+from survey_service.lib.i18n import ui_text
+from survey_service.responses.answers import coerce_form_fields
+from survey_service.settings import Settings
+from survey_service.surveys.abuse import HONEYPOT_FIELD, client_address, submission_flags
+from survey_service.surveys.definitions import pick_language
+from survey_service.surveys.serving import SurveyService
+from survey_service.web.pages import form_page, notice, thanks_page
+
+__all__ = ["COOKIE_PATH", "FORM_BODY_LIMIT", "SurveyPages", "serve_form"]
+
+FORM_BODY_LIMIT = 32 * 1024
+COOKIE_PATH = "/"  # the form is reached at /s/<slug> and through /q/<code> short links
+
+
+def _cookie_name(slug: str) -> str:
+    return f"ss_{slug.replace('-', '_')}"
+
+
+async def serve_form(
+    request: Request[Any, Any, Any],
+    surveys: SurveyService,
+    settings: Settings,
+    slug: str,
+    params: dict[str, str],
+    single_use_nonce: bytes | None = None,
+) -> Template:
+    """The form page for ``slug`` with link parameters ``params`` (from the query string or
+    a short link). The browser keeps its form in a cookie so a reload keeps the variant."""
+    accept = request.headers.get("accept-language")
+    try:
+        served = await surveys.open_form(
+            slug,
+            params=params,
+            accept_language=accept,
+            default_channel="link",
+            carried=params.get("t"),
+            sticky=request.cookies.get(_cookie_name(slug)),
+            single_use_nonce=single_use_nonce,
+        )
+    except AnswersRejected as exc:
+        language = pick_language(surveys.survey(slug).definition, params.get("lang"), accept)
+        kind = "expired" if exc.reason == "expired" else "invalid"
+        status = 410 if kind == "expired" else 400
+        return notice(language, kind, status, link=f"/s/{slug}?lang={language}")
+    cookie = Cookie(
+        key=_cookie_name(slug),
+        value=served.token,
+        path=COOKIE_PATH,
+        max_age=max(0, int(served.expires_at.timestamp() - time.time())),
+        httponly=True,
+        secure=settings.base_url.startswith("https:"),
+        samesite="lax",
+    )
+    # One-tap answers from an email (``?recommend=9``) come pre-selected, still to be sent:
+    # a mail scanner following the link answers nothing.
+    chosen = {
+        q.id: params[q.id]
+        for q in served.survey.questions
+        if q.min is not None
+        and params.get(q.id, "").isdecimal()
+        and q.min <= int(params[q.id]) <= (q.max or 0)
+    }
+    return form_page(served.survey, served.token, values=chosen, cookie=cookie)
+
+
+class SurveyPages(Controller):
+    """``/s/{slug}``: the form, its submission and the thank-you page."""
+
+    path = "/s"
+    include_in_schema = False
+
+    @get("/{slug:str}")
+    async def form(
+        self,
+        request: Request[Any, Any, Any],
+        surveys: NamedDependency[SurveyService],
+        settings: NamedDependency[Settings],
+        slug: FromPath[str],
+    ) -> Template:
+        """Render the form; a link's ``t=`` or this browser's cookie keeps its assignment."""
+        return await serve_form(
+            request, surveys, settings, slug, dict(request.query_params.items())
+        )
+
+    @post("/{slug:str}", request_max_body_size=FORM_BODY_LIMIT, status_code=303)
+    async def submit(
+        self,
+        request: Request[Any, Any, Any],
+        surveys: NamedDependency[SurveyService],
+        settings: NamedDependency[Settings],
+        slug: FromPath[str],
+        data: Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)],
+    ) -> Response[Any]:
+        """Store the answers once and go to the thank-you page; re-render on errors."""
+        surveys.survey(slug)
+        try:
+            version, claims = await surveys.read_token(slug, data.get("token", ""))
+        except AnswersRejected as exc:
+            language = pick_language(
+                surveys.survey(slug).definition, None, request.headers.get("accept-language")
+            )
+            kind = "expired" if exc.reason == "expired" else "invalid"
+            return notice(language, kind, 410 if kind == "expired" else 400, f"/s/{slug}")
+        flags = submission_flags(
+            honeypot=data.get(HONEYPOT_FIELD),
+            issued_at=claims.issued_at,
+            now=time.time(),
+            min_fill_seconds=settings.min_fill_seconds,
+            plain_qr=claims.channel == "qr" and not claims.single_use,
+        )
+        peer = request.client.host if request.client else None
+        address = client_address(peer, request.headers.get("x-forwarded-for"), settings.proxies)
+        answers = coerce_form_fields(version.definition, data)
+        try:
+            _, created = await surveys.store(
+                version, claims, answers, flags=flags, client_address=address
+            )
+        except AnswersRejected as exc:
+            t = ui_text(claims.language)
+            view = surveys.view(version, claims)
+            limits = {q.id: q.max_length for q in view.questions}
+            errors = {}
+            for error in exc.errors:
+                field = error.key.removeprefix("answers.")
+                errors[field] = t[error.code].format(limit=limits.get(field))
+            return form_page(view, data["token"], errors=errors, values=data, status=400)
+        if not created and claims.single_use:
+            return notice(claims.language, "used", 200)
+        done = f"/s/{slug}/thanks?lang={claims.language}"
+        if claims.channel == "kiosk":  # the counter tablet: thank, then a blank form again
+            done = f"/kiosk/{slug}/thanks?{urlencode({**claims.metadata, 'lang': claims.language})}"
+        redirect = Redirect(done, status_code=303)
+        redirect.delete_cookie(_cookie_name(slug), path=COOKIE_PATH)
+        return redirect
+
+    @get("/{slug:str}/thanks")
+    async def thanks(
+        self,
+        request: Request[Any, Any, Any],
+        surveys: NamedDependency[SurveyService],
+        slug: FromPath[str],
+        lang: FromQuery[str | None] = None,
+    ) -> Template:
+        """The thank-you page in the form's language."""
+        definition = surveys.survey(slug).definition
+        language = pick_language(definition, lang, request.headers.get("accept-language"))
+        return thanks_page(definition, language)
