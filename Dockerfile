@@ -9,14 +9,17 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     SURVEY_DATA_DIR=/data
 
 WORKDIR /app
-# Editable install keeps forms/ and migrations/ where the package finds them.
+# A plain install: the wheel carries the migrations (survey_service/migrations); the survey
+# definitions are read from SURVEY_FORMS_DIR.
 COPY pyproject.toml README.md ./
 COPY survey_service ./survey_service
-COPY forms ./forms
 COPY migrations ./migrations
-RUN pip install -e . \
+RUN pip install . \
+    && rm -rf survey_service migrations \
     && useradd --system --uid 10001 survey \
     && mkdir -p /data && chown survey /data
+COPY forms ./forms
+ENV SURVEY_FORMS_DIR=/app/forms
 
 USER survey
 VOLUME ["/data"]

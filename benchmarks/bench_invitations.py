@@ -28,7 +28,8 @@ from _common import ROOT, throwaway_database
 
 from survey_service.apikeys.service import ApiKeyInfo
 from survey_service.app import create_app
-from survey_service.invitations.sender import compose, send_due
+from survey_service.invitations.email import compose
+from survey_service.invitations.sender import send_due
 from survey_service.settings import Settings, SmtpSettings
 
 
@@ -94,7 +95,7 @@ async def main(port: int) -> None:
             )
             start = time.perf_counter()
             sent = 0
-            while batch := await send_due(service, smtp, service.unsubscribe_url, batch=500):
+            while batch := await send_due(service, smtp, batch=500):
                 sent += batch
             drain_s = time.perf_counter() - start
             info = app.state.surveys.survey("nps-empathy")

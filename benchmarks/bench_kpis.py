@@ -158,7 +158,7 @@ async def main() -> None:
         app = create_app(settings)
         async with app.lifespan():
             info = app.state.surveys.survey("counter-check")
-            key = (await create_key("bench", ["kpis:read"])).key
+            key = (await create_key(app.state.db, "bench", ["kpis:read"])).key
             headers = {"Authorization": f"Bearer {key}"}
             since = (dt.datetime.now(dt.UTC) - dt.timedelta(days=90)).date().isoformat()
             urls = {
@@ -188,7 +188,7 @@ async def main() -> None:
                         loaded += batch
                     copy_s = time.perf_counter() - start
                     start = time.perf_counter()
-                    await fold_all(settings.time_zone, batch_size=100_000)
+                    await fold_all(app.state.db, settings.time_zone, batch_size=100_000)
                     fold_s = time.perf_counter() - start
                     # What autovacuum does shortly after a bulk load and fold: fresh statistics,
                     # and the folded rows' old versions gone from the unfolded-rows index.

@@ -124,7 +124,7 @@ async def app(settings: Settings) -> AsyncIterator[Litestar]:
 
 @pytest.fixture
 async def client(app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
-    """An HTTP client driving the app in this event loop (see DESIGN.md, known traps)."""
+    """An HTTP client driving the app in this event loop (asyncpg pools belong to the loop that made them)."""
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
         yield c

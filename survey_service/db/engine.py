@@ -21,10 +21,18 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 
 from survey_service.errors import DatabaseError
 
-__all__ = ["Database", "Executor", "apply_migrations", "embedded_dsn", "open_database"]
+__all__ = [
+    "Database",
+    "Executor",
+    "Transaction",
+    "apply_migrations",
+    "embedded_dsn",
+    "open_database",
+]
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +52,11 @@ class Executor(Protocol):
     async def fetchval(self, query: str, *args: Any) -> Any: ...
 
     async def execute(self, query: str, *args: Any) -> str: ...
+
+
+Transaction = PoolConnectionProxy
+"""A pooled connection inside :meth:`Database.transaction` (an :class:`Executor` with
+``prepare`` and ``executemany`` too)."""
 
 
 @dataclass(slots=True)
@@ -75,7 +88,7 @@ class Database:
             await connection.executemany(query, rows)
 
     @contextlib.asynccontextmanager
-    async def transaction(self) -> AsyncIterator[asyncpg.Connection]:
+    async def transaction(self) -> AsyncIterator[Transaction]:
         """A connection inside a transaction, committed when the block ends normally."""
         async with self.pool.acquire() as connection, connection.transaction():
             yield connection

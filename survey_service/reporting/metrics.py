@@ -1,4 +1,4 @@
-"""KPIs from additive aggregates: pure functions, the definitions of DESIGN.md exactly.
+"""KPIs from additive aggregates: pure functions, the definitions the README states.
 
 Input is a mapping of the sums named in :mod:`survey_service.reporting.columns` (for any set of
 responses: one group, a whole survey, several surveys) plus the number of assignments.

@@ -47,7 +47,7 @@ async def sync_definitions(
     outcomes: list[SyncOutcome] = []
     current: list[SurveyVersionInfo] = []
     async with db.transaction() as tx:
-        await tx.execute("SELECT pg_advisory_xact_lock($1)", queries.SYNC_LOCK)
+        await queries.lock_for_sync(tx)
         for definition in definitions:
             digest = content_hash(definition)
             survey_id = await queries.upsert_survey(tx, definition.slug)

@@ -90,7 +90,7 @@ ROLE_TYPES: dict[Role, QuestionType] = {
     Role.EMPATHY_INFLUENCE: QuestionType.RATING,
     Role.COMMENT: QuestionType.TEXT,
 }
-"""The one question type each role accepts (DESIGN.md, survey definitions)."""
+"""The one question type each role accepts."""
 
 EMPATHY_ROLES: tuple[Role, ...] = (
     Role.EMPATHY_UNDERSTOOD,

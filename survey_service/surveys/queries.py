@@ -5,17 +5,22 @@ from __future__ import annotations
 from survey_service.db import Executor
 
 __all__ = [
-    "SYNC_LOCK",
     "find_version",
     "insert_version",
     "load_version",
+    "lock_for_sync",
     "point_at",
     "upsert_survey",
     "version_id",
     "version_numbers",
 ]
 
-SYNC_LOCK = 7_406_222  # pg_advisory_xact_lock key: one syncing process at a time
+_SYNC_LOCK = 7_406_222  # pg_advisory_xact_lock key: one syncing process at a time
+
+
+async def lock_for_sync(db: Executor) -> None:
+    """Wait until no other process is syncing definitions (held until the transaction ends)."""
+    await db.execute("SELECT pg_advisory_xact_lock($1)", _SYNC_LOCK)
 
 
 async def upsert_survey(db: Executor, slug: str) -> int:

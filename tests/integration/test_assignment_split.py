@@ -1,33 +1,27 @@
-"""The random assignment, tested statistically over 10,000 served pages per weighting."""
+"""Served forms equal recorded assignments, and every response keeps the variant its form
+was served with (the draw's weights are tested on 100,000 draws in the unit tests)."""
 
 from __future__ import annotations
 
 import collections
-from collections.abc import Callable
 
 import asyncpg
 import httpx
 import pytest
 from litestar import Litestar
 
-from survey_service.lib.stats import chi_square_gof
 from survey_service.surveys.serving import SurveyService
 from tests.helpers import SPLITS, hidden
 
-SERVED = 10_000
-ANSWERED = 500
+SERVED = 300
+ANSWERED = 60
 
 
 @pytest.mark.parametrize("slug", list(SPLITS))
-async def test_split_matches_weights_and_responses_keep_their_variant(
-    app: Litestar,
-    client: httpx.AsyncClient,
-    db: asyncpg.Connection,
-    slug: str,
-    figures: Callable[[str], None],
+async def test_served_equals_recorded_and_responses_keep_their_variant(
+    app: Litestar, client: httpx.AsyncClient, db: asyncpg.Connection, slug: str
 ) -> None:
     service: SurveyService = app.state.surveys
-    weights = SPLITS[slug]
     served: collections.Counter[str] = collections.Counter()
     tokens: list[tuple[str, str]] = []
     csrf = ""
@@ -41,10 +35,7 @@ async def test_split_matches_weights_and_responses_keep_their_variant(
         if i < ANSWERED:
             tokens.append((token, variant))
             csrf = hidden(response.text, "_csrf_token")
-    names = list(weights)
-    statistic, p = chi_square_gof([served[n] for n in names], [weights[n] for n in names])
-    figures(f"assignment {slug}: served {dict(served)} chi2={statistic:.2f} p={p:.3f}")
-    assert p > 0.001
+    assert set(served) == set(SPLITS[slug])
 
     await service.recorder.flush()
     recorded = dict(

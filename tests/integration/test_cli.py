@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
 import subprocess
@@ -82,3 +83,38 @@ async def test_migrate_creates_the_schema_once(empty_database: str) -> None:
     finally:
         await connection.close()
     assert {"survey", "survey_version", "assignment", "response"} <= tables
+
+
+def install_wheel_and_migrate(tmp_path: Path, dsn: str) -> subprocess.CompletedProcess[str]:
+    """Build the wheel, install it (no checkout on the path) and run ``migrate`` from it."""
+    dist, target = tmp_path / "dist", tmp_path / "site"
+    pip = [sys.executable, "-m", "pip"]
+    build = [*pip, "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(dist)]
+    subprocess.run([*build, str(ROOT)], check=True, timeout=300)
+    [wheel] = dist.glob("*.whl")
+    install = [*pip, "install", "-q", "--no-deps", "--target", str(target), str(wheel)]
+    subprocess.run(install, check=True, timeout=300)
+    script = (
+        "import sys; sys.path.insert(0, sys.argv[1]); import survey_service.cli as cli;"
+        " assert cli.__file__.startswith(sys.argv[1]), cli.__file__;"
+        " raise SystemExit(cli.main(['migrate']))"
+    )
+    env = {**os.environ, "DATABASE_URL": dsn}
+    env.pop("SURVEY_MIGRATIONS_DIR", None)
+    return subprocess.run(
+        [sys.executable, "-c", script, str(target)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,  # far from the checkout's migrations/
+        env=env,
+        check=False,
+    )
+
+
+async def test_a_plain_wheel_install_migrates(empty_database: str, tmp_path: Path) -> None:
+    """The wheel carries the migrations: no checkout, no editable install needed."""
+    result = await asyncio.to_thread(install_wheel_and_migrate, tmp_path, empty_database)
+    assert result.returncode == 0, result.stderr
+    migrations = len(list((ROOT / "migrations").glob("survey_service_*.py")))
+    assert f"applied {migrations} migration(s)" in result.stdout

@@ -81,7 +81,9 @@ async def test_definitions_are_listed(client: httpx.AsyncClient, headers: dict[s
     assert keys["counter-wording"]["primary_metric"] == "empathy_index"
     one = (await client.get("/api/v1/experiments/split-20-30-50", headers=headers)).json()
     assert [(v["name"], v["weight"]) for v in one["variants"]] == [("a", 20), ("b", 30), ("c", 50)]
-    assert (await client.get("/api/v1/experiments/nope", headers=headers)).status_code == 404
+    missing = await client.get("/api/v1/experiments/nope", headers=headers)
+    assert missing.status_code == 404
+    assert missing.json()["detail"] == "no experiment called 'nope'"
 
 
 async def test_assignment_is_sticky_and_concurrency_safe(

@@ -11,6 +11,7 @@ import pytest
 from litestar import Litestar
 
 from survey_service.apikeys.service import create_key
+from survey_service.invitations.statuses import InvitationStatus
 from tests.helpers import hidden
 
 
@@ -179,6 +180,15 @@ async def test_list_filters_pages_and_scopes(
     assert (
         await client.get("/api/v1/invitations", params={"status": "nope"}, headers=headers)
     ).status_code == 400
+    for status in InvitationStatus:  # every documented status is a valid filter
+        listed = await client.get("/api/v1/invitations", params={"status": status}, headers=headers)
+        assert listed.status_code == 200, status
+    queued = await client.get("/api/v1/invitations", params={"status": "queued"}, headers=headers)
+    assert {i["status"] for i in queued.json()} == {"queued"}
+    assert len(queued.json()) >= 5
+    missing = await client.get("/api/v1/invitations/987654321", headers=headers)
+    assert missing.status_code == 404
+    assert missing.json()["detail"] == "no invitation called '987654321'"
     reader = await create_key(app.state.db, "reader", ["kpis:read"])
     assert (
         await client.get("/api/v1/invitations", headers={"Authorization": f"Bearer {reader.key}"})

@@ -90,10 +90,9 @@ async def test_unreadable_or_bad_options_are_400(
 async def test_images_are_deterministic_cached_and_revalidated(client: httpx.AsyncClient) -> None:
     params = {"agent": "5", "ec": "Q"}
     first = await client.get("/s/empathy-csat/qr.svg", params=params)
-    hits = render.cache_info().hits
+    render.cache_clear()  # drawn afresh, byte for byte the same: the ETag stays valid
     second = await client.get("/s/empathy-csat/qr.svg", params=params)
     assert first.content == second.content
-    assert render.cache_info().hits == hits + 1
     assert first.headers["etag"] == second.headers["etag"]
     assert "immutable" in first.headers["cache-control"]
     assert "set-cookie" not in first.headers

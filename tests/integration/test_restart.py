@@ -1,4 +1,4 @@
-"""The service recovers when PostgreSQL restarts under it (DESIGN.md, known traps)."""
+"""The service recovers when PostgreSQL restarts under it."""
 
 from __future__ import annotations
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import random
+from typing import Any
 
 import numpy as np
 import pytest
@@ -45,23 +46,51 @@ def test_fixed_test_matches_scipy_welch_and_the_delta_method(seed: int) -> None:
     assert result.relative_ci == pytest.approx((rel - q * rel_se, rel + q * rel_se), rel=1e-6)
 
 
-def test_sequential_interval_and_p_value_by_hand() -> None:
+def gbstats_result(control: list[int], treatment: list[int], *, sequential: bool, kind: str) -> Any:
+    """GrowthBook's own implementation (a test-only oracle) on the same data."""
+    from gbstats.frequentist.tests import (
+        FrequentistConfig,
+        SequentialConfig,
+        SequentialTwoSidedTTest,
+        TwoSidedTTest,
+    )
+    from gbstats.models.statistics import SampleMeanStatistic
+
+    def stat(values: list[int]) -> SampleMeanStatistic:
+        return SampleMeanStatistic(
+            n=len(values), sum=sum(values), sum_squares=sum(v * v for v in values)
+        )
+
+    if sequential:
+        config = SequentialConfig(difference_type=kind, sequential_tuning_parameter=5000)
+        return SequentialTwoSidedTTest(stat(control), stat(treatment), config).compute_result()
+    config_fixed = FrequentistConfig(difference_type=kind)
+    return TwoSidedTTest(stat(control), stat(treatment), config_fixed).compute_result()
+
+
+@pytest.mark.parametrize("sequential", [False, True])
+@pytest.mark.parametrize("seed", [4, 5, 6])
+def test_intervals_and_p_values_match_gbstats(seed: int, sequential: bool) -> None:
+    rng = np.random.default_rng(seed)
+    control = [int(x) for x in rng.integers(0, 11, size=int(rng.integers(40, 400)))]
+    treatment = [int(x) for x in rng.integers(1, 11, size=int(rng.integers(40, 400)))]
+    ours = compare(moments(control), moments(treatment), sequential=sequential)
+    absolute = gbstats_result(control, treatment, sequential=sequential, kind="absolute")
+    relative = gbstats_result(control, treatment, sequential=sequential, kind="relative")
+    assert ours.absolute == pytest.approx(absolute.expected, rel=1e-9)
+    assert ours.absolute_ci == pytest.approx(tuple(absolute.ci), rel=1e-6)
+    assert ours.p_value == pytest.approx(absolute.p_value, rel=1e-6)
+    assert ours.relative == pytest.approx(relative.expected, rel=1e-9)
+    assert ours.relative_ci == pytest.approx(tuple(relative.ci), rel=1e-6)
+
+
+def test_always_valid_intervals_are_wider_than_fixed_ones() -> None:
     control, treatment = moments([1, 2, 3, 4, 5] * 40), moments([2, 3, 4, 5, 5] * 40)
-    result = compare(control, treatment, sequential=True)
-    alpha, tuning, n = 0.05, 5000, 400
-    rho = math.sqrt((-2 * math.log(alpha) + math.log(-2 * math.log(alpha) + 1)) / tuning)
-    se = math.sqrt(treatment.variance / 200 + control.variance / 200)  # type: ignore[operator]
-    d = treatment.mean - control.mean  # type: ignore[operator]
-    half = math.sqrt(se**2 * n) * math.sqrt(
-        2 * (n * rho**2 + 1) * math.log(math.sqrt(n * rho**2 + 1) / alpha) / (n * rho) ** 2
-    )
-    assert result.absolute_ci == pytest.approx((d - half, d + half), rel=1e-9)
-    e_value = math.exp(rho**2 * (d**2 * n / se**2) / (2 * (n * rho**2 + 1))) / math.sqrt(
-        n * rho**2 + 1
-    )
-    assert result.p_value == pytest.approx(min(1, 1 / e_value), rel=1e-9)
-    fixed = compare(control, treatment)
-    assert half > fixed.absolute_ci[1] - d  # type: ignore[index]  # always-valid is wider
+    sequential, fixed = compare(control, treatment, sequential=True), compare(control, treatment)
+    assert sequential.absolute_ci is not None
+    assert fixed.absolute_ci is not None
+    assert sequential.absolute_ci[0] < fixed.absolute_ci[0] < fixed.absolute_ci[1]
+    assert fixed.absolute_ci[1] < sequential.absolute_ci[1]
 
 
 def test_zero_variance_and_zero_control_mean() -> None:

@@ -1,0 +1,104 @@
+"""What may import what, checked on the source (the README's architecture paragraph).
+
+- Controllers (``controllers.py`` and ``pages.py`` of each domain, and ``web/``) parse, call a service and render: they never import the data layer (``db``, any
+  ``queries`` module, asyncpg, Piccolo).
+- Domain modules other than controllers never import Litestar or ``web``: services,
+  SQL and maths work without HTTP.
+- ``lib`` (cross-cutting helpers) imports no domain at all.
+- SQL is written only in each domain's ``queries.py``, in ``reporting/rollups.py`` (the
+  generated fold) and in ``db/``.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[2] / "survey_service"
+DOMAINS = ("surveys", "responses", "experiments", "reporting", "invitations", "qr", "apikeys")
+DATA_LAYER = ("survey_service.db", "asyncpg", "piccolo")
+_SQL = re.compile(r"^\s*(SELECT|INSERT|UPDATE|DELETE|WITH|TRUNCATE)\s", re.IGNORECASE)
+
+
+def modules() -> list[Path]:
+    return sorted(PACKAGE.rglob("*.py"))
+
+
+def imports(path: Path) -> set[str]:
+    """Every module ``path`` imports, relative imports resolved."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module)
+            found.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return found
+
+
+def role(path: Path) -> str:
+    parts = path.relative_to(PACKAGE).parts
+    if parts[0] == "web":
+        return "controller"
+    if parts[0] in DOMAINS:
+        return "controller" if parts[-1] in ("controllers.py", "pages.py") else "domain"
+    return parts[0].removesuffix(".py")
+
+
+def imported_by_role(wanted: str) -> list[tuple[str, str]]:
+    return [
+        (str(path.relative_to(PACKAGE)), name)
+        for path in modules()
+        if role(path) == wanted
+        for name in imports(path)
+    ]
+
+
+def test_the_layout_is_what_the_readme_describes() -> None:
+    folders = {p.name for p in PACKAGE.iterdir() if p.is_dir() and p.name != "__pycache__"}
+    assert folders == {*DOMAINS, "db", "lib", "web", "templates", "static"}
+    readme = (PACKAGE.parent / "README.md").read_text(encoding="utf-8")
+    for folder in folders:
+        assert f"{folder}/" in readme, folder
+
+
+def test_controllers_never_touch_the_data_layer() -> None:
+    offending = [
+        (module, name)
+        for module, name in imported_by_role("controller")
+        if name.startswith(DATA_LAYER) or name.endswith(".queries") or ".queries." in name
+    ]
+    assert offending == []
+
+
+def test_domain_code_never_imports_http() -> None:
+    offending = [
+        (module, name)
+        for module, name in imported_by_role("domain")
+        if name.startswith(("litestar", "survey_service.web", "survey_service.app"))
+    ]
+    assert offending == []
+
+
+def test_lib_imports_no_domain() -> None:
+    inner = tuple(f"survey_service.{d}" for d in (*DOMAINS, "web", "db", "app"))
+    offending = [(m, n) for m, n in imported_by_role("lib") if n.startswith(inner)]
+    assert offending == []
+
+
+@pytest.mark.parametrize("path", modules(), ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_sql_lives_in_the_data_modules(path: Path) -> None:
+    relative = path.relative_to(PACKAGE)
+    if relative.parts[0] == "db" or relative.name == "queries.py":
+        return
+    if relative == Path("reporting/rollups.py"):
+        return
+    strings = [
+        node.value
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Constant) and isinstance(node.value, str)
+    ]
+    assert [s for s in strings if _SQL.match(s)] == []
