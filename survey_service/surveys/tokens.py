@@ -23,7 +23,7 @@ import time
 import msgspec
 
 from survey_service.errors import TokenError
-from survey_service.lib.keys import derive_key
+from survey_service.lib.keys import derive_key, mac
 from survey_service.lib.structs import Struct
 
 __all__ = ["MAX_TOKEN_LENGTH", "FormClaims", "TokenSigner", "new_nonce"]
@@ -78,7 +78,7 @@ class TokenSigner:
         """The token for ``claims``."""
         kid, key = self._current
         head = f"{_FORMAT}.{kid}.{_b64(msgspec.msgpack.encode(claims))}"
-        return f"{head}.{_b64(hmac.digest(key, head.encode(), 'sha256'))}"
+        return f"{head}.{_b64(mac(key, head))}"
 
     def verify(self, token: str, now: float | None = None) -> FormClaims:
         """The claims of a genuine, unexpired token; raise :class:`TokenError` otherwise."""
@@ -95,7 +95,7 @@ class TokenSigner:
             raise TokenError("malformed", "token signature is not base64url") from None
         if _b64(given) != signature:  # one spelling per signature: no malleable padding bits
             raise TokenError("malformed", "token signature is not canonical base64url")
-        if key is None or not hmac.compare_digest(given, hmac.digest(key, head.encode(), "sha256")):
+        if key is None or not hmac.compare_digest(given, mac(key, head)):
             raise TokenError("signature", "token signature is invalid")
         try:
             claims = msgspec.msgpack.decode(_unb64(parts[2]), type=FormClaims)

@@ -186,6 +186,23 @@ async def test_one_click_unsubscribe_suppresses_the_address(
     assert again == []  # every later invitation respects the suppression list
 
 
+async def test_unsubscribe_pages_speak_the_invitations_language(
+    app: Litestar, client: httpx.AsyncClient, db: asyncpg.Connection
+) -> None:
+    [spanish] = await queue(
+        app, client, [{"survey": "nps-empathy", "email": "adios@example.com", "language": "es"}]
+    )
+    url = app.state.invitations.unsubscribe_url(spanish).removeprefix(app.state.settings.base_url)
+    asked = await client.get(url)
+    assert 'lang="es"' in asked.text
+    assert "¿Dejar de recibir invitaciones" in asked.text
+    done = await client.post(url)
+    assert "Se ha dado de baja" in done.text
+    forged = await client.post(url[:-2] + ("00" if not url.endswith("00") else "11"))
+    assert forged.status_code == 400  # a bad link: the browser's language, English here
+    assert 'lang="en"' in forged.text
+
+
 async def test_one_tap_link_preselects_but_stores_nothing(
     app: Litestar, client: httpx.AsyncClient, db: asyncpg.Connection
 ) -> None:

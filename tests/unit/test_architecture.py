@@ -102,3 +102,18 @@ def test_sql_lives_in_the_data_modules(path: Path) -> None:
         if isinstance(node, ast.Constant) and isinstance(node.value, str)
     ]
     assert [s for s in strings if _SQL.match(s)] == []
+
+
+def test_one_list_of_dimensions_and_of_statuses() -> None:
+    """The KPI filter parameters are the rollup dimensions; the README lists every
+    invitation status the API accepts."""
+    import inspect
+
+    from survey_service.invitations.statuses import InvitationStatus
+    from survey_service.reporting.columns import DIMENSIONS
+    from survey_service.web.filters import provide_filters
+
+    parameters = set(inspect.signature(provide_filters).parameters)
+    assert {d.name for d in DIMENSIONS} <= parameters
+    readme = (PACKAGE.parent / "README.md").read_text(encoding="utf-8")
+    assert all(f"`{status}`" in readme for status in InvitationStatus)
