@@ -18,22 +18,32 @@ import msgspec
 from survey_service.errors import FieldError
 from survey_service.invitations.statuses import InvitationStatus
 from survey_service.lib.structs import Struct
+from survey_service.lib.text import one_line
 
 __all__ = [
     "MAX_BATCH",
+    "MAX_EMAIL",
+    "MAX_SCHEDULE",
     "BatchResult",
     "BounceIn",
     "InvitationIn",
     "InvitationOut",
     "RowError",
     "check_row",
+    "is_address",
     "parse_csv",
     "safe_name",
 ]
 
 MAX_BATCH = 10_000
-_EMAIL = re.compile(r"^[^@\s<>\"'(),;:\\\[\]]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,63}$")
-_LINE_BREAKS = re.compile(r"[\r\n\u2028\u2029\x85\x0b\x0c]|%0[ad]", re.IGNORECASE)
+MAX_EMAIL = 254  # RFC 5321's limit on a forward path, and the column's width
+MAX_SCHEDULE = dt.timedelta(days=366)
+"""``send_at`` at most this far ahead (a year and a day: yearly surveys, nothing absurd)."""
+_EMAIL = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,63}$")
+"""Printable ASCII without spaces, quotes or brackets before the @, a DNS name after it:
+addresses every SMTP server accepts without SMTPUTF8 (international addresses are refused
+with a clear error rather than failing at sending time)."""
+_ENCODED_WORD = re.compile(r"=\?[^?]*\?[bqBQ]\?[^?]*(\?=|$)")
 
 
 class InvitationIn(Struct, forbid_unknown_fields=False):
@@ -87,11 +97,22 @@ class BatchResult(Struct):
     rejected: list[RowError]
 
 
-def check_row(row: InvitationIn, languages: Sequence[str], suppressed: bool) -> list[FieldError]:
+def is_address(email: str) -> bool:
+    """Whether ``email`` is an address invitations can be sent to."""
+    return len(email) <= MAX_EMAIL and _EMAIL.match(email) is not None
+
+
+def check_row(
+    row: InvitationIn, languages: Sequence[str], suppressed: bool, now: dt.datetime
+) -> list[FieldError]:
     """Problems with one row, named by field (pure)."""
     errors = []
-    if not _EMAIL.match(row.email) or _LINE_BREAKS.search(row.email):
-        errors.append(FieldError(key="email", message="not an email address", code="invalid"))
+    if len(row.email) > MAX_EMAIL:
+        message = f"at most {MAX_EMAIL} characters"
+        errors.append(FieldError(key="email", message=message, code="too_long"))
+    elif not _EMAIL.match(row.email):
+        message = "not an email address (plain ASCII, one @, a domain with a dot)"
+        errors.append(FieldError(key="email", message=message, code="invalid"))
     elif suppressed:
         errors.append(
             FieldError(
@@ -104,17 +125,24 @@ def check_row(row: InvitationIn, languages: Sequence[str], suppressed: bool) -> 
         errors.append(
             FieldError(key="language", message=f"one of {', '.join(languages)}", code="invalid")
         )
+    if row.name is not None and _ENCODED_WORD.search(row.name):
+        message = "MIME encoded words (=?charset?q?...?=) are not allowed; send the name as text"
+        errors.append(FieldError(key="name", message=message, code="invalid"))
     if row.send_at is not None and row.send_at.tzinfo is None:
         errors.append(FieldError(key="send_at", message="needs a time zone offset", code="invalid"))
+    elif row.send_at is not None and row.send_at > now + MAX_SCHEDULE:
+        message = f"at most {MAX_SCHEDULE.days} days ahead"
+        errors.append(FieldError(key="send_at", message=message, code="range"))
     return errors
 
 
 def safe_name(name: str | None) -> str | None:
-    """A display name with line breaks (raw or URL-encoded) and control characters removed,
-    so it can never inject an email header."""
+    """A display name on one line (line breaks, raw or URL-encoded, and control and format
+    characters removed) and with no MIME encoded word left to decode into one, so it can
+    never inject an email header."""
     if name is None:
         return None
-    cleaned = re.sub(r"[\x00-\x1f\x7f]", "", _LINE_BREAKS.sub(" ", name)).strip()
+    cleaned = _ENCODED_WORD.sub("", one_line(name)).strip()
     return cleaned or None
 
 

@@ -18,6 +18,7 @@ __all__ = [
     "insert_batch",
     "mark",
     "mark_bounced",
+    "renew",
     "requeue",
     "select",
     "suppress",
@@ -179,6 +180,19 @@ async def claim_reminders(
         [S.SENT, S.OPENED_FORM],
     )
     return [dict(r) for r in rows]
+
+
+async def renew(db: Executor, invitation_id: int, lease: dt.datetime) -> dt.datetime | None:
+    """Renew a claimed row's lease just before sending it: the new lease, or None when the
+    row is no longer ours (the lease lapsed and another sender claimed it)."""
+    renewed: dt.datetime | None = await db.fetchval(
+        "UPDATE invitation SET sent_at = clock_timestamp()"
+        " WHERE id = $1 AND status = $2 AND sent_at = $3 RETURNING sent_at",
+        invitation_id,
+        S.SENDING,
+        lease,
+    )
+    return renewed
 
 
 async def finish(db: Executor, invitation_id: int, status: S, error: str | None) -> None:

@@ -6,7 +6,10 @@ sends over one reused SMTP connection and records the outcome. Temporary failure
 connection trouble) go back to the queue with exponential backoff and jitter up to
 ``MAX_ATTEMPTS``; permanent ones (5xx) are ``failed`` with the server's reason. A crash
 between sending and recording leaves the row ``sending``; after ``LEASE`` it is queued again,
-so such a crash can cause at most one duplicate email, never a lost one.
+so such a crash can cause at most one duplicate email, never a lost one. A sender renews a
+row's lease just before sending it and skips it when the row is no longer its own (a batch
+that outlived its lease), so a slow batch never sends what another sender took over. A row
+whose email cannot be composed fails on its own; the rest of the batch goes out.
 """
 
 from __future__ import annotations
@@ -96,7 +99,15 @@ async def _send_one(
     row: dict[str, Any],
 ) -> int:
     db = invitations.db
-    message = await _message(invitations, smtp, row, reminder=False)
+    if await queries.renew(db, row["id"], row["sent_at"]) is None:
+        log.warning("invitation %s was taken over by another sender; skipped", row["id"])
+        return 0
+    try:
+        message = await _message(invitations, smtp, row, reminder=False)
+    except Exception as exc:  # one bad row must not stall the outbox
+        log.exception("invitation %s cannot be composed", row["id"])
+        await queries.finish(db, row["id"], S.FAILED, f"cannot compose the email: {exc}")
+        return 0
     if message is None:
         await queries.finish(db, row["id"], S.FAILED, "survey version not found")
         return 0
@@ -115,6 +126,9 @@ async def _send_one(
         else:
             await _requeue(invitations, row, f"{exc.code} {exc.message}")
         return 0
+    except (aiosmtplib.SMTPNotSupported, ValueError) as exc:  # no retry can fix these
+        await queries.finish(db, row["id"], S.FAILED, f"cannot be sent: {exc}")
+        return 0
     except (aiosmtplib.SMTPException, OSError) as exc:
         await _requeue(invitations, row, str(exc))
         return 0
@@ -128,12 +142,12 @@ async def _remind(
     smtp: SmtpSettings,
     row: dict[str, Any],
 ) -> int:
-    message = await _message(invitations, smtp, row, reminder=True)
-    if message is None:
-        return 0
     try:
+        message = await _message(invitations, smtp, row, reminder=True)
+        if message is None:
+            return 0
         await client.send_message(message)
-    except (aiosmtplib.SMTPException, OSError) as exc:  # best effort: never a second reminder
+    except (aiosmtplib.SMTPException, OSError, ValueError) as exc:  # best effort, never twice
         log.warning("reminder for invitation %s not sent: %s", row["id"], exc)
         return 0
     return 1

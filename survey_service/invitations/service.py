@@ -24,6 +24,7 @@ from survey_service.invitations.batch import (
     InvitationOut,
     RowError,
     check_row,
+    is_address,
     safe_name,
 )
 from survey_service.invitations.statuses import InvitationStatus as S
@@ -107,7 +108,7 @@ class InvitationService:
                 rejected.append(
                     RowError(row=index, errors=[FieldError(key="row", message=str(exc))])
                 )
-        emails = sorted({row.email.lower() for _, row in decoded})
+        emails = sorted({row.email.lower() for _, row in decoded if is_address(row.email)})
         suppressed = await queries.suppressed(self.db, emails)
         now = dt.datetime.now(dt.UTC)
         records = []
@@ -119,7 +120,7 @@ class InvitationService:
                 rejected.append(RowError(row=index, errors=[error]))
                 continue
             definition = info.definition
-            errors = check_row(row, definition.languages, row.email.lower() in suppressed)
+            errors = check_row(row, definition.languages, row.email.lower() in suppressed, now)
             if errors:
                 rejected.append(RowError(row=index, errors=errors))
                 continue

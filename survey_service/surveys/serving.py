@@ -15,8 +15,9 @@ from survey_service.db import Database
 from survey_service.errors import AnswersRejected, FieldError, TokenError
 from survey_service.experiments.assignment import AssignmentRecorder, NewAssignment, draw_variant
 from survey_service.lib.structs import Struct
+from survey_service.lib.text import has_line_break, one_line
 from survey_service.responses import queries as response_queries
-from survey_service.responses.answers import clean_text, validate_answers
+from survey_service.responses.answers import validate_answers
 from survey_service.responses.storage import StoredResponse, record_response
 from survey_service.surveys.abuse import client_hash
 from survey_service.surveys.catalog import Catalog, SurveyVersionInfo
@@ -140,8 +141,10 @@ def clean_metadata(allowed: list[str], params: Mapping[str, str]) -> dict[str, s
         value = params.get(key)
         if value is None:
             continue
-        value = clean_text(value)
-        if value and len(value) <= MAX_METADATA_VALUE and "\n" not in value:
+        if has_line_break(value):
+            continue
+        value = one_line(value)
+        if value and len(value) <= MAX_METADATA_VALUE:
             kept[key] = value
     return kept
 

@@ -68,6 +68,33 @@ async def test_batch_stores_valid_rows_and_reports_the_rest(
     assert {r["status"] for r in stored} == {"queued"}
 
 
+async def test_hostile_rows_are_refused_by_field_never_a_500(
+    client: httpx.AsyncClient, headers: dict[str, str], db: asyncpg.Connection
+) -> None:
+    rows: list[dict[str, Any]] = [
+        {"survey": "nps-empathy", "email": "ünï@example.com"},
+        {"survey": "nps-empathy", "email": "nul\u0000@example.com"},
+        {"survey": "nps-empathy", "email": "a" * 60 + "@" + "b" * 200 + ".com"},
+        {"survey": "nps-empathy", "email": "y@example.com", "send_at": "9999-12-31T00:00:00Z"},
+        {"survey": "nps-empathy", "email": "z@example.com", "name": "=?utf-8?q?A=0D=0AB?="},
+        {"survey": "nps-empathy", "email": "ok@example.com", "name": "Ana\u2028\u202eevil"},
+    ]
+    response = await client.post("/api/v1/invitations", json=rows, headers=headers)
+    assert response.status_code == 207, response.text
+    rejected = {
+        r["row"]: [(e["key"], e["code"]) for e in r["errors"]] for r in response.json()["rejected"]
+    }
+    assert rejected == {
+        0: [("email", "invalid")],
+        1: [("email", "invalid")],
+        2: [("email", "too_long")],
+        3: [("send_at", "range")],
+        4: [("name", "invalid")],
+    }
+    names = [r["name"] for r in await db.fetch("SELECT name FROM invitation")]
+    assert names == ["Ana evil"]  # line separator and bidi override gone
+
+
 async def test_all_invalid_is_400_and_nothing_is_stored(
     client: httpx.AsyncClient, headers: dict[str, str], db: asyncpg.Connection
 ) -> None:

@@ -367,3 +367,69 @@ async def test_bounce_reports_mark_and_suppress(
     assert await queue(app, client, [{"survey": "nps-empathy", "email": "gone@example.com"}]) == []
     bad = await client.post("/api/v1/invitations/bounces", json=[{"mail": "x"}], headers=headers)
     assert bad.status_code == 400
+
+
+async def test_a_poison_row_fails_alone_and_the_rest_go_out(
+    app: Litestar, client: httpx.AsyncClient, db: asyncpg.Connection, smtp_server: tuple[int, Path]
+) -> None:
+    """Rows stored before today's checks (an international address, a name that decodes
+    into a header break) fail on their own; nothing stays ``sending``."""
+    port, box = smtp_server
+    valid = await queue(
+        app, client, [{"survey": "nps-empathy", "email": f"ok{i}@example.com"} for i in range(3)]
+    )
+    info = app.state.surveys.survey("nps-empathy")
+    poison = [
+        ("ünï@example.com", None),
+        ("ana@example.com", "=?utf-8?q?Ana=0D=0ABcc:_evil@example.com?="),
+    ]
+    for address, name in poison:
+        await db.execute(
+            "INSERT INTO invitation (survey_id, survey_version_id, email, name, language,"
+            " metadata, token_nonce, expires_at)"
+            " VALUES ($1, $2, $3, $4, 'en', '{}', gen_random_uuid(), now() + interval '1 day')",
+            info.survey_id,
+            info.version_id,
+            address,
+            name,
+        )
+    smtp = SmtpSettings(host="127.0.0.1", port=port, sender="s@example.com", per_second=500)
+    assert await send_due(app.state.invitations, smtp) == 4
+    rows = {
+        r["email"]: r for r in await db.fetch("SELECT email, status, last_error FROM invitation")
+    }
+    assert {e: r["status"] for e, r in rows.items()} == {
+        "ok0@example.com": "sent",
+        "ok1@example.com": "sent",
+        "ok2@example.com": "sent",
+        "ünï@example.com": "failed",
+        "ana@example.com": "sent",  # the encoded word is removed, not decoded into a header
+    }
+    assert rows["ünï@example.com"]["last_error"]
+    [ana] = [m for m in messages(box) if "ana@example.com" in m["To"]]
+    assert "Bcc" not in ana
+    assert str(ana["To"]) == "ana@example.com"
+    assert len(valid) == 3
+
+
+async def test_a_batch_that_outlives_its_lease_sends_nothing_twice(
+    app: Litestar, client: httpx.AsyncClient, db: asyncpg.Connection, smtp_server: tuple[int, Path]
+) -> None:
+    port, box = smtp_server
+    await queue(
+        app, client, [{"survey": "nps-empathy", "email": f"l{i}@example.com"} for i in range(12)]
+    )
+    slow = SmtpSettings(host="127.0.0.1", port=port, sender="s@example.com", per_second=20)
+    first = asyncio.create_task(send_due(app.state.invitations, slow))
+    await asyncio.sleep(0.2)  # a few are out; then the first sender's lease lapses ...
+    await db.execute(
+        "UPDATE invitation SET sent_at = now() - interval '11 minutes' WHERE status = 'sending'"
+    )
+    second = await send_due(app.state.invitations, slow)  # ... and a second sender takes over
+    sent = await first + second
+    delivered = [m["To"] for m in messages(box)]
+    # At most the one message in flight at the moment of the takeover goes out twice.
+    assert len(delivered) <= 13
+    assert len(set(delivered)) == 12
+    assert sent == len(delivered)
+    assert await db.fetchval("SELECT count(*) FROM invitation WHERE status = 'sent'") == 12
