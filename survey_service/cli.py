@@ -137,7 +137,13 @@ def _sentiment_rescore(args: argparse.Namespace) -> int:
 
 def _apikey_create(args: argparse.Namespace) -> int:
     from survey_service.apikeys.service import create_key
+    from survey_service.surveys.definitions import load_forms
 
+    forms, _ = load_forms(Path(_settings().forms_dir))
+    unknown = sorted(set(args.survey or []) - {form.definition.slug for form in forms})
+    if unknown:
+        print(f"survey-service: no survey called {', '.join(unknown)}", file=sys.stderr)
+        return 2
     try:
         created = _with_database(
             lambda db: create_key(db, args.name, args.scope, args.survey or [])

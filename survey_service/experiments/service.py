@@ -24,6 +24,7 @@ from survey_service.experiments.statistics import (
 )
 from survey_service.lib.stats import Moments
 from survey_service.lib.structs import Struct
+from survey_service.lib.text import one_line
 from survey_service.reporting.columns import AGGREGATE_NAMES
 from survey_service.reporting.metrics import METRICS, metric_moments
 from survey_service.reporting.queries import AggregateRow, aggregate
@@ -190,8 +191,10 @@ class ExperimentService:
         unique key, not a read-then-write, so concurrent first calls agree)."""
         info, e = self._find(key, experiment)
         subject = subject.strip()
-        if not subject or len(subject) > 200:
-            raise BadParameter("subject", "1 to 200 characters")
+        if not subject or len(subject) > 200 or one_line(subject) != subject:
+            raise BadParameter("subject", "1 to 200 characters on one line, no control characters")
+        if cluster is not None and (not cluster.strip() or one_line(cluster) != cluster):
+            raise BadParameter("cluster", "1 to 200 characters on one line, no control characters")
         variant, nonce, cluster, created = await queries.subject_variant(
             self.surveys.db, info.survey_id, e.key, subject, draw_variant(e), cluster
         )

@@ -46,8 +46,9 @@ with a clear error rather than failing at sending time)."""
 _ENCODED_WORD = re.compile(r"=\?[^?]*\?[bqBQ]\?[^?]*(\?=|$)")
 
 
-class InvitationIn(Struct, forbid_unknown_fields=False):
-    """One invitation to create; extra columns of a CSV are ignored."""
+class InvitationIn(Struct):
+    """One invitation to create. A CSV's extra columns become ``metadata``; in JSON, metadata
+    goes under ``metadata`` and any other key is refused (never silently dropped)."""
 
     survey: str
     email: str

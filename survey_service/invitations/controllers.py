@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 from typing import Any
 
 import msgspec
@@ -47,7 +48,7 @@ class InvitationController(Controller):
             else:
                 decoded = msgspec.json.decode(body)
                 rows = decoded if isinstance(decoded, list) else [decoded]
-        except (msgspec.DecodeError, UnicodeDecodeError) as exc:
+        except (msgspec.DecodeError, UnicodeDecodeError, csv.Error) as exc:
             raise ValidationException(f"unreadable body: {exc}") from None
         if not rows or len(rows) > MAX_BATCH:
             raise ValidationException(f"send 1 to {MAX_BATCH} rows")

@@ -29,11 +29,13 @@ from survey_service.invitations.batch import (
 )
 from survey_service.invitations.statuses import InvitationStatus as S
 from survey_service.lib.keys import derive_key, mac
+from survey_service.lib.text import one_line
 from survey_service.surveys.serving import SurveyService, clean_metadata
 from survey_service.surveys.tokens import FormClaims
 
 __all__ = ["InvitationService"]
 
+MAX_ID = 2**63 - 1  # ids are PostgreSQL bigints
 _LIVE = (S.QUEUED, S.SENT, S.OPENED_FORM)  # reported expired once their link lapses
 _ANSWERABLE = (S.QUEUED, S.SENDING, S.SENT, S.OPENED_FORM, S.FAILED)
 
@@ -63,10 +65,13 @@ class InvitationService:
         """Record bounce reports (a mail provider's webhook): the address's sent invitations
         become ``bounced`` with the reason and the address is suppressed. Returns how many
         invitations changed."""
+        for index, report in enumerate(reports):
+            if not is_address(report.email.strip()):
+                raise BadParameter(f"[{index}].email", "not an email address")
         changed = 0
         for report in reports:
             changed += await queries.mark_bounced(
-                self.db, report.email.strip().lower(), report.reason[:500]
+                self.db, report.email.strip().lower(), one_line(report.reason)[:500]
             )
         return changed
 
@@ -161,6 +166,8 @@ class InvitationService:
 
     async def get(self, key: ApiKeyInfo, invitation_id: int) -> InvitationOut:
         """One invitation (404 outside the key's surveys)."""
+        if not 0 < invitation_id <= MAX_ID:
+            raise NotFound("invitation", invitation_id)
         rows = await queries.select(self.db, invitation_id=invitation_id)
         found = [self._out(r) for r in rows if key.sees(self._slug(r["survey_id"]))]
         if not found:
@@ -175,6 +182,8 @@ class InvitationService:
             raise BadParameter("status", f"one of {', '.join(S)}")
         if not 1 <= limit <= 1000:
             raise BadParameter("limit", "from 1 to 1000")
+        if not 0 <= after <= MAX_ID:
+            raise BadParameter("cursor", "not a cursor from a previous page")
         survey_ids = None
         if survey is not None:
             info = self.surveys.catalog.current(survey)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import re
 import secrets
 import uuid
 from collections.abc import Mapping
@@ -21,6 +22,8 @@ from survey_service.qr import queries
 from survey_service.surveys.serving import SurveyService, clean_metadata
 
 __all__ = ["LinkService", "ResolvedLink"]
+
+_CODE = re.compile(r"[A-Za-z2-7]{1,16}")  # base32, as codes are made
 
 
 class ResolvedLink(Struct):
@@ -70,7 +73,9 @@ class LinkService:
 
     async def resolve(self, code: str) -> ResolvedLink | None:
         """The link behind ``code``, if it exists and its survey is still served."""
-        row = await queries.link(self.db, code.upper()[:16])
+        if _CODE.fullmatch(code) is None:
+            return None
+        row = await queries.link(self.db, code.upper())
         info = self.surveys.catalog.by_id(row["survey_id"]) if row else None
         if row is None or info is None:
             return None

@@ -32,6 +32,10 @@ __all__ = [
 ]
 
 FILTER_DIMENSIONS = tuple(d.name for d in DIMENSIONS)
+FIRST_YEAR, LAST_YEAR = 1970, 2200
+"""Dates outside these years are refused (nothing was collected then; no overflow)."""
+MAX_FILTER_VALUE = 200
+MAX_ID = 2**63 - 1  # ids are PostgreSQL bigints
 GROUP_DIMENSIONS = (*TIME_GROUPS, *FILTER_DIMENSIONS)
 
 
@@ -93,14 +97,17 @@ def parse_moment(text: str, zone: zoneinfo.ZoneInfo, *, end: bool) -> dt.datetim
     try:
         if len(text) == 10:
             day = dt.date.fromisoformat(text)
-            if end:
-                day += dt.timedelta(days=1)
-            return dt.datetime.combine(day, dt.time(), zone).astimezone(dt.UTC)
-        moment = dt.datetime.fromisoformat(text)
+            moment = dt.datetime.combine(day, dt.time(), zone)
+        else:
+            moment = dt.datetime.fromisoformat(text)
     except ValueError:
         raise ValueError("not an ISO 8601 date or date-time") from None
+    if not FIRST_YEAR <= moment.year <= LAST_YEAR:
+        raise ValueError(f"must be between the years {FIRST_YEAR} and {LAST_YEAR}")
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=zone)
+    if len(text) == 10 and end:
+        moment = dt.datetime.combine(moment.date() + dt.timedelta(days=1), dt.time(), zone)
     return moment.astimezone(dt.UTC)
 
 
@@ -187,7 +194,7 @@ class ReportingService:
     ) -> ResponsePage:
         """One page of responses after ``cursor`` (flagged ones included unless asked not)."""
         info = self.visible(key, slug)
-        if cursor is not None and not cursor.isdecimal():
+        if cursor is not None and not (cursor.isdecimal() and int(cursor) <= MAX_ID):
             raise BadParameter("cursor", "not a cursor from a previous page")
         if not 1 <= limit <= 1000:
             raise BadParameter("limit", "must be from 1 to 1000")
@@ -274,10 +281,13 @@ class ReportingService:
             }
             if value not in known:
                 raise BadParameter("variant", f"'{value}' is not a variant of the survey")
+        if "\x00" in value or len(value) > MAX_FILTER_VALUE:
+            message = f"at most {MAX_FILTER_VALUE} characters, no NUL"
+            raise BadParameter(name, message)
         if name == "version":
             if not single:
                 raise BadParameter("version", "only for one survey")
-            if not value.isdecimal():
+            if not value.isdecimal() or len(value) > 9:
                 raise BadParameter("version", "must be a version number")
             found = await self.catalog.version_id(surveys[0].survey_id, int(value))
             if found is None:

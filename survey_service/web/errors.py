@@ -7,13 +7,17 @@ errors become friendly pages in the customer's language.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+import asyncpg
 from litestar import Request, Response
 from litestar.exceptions import (
     HTTPException,
+    InternalServerException,
     NotFoundException,
     PermissionDeniedException,
+    ServiceUnavailableException,
     ValidationException,
 )
 from litestar.exceptions.responses import create_exception_response
@@ -23,9 +27,18 @@ from survey_service.lib.i18n import browser_language
 from survey_service.surveys.definitions import pick_language
 from survey_service.web.pages import notice
 
-__all__ = ["EXCEPTION_HANDLERS"]
+__all__ = ["EXCEPTION_HANDLERS", "RETRY_AFTER_SECONDS"]
 
-_PAGE_KINDS = {404: "not_found", 403: "refused", 413: "too_big", 429: "busy"}
+log = logging.getLogger("survey_service.web")
+
+_PAGE_KINDS = {
+    404: "not_found",
+    403: "refused",
+    413: "too_big",
+    429: "busy",
+    500: "broken",
+    503: "unavailable",
+}
 
 
 def _page_language(request: Request[Any, Any, Any]) -> str:
@@ -43,7 +56,7 @@ def _answer(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any
         language = _page_language(request)
         slug = request.path_params.get("slug")
         link = f"/s/{slug}?lang={language}" if slug and kind != "not_found" else None
-        return notice(language, kind, exc.status_code, link)
+        return notice(language, kind, exc.status_code, link, dict(exc.headers or {}))
     return create_exception_response(request, exc)
 
 
@@ -73,9 +86,40 @@ def _answers_rejected(request: Request[Any, Any, Any], exc: AnswersRejected) -> 
     return create_exception_response(request, http_exc)
 
 
+RETRY_AFTER_SECONDS = 5
+"""What a client is told to wait while the database is away (it comes back by itself)."""
+
+_UNAVAILABLE = (
+    OSError,
+    TimeoutError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.ConnectionDoesNotExistError,
+    asyncpg.InterfaceError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.AdminShutdownError,
+)
+
+
+def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """A body that cannot be decoded (400), the database away (503 with Retry-After), or a
+    bug (500, logged with its traceback)."""
+    if isinstance(exc, (UnicodeDecodeError, RecursionError)):  # while decoding the body
+        return _answer(request, ValidationException("the body is not UTF-8 JSON of sane depth"))
+    if isinstance(exc, _UNAVAILABLE):
+        log.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
+        unavailable = ServiceUnavailableException(
+            "the database is unavailable; try again shortly",
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
+        return _answer(request, unavailable)
+    log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+    return _answer(request, InternalServerException())
+
+
 EXCEPTION_HANDLERS = {
     HTTPException: _http_exception,
     NotFound: _not_found,
     AnswersRejected: _answers_rejected,
     BadParameter: _bad_parameter,
+    Exception: _unexpected,
 }

@@ -36,10 +36,11 @@ async def provide_filters(
         ),
     ] = None,
     group_by: Annotated[
-        str | None,
+        list[str] | None,
         QueryParameter(
             description="KPI reports: one or two of day, week, month, channel, touchpoint,"
-            " agent, location, variant, language, version (and survey business-wide)"
+            " agent, location, variant, language, version (and survey business-wide); comma"
+            " separated or repeated"
         ),
     ] = None,
     trust: Annotated[
@@ -70,6 +71,6 @@ async def provide_filters(
         tz=tz,
         filters={name: value for name, value in dimensions.items() if value},
         include_flagged=include_flagged,
-        group_by=group_by,
+        group_by=",".join(group_by) if group_by else None,
         trust=trust,
     )

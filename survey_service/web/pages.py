@@ -17,7 +17,13 @@ __all__ = ["NO_STORE", "form_page", "notice", "thanks_page"]
 NO_STORE = {"Cache-Control": "no-store"}
 
 
-def notice(language: str, kind: str, status: int, link: str | None = None) -> Template:
+def notice(
+    language: str,
+    kind: str,
+    status: int,
+    link: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> Template:
     """A friendly full page (expired, invalid, busy ...) in the customer's language."""
     t = ui_text(language)
     return Template(
@@ -31,7 +37,7 @@ def notice(language: str, kind: str, status: int, link: str | None = None) -> Te
             "link_text": t["fresh"],
         },
         status_code=status,
-        headers=NO_STORE,
+        headers={**NO_STORE, **(headers or {})},
     )
 
 

@@ -118,3 +118,9 @@ async def test_a_plain_wheel_install_migrates(empty_database: str, tmp_path: Pat
     assert result.returncode == 0, result.stderr
     migrations = len(list((ROOT / "migrations").glob("survey_service_*.py")))
     assert f"applied {migrations} migration(s)" in result.stdout
+
+
+def test_apikey_for_an_unknown_survey_is_refused() -> None:
+    result = run("apikey", "create", "--name", "typo", "--scope", "kpis:read", "--survey", "nps")
+    assert result.returncode == 2
+    assert "no survey called nps" in result.stderr
