@@ -19,7 +19,7 @@ from litestar.template.config import TemplateConfig
 
 from survey_service import __version__
 from survey_service.db import open_database
-from survey_service.db.engine import embedded_dsn
+from survey_service.db.engine import start_embedded, stop_embedded
 from survey_service.errors import StartupError
 from survey_service.experiments.assignment import AssignmentRecorder
 from survey_service.experiments.controllers import ExperimentController
@@ -54,6 +54,9 @@ __all__ = ["create_app"]
 
 log = logging.getLogger("survey_service")
 
+SHUTDOWN_SECONDS = 10.0
+"""Longest a shutdown waits for the last buffered writes."""
+
 _SERVICES = ("db", "settings", "surveys", "reporting", "experiments", "links", "invitations")
 """What the lifespan puts in ``app.state``; each is also a dependency of that name."""
 
@@ -65,9 +68,11 @@ async def _lifespan(app: Litestar) -> AsyncIterator[None]:
     forms, errors = load_forms(Path(settings.forms_dir))
     if errors:
         raise StartupError("invalid survey definitions:\n" + "\n".join(map(str, errors)))
-    dsn = settings.database_url
-    if dsn is None:
-        dsn = await asyncio.to_thread(embedded_dsn, settings.data_dir)
+    embedded = None
+    if settings.database_url is None:
+        dsn, embedded = await asyncio.to_thread(start_embedded, settings.data_dir)
+    else:
+        dsn = settings.database_url
     db = await open_database(dsn, pool_max=settings.db_pool_max)
     recorder = AssignmentRecorder(db, interval=settings.assignment_flush_seconds)
     jobs = [
@@ -113,8 +118,14 @@ async def _lifespan(app: Litestar) -> AsyncIterator[None]:
     finally:
         for job in reversed(jobs):
             await job.stop()
-        await recorder.stop()
+        try:  # the database may be away: write what can be written, never hang
+            async with asyncio.timeout(SHUTDOWN_SECONDS):
+                await recorder.stop()
+        except Exception:
+            log.exception("buffered assignments could not be written at shutdown")
         await db.close()
+        if embedded is not None:
+            await asyncio.to_thread(stop_embedded, embedded)
 
 
 def _from_state(name: str) -> Provide:

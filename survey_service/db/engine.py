@@ -13,7 +13,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
+import json
 import logging
+import os
 import warnings
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
@@ -32,6 +34,8 @@ __all__ = [
     "apply_migrations",
     "embedded_dsn",
     "open_database",
+    "start_embedded",
+    "stop_embedded",
 ]
 
 log = logging.getLogger(__name__)
@@ -94,8 +98,12 @@ class Database:
             yield connection
 
     async def close(self) -> None:
-        """Close the pool."""
-        await self.pool.close()
+        """Close the pool; connections still busy after ten seconds (a database that went
+        away mid-query) are dropped, so shutdown never hangs."""
+        try:
+            await asyncio.wait_for(self.pool.close(), 10.0)
+        except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+            self.pool.terminate()
 
     async def ping(self) -> bool:
         """True when a pooled connection answers ``SELECT 1`` within two seconds."""
@@ -106,8 +114,9 @@ class Database:
             return False
 
 
-def embedded_dsn(data_dir: str) -> str:
-    """Start (or join) the embedded PostgreSQL under ``<data_dir>/pgdata``; return its DSN."""
+def start_embedded(data_dir: str) -> tuple[str, Any]:
+    """Start (or join) the embedded PostgreSQL under ``<data_dir>/pgdata``: its DSN and the
+    handle :func:`stop_embedded` takes."""
     pgdata = Path(data_dir, "pgdata").resolve()
     if len(str(pgdata)) > _MAX_SOCKET_DIR:
         raise DatabaseError(
@@ -121,8 +130,45 @@ def embedded_dsn(data_dir: str) -> str:
         import pgserver  # lazily: only the zero-set-up path needs it
 
         pgdata.mkdir(parents=True, exist_ok=True)
+        _forget_dead_users(pgdata / ".handle_pids.json")
         server = pgserver.get_server(pgdata, cleanup_mode="stop")  # type: ignore[attr-defined]
-    return str(server.get_uri())
+    return str(server.get_uri()), server
+
+
+def embedded_dsn(data_dir: str) -> str:
+    """The embedded server's DSN (started if needed; stopped when this process exits)."""
+    return start_embedded(data_dir)[0]
+
+
+def stop_embedded(server: Any) -> None:
+    """Leave the embedded server: stop it when no other live process uses it.
+
+    Called on shutdown rather than left to pgserver's exit hook: uvicorn re-raises SIGTERM
+    after a graceful shutdown, so exit hooks never run under docker, systemd or ``kill``.
+    """
+    server._cleanup()
+
+
+def _forget_dead_users(registry: Path) -> None:
+    """Drop processes that died without leaving (SIGKILL) from pgserver's list of users, so a
+    stale entry never keeps the server running after the last live user exits."""
+    try:
+        pids = json.loads(registry.read_text())
+    except (OSError, ValueError):
+        return
+    alive = [pid for pid in pids if isinstance(pid, int) and _alive(pid)]
+    if alive != pids:
+        registry.write_text(json.dumps(alive))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 async def open_database(dsn: str, *, pool_max: int = 10, migrate: bool = True) -> Database:

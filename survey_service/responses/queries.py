@@ -22,19 +22,28 @@ _COLUMNS = (
     " flags, client_hash, sentiment_polarity, sentiment_class, sentiment_cues,"
     " sentiment_version, score_text_mismatch, " + ", ".join(role.value for role in Role)
 )
+_VALUES = ", ".join(f"${i}" for i in range(1, _COLUMNS.count(",") + 2))
+_SERVED_AT = f"${_COLUMNS.count(',') + 2}"
 _INSERT = (
-    f"INSERT INTO response ({_COLUMNS})"
-    f" VALUES ({', '.join(f'${i}' for i in range(1, _COLUMNS.count(',') + 2))})"
+    # The response's own assignment, in the same statement: assignments are written in
+    # batches, and a crash before the batch lands must not leave a response without one.
+    "WITH served AS (INSERT INTO assignment"
+    " (survey_id, survey_version_id, token_nonce, variant, channel, language, metadata,"
+    f" created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, to_timestamp({_SERVED_AT}))"
+    " ON CONFLICT (survey_id, token_nonce) DO NOTHING)"
+    f" INSERT INTO response ({_COLUMNS}) VALUES ({_VALUES})"
     " ON CONFLICT (survey_id, token_nonce) DO NOTHING RETURNING id, variant, created_at"
 )
 
 
 async def insert_response(
-    db: Executor, values: Sequence[Any]
+    db: Executor, values: Sequence[Any], served_at: int
 ) -> tuple[int, str | None, Any] | None:
-    """Insert one response (values in the order of the columns above); None when its token
-    nonce already has one. created_at comes from the database clock."""
-    row = await db.fetchrow(_INSERT, *values)
+    """Insert one response (values in the order of the columns above) and, when it is not
+    there yet, the assignment its token describes (served at ``served_at``, Unix time);
+    None when the token nonce already has a response. created_at comes from the database
+    clock."""
+    row = await db.fetchrow(_INSERT, *values, served_at)
     return None if row is None else (row["id"], row["variant"], row["created_at"])
 
 

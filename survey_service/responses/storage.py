@@ -61,7 +61,9 @@ async def record_response(
     """Store the response unless this token already has one; return it and whether it is new.
 
     Concurrency-safe without a read-then-write: the (survey_id, token_nonce) unique key
-    makes every racing insert but one do nothing, and those then read the winner.
+    makes every racing insert but one do nothing, and those then read the winner. The
+    token's assignment is written in the same statement when it is missing, so a response
+    never exists without the assignment that served it.
     """
     nonce = uuid.UUID(bytes=claims.nonce)
     columns = role_columns(version.definition, answers)
@@ -90,7 +92,7 @@ async def record_response(
         ),
         *(columns[role.value] for role in Role),
     )
-    inserted = await queries.insert_response(db, values)
+    inserted = await queries.insert_response(db, values, claims.issued_at)
     created = inserted is not None
     response_id, variant, created_at = inserted or await queries.existing(
         db, version.survey_id, nonce

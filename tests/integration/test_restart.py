@@ -1,18 +1,26 @@
-"""The service recovers when PostgreSQL restarts under it."""
+"""Failures under load: PostgreSQL stopped and started under the running service, and the
+service itself killed with SIGKILL. Real processes, real servers."""
 
 from __future__ import annotations
 
+import asyncio
+import collections
 import logging
 import os
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -29,47 +37,185 @@ def wait_until(check: Any, seconds: float) -> bool:
     return False
 
 
-def test_service_recovers_after_a_postgres_restart(tmp_path: Path) -> None:
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def serve(dsn: str, folder: Path, **settings: str) -> tuple[subprocess.Popen[bytes], str]:
+    """``survey-service serve`` on ``dsn``, ready to answer."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": dsn,
+        "SURVEY_PORT": str(port),
+        "SURVEY_DATA_DIR": str(folder),
+        "SURVEY_SECRET_KEY": "r" * 40,
+        "SURVEY_SUBMIT_LIMIT_PER_IP": "100000",
+        "SURVEY_SUBMIT_LIMIT_PER_SURVEY": "100000",
+        **settings,
+    }
+    log = (folder / "server.log").open("w")
+    command = [sys.executable, "-m", "survey_service", "serve"]
+    process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=log, stderr=log)
+    base = f"http://127.0.0.1:{port}"
+    assert wait_until(lambda: httpx.get(f"{base}/health/ready").status_code == 200, 60)
+    return process, base
+
+
+def answer_once(client: httpx.Client, base: str) -> tuple[int, str | None]:
+    """Serve a form and answer it: (status of the answer, the token)."""
+    served = client.get(f"{base}/api/v1/surveys/nps-empathy")
+    if served.status_code != 200:
+        return served.status_code, None
+    token = served.json()["token"]
+    posted = client.post(
+        f"{base}/api/v1/surveys/nps-empathy/responses",
+        json={"token": token, "answers": {"recommend": 9}},
+    )
+    return posted.status_code, token
+
+
+class Load:
+    """Customers answering continuously from a thread until stopped (bounded in time)."""
+
+    def __init__(self, base: str, seconds: float = 60) -> None:
+        self.statuses: collections.Counter[int] = collections.Counter()
+        self.retry_after: set[str] = set()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(base, seconds), daemon=True)
+
+    def __enter__(self) -> Load:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+
+    def _run(self, base: str, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        with httpx.Client(timeout=10) as client:
+            while not self._stop.is_set() and time.monotonic() < deadline:
+                try:
+                    served = client.get(f"{base}/api/v1/surveys/nps-empathy")
+                    posted = client.post(
+                        f"{base}/api/v1/surveys/nps-empathy/responses",
+                        json={"token": served.json()["token"], "answers": {"recommend": 7}},
+                    )
+                except httpx.HTTPError:
+                    self.statuses[0] += 1  # the connection itself failed (the service died)
+                    time.sleep(0.05)
+                    continue
+                self.statuses[posted.status_code] += 1
+                if posted.status_code == 503:
+                    self.retry_after.add(posted.headers.get("retry-after", ""))
+
+
+def count(dsn: str, sql: str) -> int:
+    async def run() -> int:
+        connection = await asyncpg.connect(dsn)
+        try:
+            value: int = await connection.fetchval(sql)
+            return value
+        finally:
+            await connection.close()
+
+    return asyncio.run(run())
+
+
+@pytest.fixture
+def own_postgres() -> Iterator[tuple[Any, str]]:
+    """A PostgreSQL of the test's own, which it may stop and start."""
     import pgserver
 
     logging.getLogger("pgserver").setLevel(logging.WARNING)  # it logs from atexit otherwise
-    # A PostgreSQL of this test's own, which it may stop and start.
     folder = tempfile.mkdtemp(prefix="ssr", dir="/tmp")
-    server = pgserver.get_server(folder, cleanup_mode="stop")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {
-        **os.environ,
-        "DATABASE_URL": server.get_uri(),
-        "SURVEY_PORT": str(port),
-        "SURVEY_DATA_DIR": str(tmp_path),
-        "SURVEY_SECRET_KEY": "r" * 40,
-    }
-    base = f"http://127.0.0.1:{port}"
-    log = (tmp_path / "server.log").open("w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "survey_service", "serve"], env=env, cwd=ROOT, stdout=log, stderr=log
-    )
+    server = pgserver.get_server(folder, cleanup_mode="delete")
+    yield server, folder
+    server.cleanup()
+
+
+def test_a_postgres_outage_is_503_and_heals_without_losing_an_answer(tmp_path: Path) -> None:
+    import pgserver
+
+    logging.getLogger("pgserver").setLevel(logging.WARNING)  # it logs from atexit otherwise
+    folder = tempfile.mkdtemp(prefix="ssr", dir="/tmp")
+    server = pgserver.get_server(folder, cleanup_mode="stop")  # this test's only handle
+    dsn = server.get_uri()
+    process, base = serve(dsn, tmp_path)
     try:
-        assert wait_until(lambda: httpx.get(f"{base}/health/ready").status_code == 200, 60)
-        server.cleanup()  # stop PostgreSQL (this test holds its only handle)
+        with Load(base) as load:
+            assert wait_until(lambda: load.statuses[201] >= 20, 20)
+            server.cleanup()  # stop PostgreSQL under the load
+            assert wait_until(lambda: httpx.get(f"{base}/health/ready").status_code == 503, 20)
+            assert wait_until(lambda: load.statuses[503] >= 3, 20)
+            server = pgserver.get_server(folder, cleanup_mode="stop")  # and start it again
+            assert wait_until(lambda: httpx.get(f"{base}/health/ready").status_code == 200, 30)
+            healed = load.statuses[201]
+            assert wait_until(lambda: load.statuses[201] > healed + 20, 20)  # no restart
+        assert set(load.statuses) <= {201, 503}, load.statuses  # never a 500
+        assert load.retry_after == {"5"}
+        # Every acknowledged answer is stored, and nothing else.
+        assert count(server.get_uri(), "SELECT count(*) FROM response") == load.statuses[201]
+        server.cleanup()  # away again: SIGTERM must still end the service promptly
         assert wait_until(lambda: httpx.get(f"{base}/health/ready").status_code == 503, 20)
-        server = pgserver.get_server(folder, cleanup_mode="stop")  # and start it again
-
-        def answers() -> bool:
-            served = httpx.get(f"{base}/api/v1/surveys/nps-empathy")
-            if served.status_code != 200:
-                return False
-            posted = httpx.post(
-                f"{base}/api/v1/surveys/nps-empathy/responses",
-                json={"token": served.json()["token"], "answers": {"recommend": 9}},
-            )
-            return posted.status_code == 201
-
-        assert wait_until(lambda: httpx.get(f"{base}/health/ready").status_code == 200, 30)
-        assert wait_until(answers, 10)
-    finally:
         process.terminate()
-        process.wait(timeout=20)
+        assert process.wait(timeout=30) is not None
+    finally:
+        if process.poll() is None:
+            process.kill()
         server.cleanup()
+
+
+def test_sigterm_stops_the_embedded_database_even_after_a_crash(tmp_path: Path) -> None:
+    """docker, systemd and kill send SIGTERM; the embedded PostgreSQL must stop with the
+    service, also when an earlier service process was killed and left its entry behind."""
+    folder = Path(tempfile.mkdtemp(prefix="sse", dir="/tmp"))
+    pgdata = folder / "pgdata"
+    env = {"SURVEY_DATA_DIR": str(folder), "DATABASE_URL": "", "TEST_DATABASE_URL": ""}
+    for attempt in range(2):
+        port = free_port()
+        log = (tmp_path / f"serve{attempt}.log").open("w")
+        process = subprocess.Popen(
+            [sys.executable, "-m", "survey_service", "serve"],
+            env={**os.environ, **env, "SURVEY_PORT": str(port)},
+            cwd=ROOT,
+            stdout=log,
+            stderr=log,
+        )
+        try:
+            ready = f"http://127.0.0.1:{port}/health/ready"
+            assert wait_until(lambda: httpx.get(ready).status_code == 200, 60)  # noqa: B023
+            assert (pgdata / "postmaster.pid").exists()
+            process.send_signal(signal.SIGTERM)
+            assert process.wait(timeout=30) is not None
+        finally:
+            if process.poll() is None:
+                process.kill()
+        assert wait_until(lambda: not (pgdata / "postmaster.pid").exists(), 10)
+        # A process that was SIGKILLed leaves its entry in pgserver's list of users.
+        (pgdata / ".handle_pids.json").write_text("[2147483646]")
+
+
+def test_a_killed_service_leaves_no_response_without_its_assignment(
+    own_postgres: tuple[Any, str], tmp_path: Path
+) -> None:
+    server, _ = own_postgres
+    dsn = server.get_uri()
+    # Assignments would be written only every minute: all of them are still buffered.
+    process, base = serve(dsn, tmp_path, SURVEY_ASSIGNMENT_FLUSH_SECONDS="60")
+    with Load(base) as load:
+        assert wait_until(lambda: load.statuses[201] >= 50, 30)
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=10)
+    assert load.statuses[201] >= 50
+    orphans = count(
+        dsn,
+        "SELECT count(*) FROM response r WHERE NOT EXISTS (SELECT 1 FROM assignment a"
+        " WHERE a.survey_id = r.survey_id AND a.token_nonce = r.token_nonce)",
+    )
+    assert orphans == 0
+    assert count(dsn, "SELECT count(*) FROM response") == load.statuses[201]
