@@ -48,7 +48,7 @@ from survey_service.surveys.tokens import TokenSigner
 from survey_service.web.errors import EXCEPTION_HANDLERS
 from survey_service.web.filters import provide_filters
 from survey_service.web.health import HealthController
-from survey_service.web.security import rate_limits, security_headers
+from survey_service.web.security import client_limit, security_headers
 
 __all__ = ["create_app"]
 
@@ -96,6 +96,8 @@ async def _lifespan(app: Litestar) -> AsyncIterator[None]:
             token_ttl_seconds=settings.token_ttl_seconds,
             base_url=settings.base_url,
             client_secret=secret,
+            min_fill_seconds=settings.min_fill_seconds,
+            submit_limit_per_survey=settings.submit_limit_per_survey,
         )
         reporting = ReportingService(db, catalog, settings.kpi_min_n, settings.time_zone)
         invitations = InvitationService(surveys, secret)
@@ -183,9 +185,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             # token is its authorisation.
             exclude=["/api/", "/health/", "/schema", r"/s/[^/]+/qr\.", "/u/"],
         ),
-        middleware=[
-            security_headers(settings, [PAGE_CSS, *PAGE_SIZES.values()]),
-            *(limit.middleware for limit in rate_limits(settings)),
-        ],
+        before_send=[security_headers(settings, [PAGE_CSS, *PAGE_SIZES.values()])],
+        middleware=[client_limit(settings).middleware],
         openapi_config=OpenAPIConfig(title="survey_service", version=__version__, path="/schema"),
     )

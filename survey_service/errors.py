@@ -8,6 +8,7 @@ to its HTTP answer in one place.
     ├── BadParameter(key, message)   400 naming the parameter
     ├── AnswersRejected(errors)      400 naming each field (403 for a forged token)
     ├── TokenError(reason)           a token that cannot be used (becomes AnswersRejected)
+    ├── TooBusy(retry_after)         429: a survey's submission limit is reached
     └── StartupError                 the service cannot start; the message says why
         ├── SettingsError            a setting from the environment is invalid
         └── DatabaseError            the database cannot be reached or prepared
@@ -27,6 +28,7 @@ __all__ = [
     "SettingsError",
     "StartupError",
     "TokenError",
+    "TooBusy",
 ]
 
 
@@ -79,6 +81,14 @@ class TokenError(ServiceError):
     def __init__(self, reason: str, message: str) -> None:
         super().__init__(message)
         self.reason = reason
+
+
+class TooBusy(ServiceError):
+    """Too many submissions right now; ``retry_after`` seconds until there is room."""
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class StartupError(ServiceError):

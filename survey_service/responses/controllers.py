@@ -14,9 +14,11 @@ from litestar.response import Stream
 from survey_service.lib.structs import Struct
 from survey_service.reporting.service import KpiParams, ReportingService, ResponsePage
 from survey_service.responses.storage import StoredResponse
+from survey_service.settings import Settings
 from survey_service.surveys.serving import SurveyService
 from survey_service.surveys.tokens import MAX_TOKEN_LENGTH
 from survey_service.web.auth import api_key_of, requires
+from survey_service.web.security import client_of
 
 __all__ = ["ResponseController", "ResponseIn"]
 
@@ -39,12 +41,18 @@ class ResponseController(Controller):
     @post("/responses", summary="Submit a response", status_code=201)
     async def submit(
         self,
+        request: Request[Any, Any, Any],
         surveys: NamedDependency[SurveyService],
+        settings: NamedDependency[Settings],
         slug: FromPath[str],
         data: JSONBody[ResponseIn],
     ) -> Response[StoredResponse]:
-        """Store the response: 201 the first time, 200 with the same body for a replay."""
-        stored, created = await surveys.submit(slug, data.token, data.answers)
+        """Store the response: 201 the first time, 200 with the same body for a replay.
+        The same abuse controls as the form: rate limits, ``too_fast``, hashed client."""
+        address = client_of(request, settings.proxies)
+        stored, created = await surveys.submit(
+            slug, data.token, data.answers, client_address=address
+        )
         return Response(stored, status_code=201 if created else 200)
 
     @get(

@@ -17,10 +17,11 @@ from survey_service.errors import AnswersRejected
 from survey_service.lib.i18n import ui_text
 from survey_service.responses.answers import coerce_form_fields
 from survey_service.settings import Settings
-from survey_service.surveys.abuse import HONEYPOT_FIELD, client_address, submission_flags
+from survey_service.surveys.abuse import HONEYPOT_FIELD
 from survey_service.surveys.definitions import pick_language
 from survey_service.surveys.serving import SurveyService
 from survey_service.web.pages import form_page, notice, thanks_page
+from survey_service.web.security import client_of
 
 __all__ = ["COOKIE_PATH", "FORM_BODY_LIMIT", "SurveyPages", "serve_form"]
 
@@ -117,15 +118,8 @@ class SurveyPages(Controller):
             )
             kind = "expired" if exc.reason == "expired" else "invalid"
             return notice(language, kind, 410 if kind == "expired" else 400, f"/s/{slug}")
-        flags = submission_flags(
-            honeypot=data.get(HONEYPOT_FIELD),
-            issued_at=claims.issued_at,
-            now=time.time(),
-            min_fill_seconds=settings.min_fill_seconds,
-            plain_qr=claims.channel == "qr" and not claims.single_use,
-        )
-        peer = request.client.host if request.client else None
-        address = client_address(peer, request.headers.get("x-forwarded-for"), settings.proxies)
+        flags = surveys.flags(claims, data.get(HONEYPOT_FIELD))
+        address = client_of(request, settings.proxies)
         answers = coerce_form_fields(version.definition, data)
         try:
             _, created = await surveys.store(

@@ -12,14 +12,15 @@ from urllib.parse import urlencode
 import msgspec
 
 from survey_service.db import Database
-from survey_service.errors import AnswersRejected, FieldError, TokenError
+from survey_service.errors import AnswersRejected, FieldError, TokenError, TooBusy
 from survey_service.experiments.assignment import AssignmentRecorder, NewAssignment, draw_variant
+from survey_service.lib.ratelimit import WindowLimiter
 from survey_service.lib.structs import Struct
 from survey_service.lib.text import has_line_break, one_line
 from survey_service.responses import queries as response_queries
 from survey_service.responses.answers import validate_answers
 from survey_service.responses.storage import StoredResponse, record_response
-from survey_service.surveys.abuse import client_hash
+from survey_service.surveys.abuse import client_hash, submission_flags
 from survey_service.surveys.catalog import Catalog, SurveyVersionInfo
 from survey_service.surveys.definitions import (
     CHANNELS,
@@ -162,6 +163,8 @@ class SurveyService:
         token_ttl_seconds: int,
         base_url: str,
         client_secret: str,
+        min_fill_seconds: float = 2.0,
+        submit_limit_per_survey: int = 600,
     ) -> None:
         self.db = db
         self.catalog = catalog
@@ -170,6 +173,8 @@ class SurveyService:
         self.token_ttl_seconds = token_ttl_seconds
         self.base_url = base_url
         self._client_secret = client_secret
+        self._min_fill_seconds = min_fill_seconds
+        self._per_survey = WindowLimiter(submit_limit_per_survey)
         self.listeners: list[FormEvents] = []
 
     def survey(self, slug: str) -> SurveyVersionInfo:
@@ -293,16 +298,32 @@ class SurveyService:
         """Whether the token nonce already has its response (a used kiosk code)."""
         return await response_queries.answered(self.db, survey_id, uuid.UUID(bytes=nonce))
 
+    def flags(self, claims: FormClaims, honeypot: str | None = None) -> list[str]:
+        """Why a submission with these claims looks automated (``too_fast``, ``honeypot``),
+        or comes through a plain QR code (``low_trust``); see :mod:`.abuse`."""
+        return submission_flags(
+            honeypot=honeypot,
+            issued_at=claims.issued_at,
+            now=time.time(),
+            min_fill_seconds=self._min_fill_seconds,
+            plain_qr=claims.channel == "qr" and not claims.single_use,
+        )
+
     async def submit(
         self,
         slug: str,
         token: str,
         answers: Mapping[str, object],
+        *,
+        client_address: str | None = None,
     ) -> tuple[StoredResponse, bool]:
-        """Verify the token, then :meth:`store` the answers."""
+        """Verify the token, then :meth:`store` the answers with the same abuse controls
+        as the form pages (flags, the survey's limit, the hashed client address)."""
         self.survey(slug)
         version, claims = await self.read_token(slug, token)
-        return await self.store(version, claims, answers)
+        return await self.store(
+            version, claims, answers, flags=self.flags(claims), client_address=client_address
+        )
 
     async def store(
         self,
@@ -315,9 +336,14 @@ class SurveyService:
     ) -> tuple[StoredResponse, bool]:
         """Validate answers against the token's version and store them once.
 
-        Raises AnswersRejected naming each bad answer. The client address, when given, is
-        kept only as a keyed hash with a daily salt (see :mod:`survey_service.surveys.abuse`).
+        Raises AnswersRejected naming each bad answer, TooBusy over the survey's limit (it
+        counts only submissions that reached here, with a genuine token). The client
+        address, when given, is kept only as a keyed hash with a daily salt (see
+        :mod:`survey_service.surveys.abuse`).
         """
+        wait = self._per_survey.hit(version.slug)
+        if wait is not None:
+            raise TooBusy("too many answers to this survey right now", retry_after=wait)
         clean, errors = validate_answers(version.definition, answers)
         if errors:
             raise AnswersRejected(errors)

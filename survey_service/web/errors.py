@@ -18,11 +18,12 @@ from litestar.exceptions import (
     NotFoundException,
     PermissionDeniedException,
     ServiceUnavailableException,
+    TooManyRequestsException,
     ValidationException,
 )
 from litestar.exceptions.responses import create_exception_response
 
-from survey_service.errors import AnswersRejected, BadParameter, NotFound
+from survey_service.errors import AnswersRejected, BadParameter, NotFound, TooBusy
 from survey_service.lib.i18n import browser_language
 from survey_service.surveys.definitions import pick_language
 from survey_service.web.pages import notice
@@ -51,6 +52,10 @@ def _page_language(request: Request[Any, Any, Any]) -> str:
 
 
 def _answer(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    if exc.status_code == 429 and "Retry-After" not in (exc.headers or {}):
+        # The client limit's window is a minute; its reset header says how much is left.
+        reset = (exc.headers or {}).get("RateLimit-Reset", "60")
+        exc.headers = {**(exc.headers or {}), "Retry-After": reset}
     kind = _PAGE_KINDS.get(exc.status_code)
     if request.url.path.startswith(("/s/", "/q/", "/kiosk/")) and kind:
         language = _page_language(request)
@@ -66,6 +71,11 @@ def _http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Resp
 
 def _not_found(request: Request[Any, Any, Any], exc: NotFound) -> Response[Any]:
     return _answer(request, NotFoundException(str(exc)))
+
+
+def _too_busy(request: Request[Any, Any, Any], exc: TooBusy) -> Response[Any]:
+    retry = {"Retry-After": str(max(1, round(exc.retry_after)))}
+    return _answer(request, TooManyRequestsException(str(exc), headers=retry))
 
 
 def _bad_parameter(request: Request[Any, Any, Any], exc: BadParameter) -> Response[Any]:
@@ -121,5 +131,6 @@ EXCEPTION_HANDLERS = {
     NotFound: _not_found,
     AnswersRejected: _answers_rejected,
     BadParameter: _bad_parameter,
+    TooBusy: _too_busy,
     Exception: _unexpected,
 }

@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from collections.abc import Callable
 from typing import Any
 
 from litestar import Request
-from litestar.enums import ScopeType
 from litestar.middleware.rate_limit import RateLimitConfig
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import BeforeMessageSendHookHandler, Message, Scope
 
 from survey_service.settings import Settings
 from survey_service.surveys.abuse import client_address
 
-__all__ = ["rate_limits", "security_headers", "style_hash"]
+__all__ = ["client_limit", "client_of", "security_headers", "style_hash"]
 
 
 def style_hash(css: str) -> str:
@@ -24,9 +22,10 @@ def style_hash(css: str) -> str:
     return "'sha256-" + base64.b64encode(hashlib.sha256(css.encode()).digest()).decode() + "'"
 
 
-def security_headers(settings: Settings, styles: list[str]) -> Callable[[ASGIApp], ASGIApp]:
-    """Middleware adding CSP and friends to every response, error pages included.
-    ``styles`` are the only inline stylesheets allowed (by hash)."""
+def security_headers(settings: Settings, styles: list[str]) -> BeforeMessageSendHookHandler:
+    """A before-send hook adding CSP and friends to every response: pages, API answers and
+    every error the router itself raises (404, 405, CSRF 403, 429). ``styles`` are the only
+    inline stylesheets allowed (by hash)."""
     policy = "; ".join(
         [
             "default-src 'none'",
@@ -46,55 +45,50 @@ def security_headers(settings: Settings, styles: list[str]) -> Callable[[ASGIApp
     }
     if settings.frame_ancestors.strip() == "'none'":
         headers["X-Frame-Options"] = "DENY"
-
     raw = [(name.lower().encode(), value.encode()) for name, value in headers.items()]
 
-    def wrap(app: ASGIApp) -> ASGIApp:
-        async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-            if scope["type"] != ScopeType.HTTP:
-                await app(scope, receive, send)
-                return
+    async def add_headers(message: Message, scope: Scope) -> None:
+        if message["type"] == "http.response.start":
+            present = {name for name, _ in message.get("headers", [])}
+            message["headers"] = [
+                *message.get("headers", []),
+                *(h for h in raw if h[0] not in present),
+            ]
 
-            async def send_with_headers(message: Message) -> None:
-                if message["type"] == "http.response.start":
-                    present = {name for name, _ in message.get("headers", [])}
-                    extra = [h for h in raw if h[0] not in present]
-                    message["headers"] = [*message.get("headers", []), *extra]
-                await send(message)
-
-            await app(scope, receive, send_with_headers)
-
-        return middleware
-
-    return wrap
+    return add_headers
 
 
-def _is_form_post(request: Request[Any, Any, Any]) -> bool:
-    return request.method == "POST" and request.url.path.startswith(("/s/", "/kiosk/"))
+def _is_submission(request: Request[Any, Any, Any]) -> bool:
+    """Form posts, kiosk PIN posts and the JSON API's form serving and answers: what an
+    anonymous client can do that costs a write."""
+    path = request.url.path
+    if request.method == "POST":
+        return path.startswith(("/s/", "/kiosk/")) or (
+            path.startswith("/api/v1/surveys/") and path.endswith("/responses")
+        )
+    return request.method == "GET" and path.count("/") == 4 and path.startswith("/api/v1/surveys/")
 
 
-def rate_limits(settings: Settings) -> list[RateLimitConfig]:
-    """Two limits on form submissions: per client address and per survey."""
+def client_of(request: Request[Any, Any, Any], proxies: list[str]) -> str:
+    """The client's address (see :func:`survey_service.surveys.abuse.client_address`); every
+    X-Forwarded-For header line counts, so a client cannot slip its own first line in front
+    of what the proxy appended."""
+    peer = request.client.host if request.client else None
+    forwarded = ",".join(request.headers.getall("x-forwarded-for", []))
+    return client_address(peer, forwarded or None, proxies)
+
+
+def client_limit(settings: Settings) -> RateLimitConfig:
+    """Submissions (and JSON form serving) per minute per client address. (The per-survey
+    limit counts only submissions with a genuine token: the surveys service keeps it.)"""
     proxies = settings.proxies
 
     def by_client(request: Request[Any, Any, Any]) -> str:
-        peer = request.client.host if request.client else None
-        return client_address(peer, request.headers.get("x-forwarded-for"), proxies)
+        return client_of(request, proxies)
 
-    def by_survey(request: Request[Any, Any, Any]) -> str:
-        return request.url.path.split("/")[2]  # /s/<slug> and /kiosk/<slug>
-
-    return [
-        RateLimitConfig(
-            rate_limit=("minute", settings.submit_limit_per_ip),
-            identifier_for_request=by_client,
-            check_throttle_handler=_is_form_post,
-            store="rate_limit_client",
-        ),
-        RateLimitConfig(
-            rate_limit=("minute", settings.submit_limit_per_survey),
-            identifier_for_request=by_survey,
-            check_throttle_handler=_is_form_post,
-            store="rate_limit_survey",
-        ),
-    ]
+    return RateLimitConfig(
+        rate_limit=("minute", settings.submit_limit_per_ip),
+        identifier_for_request=by_client,
+        check_throttle_handler=_is_submission,
+        store="rate_limit_client",
+    )

@@ -8,9 +8,12 @@ from typing import Any
 
 import asyncpg
 import httpx
+import msgspec
 import pytest
 from litestar import Litestar
 
+from survey_service.app import create_app
+from survey_service.settings import Settings
 from survey_service.surveys.serving import SurveyService
 
 
@@ -289,3 +292,40 @@ async def test_buffered_assignments_survive_a_clean_shutdown(
     await recorder.stop()
     assert recorder.pending == 0
     assert await db.fetchval("SELECT count(*) FROM assignment") == 25
+
+
+async def test_the_json_api_gets_the_forms_abuse_controls(
+    app: Litestar, settings: Settings, db: asyncpg.Connection
+) -> None:
+    """Same treatment as the HTML form: the client limit (serving counts too, so anonymous
+    callers cannot mint assignments without end), ``too_fast``, a hashed client address."""
+    strict = create_app(msgspec.structs.replace(settings, submit_limit_per_ip=4))
+    strict.state.surveys = app.state.surveys
+    strict.state.db = app.state.db
+    transport = httpx.ASGITransport(app=strict, client=("10.6.0.1", 4000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        served = await client.get("/api/v1/surveys/nps-empathy")
+        posted = await client.post(
+            "/api/v1/surveys/nps-empathy/responses",
+            json={"token": served.json()["token"], "answers": {"recommend": 9}},
+        )
+        assert posted.status_code == 201
+        statuses = [(await client.get("/api/v1/surveys/nps-empathy")).status_code for _ in range(3)]
+    assert statuses == [200, 200, 429]
+    row = await db.fetchrow("SELECT flags, client_hash FROM response")
+    assert row["flags"] == ["too_fast"]
+    assert row["client_hash"] is not None
+    assert "10.6.0.1" not in row["client_hash"]
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "status"),
+    [("GET", "/nowhere", 404), ("DELETE", "/health/live", 405), ("POST", "/s/nps-empathy", 403)],
+)
+async def test_every_error_carries_the_security_headers(
+    client: httpx.AsyncClient, method: str, url: str, status: int
+) -> None:
+    response = await client.request(method, url)
+    assert response.status_code == status
+    assert response.headers["content-security-policy"].startswith("default-src 'none'")
+    assert response.headers["x-content-type-options"] == "nosniff"

@@ -17,7 +17,7 @@ from survey_service.app import create_app
 from survey_service.settings import Settings
 from survey_service.surveys.serving import SurveyService
 from survey_service.surveys.tokens import FormClaims
-from tests.helpers import hidden
+from tests.helpers import TEST_KEY, hidden
 
 PAGE_BUDGET = 20 * 1024
 
@@ -320,7 +320,17 @@ def limited_app(app: Litestar, settings: Settings) -> Litestar:
     """A second app with tight submission limits, sharing the running app's services."""
     strict = msgspec.structs.replace(settings, submit_limit_per_ip=3, submit_limit_per_survey=5)
     other = create_app(strict)
-    other.state.surveys = app.state.surveys
+    shared: SurveyService = app.state.surveys
+    other.state.surveys = SurveyService(
+        shared.db,
+        shared.catalog,
+        shared.signer,
+        shared.recorder,
+        token_ttl_seconds=shared.token_ttl_seconds,
+        base_url=shared.base_url,
+        client_secret=TEST_KEY,
+        submit_limit_per_survey=5,
+    )
     other.state.db = app.state.db
     return other
 
@@ -345,6 +355,58 @@ async def test_rate_limits_per_client_and_per_survey(
     assert statuses == [303, 303, 429]
     assert await post_from(limited_app, "10.0.2.1", "empathy-csat") != 429
     assert await db.fetchval("SELECT count(*) FROM response") == 5
+
+
+async def test_junk_posts_never_lock_a_survey_for_real_customers(
+    limited_app: Litestar, db: asyncpg.Connection
+) -> None:
+    """Posts without a CSRF token or with a forged token are refused before they count
+    against the survey's limit (each address still has its own)."""
+    for i in range(12):
+        transport = httpx.ASGITransport(app=limited_app, client=(f"10.9.0.{i}", 4000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+            junk = await c.post("/s/nps-empathy", data={"token": "x", "recommend": "9"})
+            assert junk.status_code == 403
+            _, _, csrf = await open_form(c, "/s/nps-empathy")
+            forged = await post_form(c, "nps-empathy", "1.a.b.c", csrf, recommend="9")
+            assert forged.status_code == 400
+    assert await post_from(limited_app, "10.9.1.1", "nps-empathy") == 303
+
+
+async def test_429_says_when_to_come_back(limited_app: Litestar) -> None:
+    statuses = [await post_from(limited_app, "10.8.0.1", "empathy-csat") for _ in range(4)]
+    assert statuses[-1] == 429
+    transport = httpx.ASGITransport(app=limited_app, client=("10.8.0.1", 4000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        busy = await client.post("/s/empathy-csat", data={})
+    assert busy.status_code == 429
+    assert 0 < int(busy.headers["retry-after"]) <= 60
+    assert "default-src 'none'" in busy.headers["content-security-policy"]
+
+
+async def test_forwarded_for_lines_a_client_adds_are_not_believed(
+    limited_app: Litestar, settings: Settings, db: asyncpg.Connection
+) -> None:
+    """Behind a trusted proxy that appends its own X-Forwarded-For line (HAProxy), a line
+    the client sent first does not make it a new client each time."""
+    proxied = create_app(
+        msgspec.structs.replace(settings, submit_limit_per_ip=3, trusted_proxies="10.7.0.1")
+    )
+    proxied.state.surveys = limited_app.state.surveys
+    proxied.state.db = limited_app.state.db
+    statuses = []
+    for i in range(5):
+        transport = httpx.ASGITransport(app=proxied, client=("10.7.0.1", 4000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            headers = [("x-forwarded-for", f"198.51.100.{i}"), ("x-forwarded-for", "203.0.113.9")]
+            _, token, csrf = await open_form(client, "/s/counter-check")
+            response = await client.post(
+                "/s/counter-check",
+                data={"token": token, "_csrf_token": csrf, "understood": "4", "cared": "yes"},
+                headers=headers,
+            )
+            statuses.append(response.status_code)
+    assert statuses == [303, 303, 303, 429, 429]
 
 
 async def test_user_text_is_escaped_in_pages(client: httpx.AsyncClient) -> None:
