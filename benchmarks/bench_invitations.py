@@ -95,8 +95,8 @@ async def main(port: int) -> None:
             )
             start = time.perf_counter()
             sent = 0
-            while batch := await send_due(service, smtp, batch=500):
-                sent += batch
+            while (report := await send_due(service, smtp, batch=500)).claimed:
+                sent += report.sent
             drain_s = time.perf_counter() - start
             info = app.state.surveys.survey("nps-empathy")
             message = compose(

@@ -191,18 +191,26 @@ def _send(_: argparse.Namespace) -> int:
     if smtp is None:
         print("survey-service: set SURVEY_SMTP_HOST to send invitations", file=sys.stderr)
         return 2
+    if settings.public_url is None:
+        print(
+            f"survey-service: SURVEY_PUBLIC_URL is unset; the emails' links point at"
+            f" {settings.base_url}. Set it to the address customers reach.",
+            file=sys.stderr,
+        )
     app = create_app(settings)
 
-    async def run() -> int:
+    async def run() -> tuple[int, int, int]:
+        sent = failed = deferred = 0
         async with app.lifespan():
             invitations = app.state.invitations
-            total = 0
-            while sent := await send_due(invitations, smtp):
-                total += sent
-            return total
+            while (report := await send_due(invitations, smtp)).claimed:
+                sent, failed = sent + report.sent, failed + report.failed
+                deferred += report.deferred
+        return sent, failed, deferred
 
-    print(f"sent {asyncio.run(run())} invitation(s)")
-    return 0
+    sent, failed, deferred = asyncio.run(run())
+    print(f"sent {sent}, failed {failed}, deferred {deferred} (to be retried)")
+    return 1 if failed else 0
 
 
 def _rollups_rebuild(_: argparse.Namespace) -> int:

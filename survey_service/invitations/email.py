@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 from email.message import EmailMessage
-from email.utils import formataddr, make_msgid
+from email.utils import formataddr, formatdate, make_msgid, parseaddr
 from urllib.parse import urlencode
 
 from survey_service.invitations.batch import safe_name
@@ -51,7 +51,10 @@ def compose(
     message["Subject"] = prefix + definition.title[language]
     message["From"] = sender
     message["To"] = formataddr((display or "", email))
-    message["Message-ID"] = make_msgid(domain="survey-service")
+    message["Date"] = formatdate(localtime=False, usegmt=True)
+    # The sender's own domain: receivers and spam filters expect Message-IDs to match it.
+    domain = parseaddr(sender)[1].rpartition("@")[2]
+    message["Message-ID"] = make_msgid(domain=domain or "localhost")
     message["List-Unsubscribe"] = f"<{unsubscribe}>"
     message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     context = {

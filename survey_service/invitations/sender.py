@@ -26,18 +26,37 @@ from survey_service.invitations import queries
 from survey_service.invitations.email import backoff, compose
 from survey_service.invitations.service import InvitationService
 from survey_service.invitations.statuses import InvitationStatus as S
+from survey_service.lib.structs import Struct
 from survey_service.settings import SmtpSettings
 
-__all__ = ["LEASE", "MAX_ATTEMPTS", "send_due"]
+__all__ = ["LEASE", "MAX_ATTEMPTS", "SendReport", "send_due"]
 
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8
 LEASE = dt.timedelta(minutes=10)
 
+_SENT, _FAILED, _DEFERRED = "sent", "failed", "deferred"
 
-async def send_due(invitations: InvitationService, smtp: SmtpSettings, batch: int = 200) -> int:
-    """Send what is due now; return how many were sent. Safe to run in several processes."""
+
+class SendReport(Struct):
+    """What one pass of the sender did: emails sent, invitations failed for good, and
+    invitations deferred (queued again for a retry, or taken over by another sender)."""
+
+    sent: int = 0
+    failed: int = 0
+    deferred: int = 0
+
+    @property
+    def claimed(self) -> int:
+        """Everything this pass took from the outbox."""
+        return self.sent + self.failed + self.deferred
+
+
+async def send_due(
+    invitations: InvitationService, smtp: SmtpSettings, batch: int = 200
+) -> SendReport:
+    """Send what is due now and say how it went. Safe to run in several processes."""
     db = invitations.db
     rows = await queries.claim_due(db, LEASE, batch)
     reminders = []
@@ -47,8 +66,8 @@ async def send_due(invitations: InvitationService, smtp: SmtpSettings, batch: in
             delay = dt.timedelta(days=days)
             reminders += await queries.claim_reminders(db, info.survey_id, delay, batch)
     if not rows and not reminders:
-        return 0
-    sent = 0
+        return SendReport()
+    outcomes: list[str] = []
     client = aiosmtplib.SMTP(
         hostname=smtp.host, port=smtp.port, use_tls=smtp.use_tls, start_tls=smtp.starttls
     )
@@ -58,19 +77,27 @@ async def send_due(invitations: InvitationService, smtp: SmtpSettings, batch: in
             await client.login(smtp.username, smtp.password or "")
     except (aiosmtplib.SMTPException, OSError) as exc:
         for row in rows:
-            await _requeue(invitations, row, f"cannot connect: {exc}")
-        return 0
+            outcomes.append(await _requeue(invitations, row, f"cannot connect: {exc}"))
+        return _report(outcomes)
     try:
         for row in rows:
-            sent += await _send_one(invitations, client, smtp, row)
+            outcomes.append(await _send_one(invitations, client, smtp, row))
             await asyncio.sleep(1 / smtp.per_second)
         for row in reminders:
-            sent += await _remind(invitations, client, smtp, row)
+            outcomes.append(await _remind(invitations, client, smtp, row))
             await asyncio.sleep(1 / smtp.per_second)
     finally:
         if client.is_connected:
             await client.quit()
-    return sent
+    return _report(outcomes)
+
+
+def _report(outcomes: list[str]) -> SendReport:
+    return SendReport(
+        sent=outcomes.count(_SENT),
+        failed=outcomes.count(_FAILED),
+        deferred=outcomes.count(_DEFERRED),
+    )
 
 
 async def _message(
@@ -97,43 +124,40 @@ async def _send_one(
     client: aiosmtplib.SMTP,
     smtp: SmtpSettings,
     row: dict[str, Any],
-) -> int:
+) -> str:
     db = invitations.db
     if await queries.renew(db, row["id"], row["sent_at"]) is None:
         log.warning("invitation %s was taken over by another sender; skipped", row["id"])
-        return 0
+        return _DEFERRED
     try:
         message = await _message(invitations, smtp, row, reminder=False)
     except Exception as exc:  # one bad row must not stall the outbox
         log.exception("invitation %s cannot be composed", row["id"])
         await queries.finish(db, row["id"], S.FAILED, f"cannot compose the email: {exc}")
-        return 0
+        return _FAILED
     if message is None:
         await queries.finish(db, row["id"], S.FAILED, "survey version not found")
-        return 0
+        return _FAILED
     try:
         await client.send_message(message)
     except aiosmtplib.SMTPRecipientsRefused as exc:
         reasons = "; ".join(f"{r.code} {r.message}" for r in exc.recipients)
         if exc.recipients and all(500 <= r.code < 600 for r in exc.recipients):
             await queries.finish(db, row["id"], S.FAILED, reasons)
-        else:
-            await _requeue(invitations, row, reasons)
-        return 0
+            return _FAILED
+        return await _requeue(invitations, row, reasons)
     except aiosmtplib.SMTPResponseException as exc:
         if 500 <= exc.code < 600:
             await queries.finish(db, row["id"], S.FAILED, f"{exc.code} {exc.message}")
-        else:
-            await _requeue(invitations, row, f"{exc.code} {exc.message}")
-        return 0
+            return _FAILED
+        return await _requeue(invitations, row, f"{exc.code} {exc.message}")
     except (aiosmtplib.SMTPNotSupported, ValueError) as exc:  # no retry can fix these
         await queries.finish(db, row["id"], S.FAILED, f"cannot be sent: {exc}")
-        return 0
+        return _FAILED
     except (aiosmtplib.SMTPException, OSError) as exc:
-        await _requeue(invitations, row, str(exc))
-        return 0
+        return await _requeue(invitations, row, str(exc))
     await queries.finish(db, row["id"], S.SENT, None)
-    return 1
+    return _SENT
 
 
 async def _remind(
@@ -141,22 +165,23 @@ async def _remind(
     client: aiosmtplib.SMTP,
     smtp: SmtpSettings,
     row: dict[str, Any],
-) -> int:
+) -> str:
     try:
         message = await _message(invitations, smtp, row, reminder=True)
         if message is None:
-            return 0
+            return _FAILED
         await client.send_message(message)
     except (aiosmtplib.SMTPException, OSError, ValueError) as exc:  # best effort, never twice
         log.warning("reminder for invitation %s not sent: %s", row["id"], exc)
-        return 0
-    return 1
+        return _FAILED
+    return _SENT
 
 
-async def _requeue(invitations: InvitationService, row: dict[str, Any], error: str) -> None:
+async def _requeue(invitations: InvitationService, row: dict[str, Any], error: str) -> str:
     attempts: int = row["attempts"]
     if attempts >= MAX_ATTEMPTS:
         message = f"gave up after {attempts} attempts: {error}"
         await queries.finish(invitations.db, row["id"], S.FAILED, message)
-        return
+        return _FAILED
     await queries.requeue(invitations.db, row["id"], error, backoff(attempts))
+    return _DEFERRED

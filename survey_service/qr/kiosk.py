@@ -1,5 +1,6 @@
 """Kiosk sessions: a staff member unlocks a counter screen once with the PIN; the screen
-then holds a signed session value (an HttpOnly cookie) until it expires. Pure functions."""
+then holds a signed session value (an HttpOnly cookie) until it expires, or until the PIN
+changes (the PIN is part of what is signed). Pure functions."""
 
 from __future__ import annotations
 
@@ -18,16 +19,19 @@ def check_pin(given: str, pin: str | None) -> bool:
     return pin is not None and hmac.compare_digest(given.encode(), pin.encode())
 
 
-def session(secret: str, expires: int) -> str:
-    """The session value for a screen unlocked until ``expires`` (Unix time)."""
-    return f"{expires}.{mac(derive_key(secret, 'kiosk-session'), str(expires)).hex()}"
+def session(secret: str, pin: str, expires: int) -> str:
+    """The session value for a screen unlocked with ``pin`` until ``expires`` (Unix time)."""
+    signed = mac(derive_key(secret, "kiosk-session"), f"{expires}:{pin}").hex()
+    return f"{expires}.{signed}"
 
 
-def unlocked(secret: str, value: str, now: float | None = None) -> bool:
-    """Whether ``value`` is a genuine, unexpired session value."""
+def unlocked(secret: str, pin: str | None, value: str, now: float | None = None) -> bool:
+    """Whether ``value`` is a genuine, unexpired session value for the current ``pin``."""
+    if pin is None:
+        return False
     expires, _, _mac = value.partition(".")
     if not expires.isdecimal() or len(expires) > 12:
         return False
     if int(expires) < (time.time() if now is None else now):
         return False
-    return hmac.compare_digest(value, session(secret, int(expires)))
+    return hmac.compare_digest(value, session(secret, pin, int(expires)))

@@ -36,8 +36,26 @@ REFRESH_SECONDS = 3
 THANKS_SECONDS = 5
 
 
-def _unlocked(request: Request[Any, Any, Any]) -> bool:
-    return kiosk.unlocked(request.app.state.secret_key, request.cookies.get(_COOKIE, ""))
+def _unlocked(request: Request[Any, Any, Any], pin: str | None) -> bool:
+    return kiosk.unlocked(request.app.state.secret_key, pin, request.cookies.get(_COOKIE, ""))
+
+
+def _pin_page(request: Request[Any, Any, Any], language: str, *, wrong: bool = False) -> Template:
+    """The PIN form (again, with the reason, after a wrong PIN)."""
+    t = ui_text(language)
+    query = request.url.query
+    return Template(
+        template_name="pin.html",
+        context={
+            "lang": language,
+            "title": t["pin"],
+            "t": t,
+            "action": request.url.path + (f"?{query}" if query else ""),
+            "error": f"{t['wrong_pin_title']}. {t['wrong_pin']}" if wrong else None,
+        },
+        status_code=403 if wrong else 200,
+        headers=NO_STORE,
+    )
 
 
 def who(metadata: dict[str, str]) -> str:
@@ -69,18 +87,8 @@ class KioskPages(Controller):
         t = ui_text(language)
         if settings.kiosk_pin is None:
             return notice(language, "kiosk_off", 404)
-        if not _unlocked(request):
-            return Template(
-                template_name="pin.html",
-                context={
-                    "lang": language,
-                    "title": t["pin"],
-                    "t": t,
-                    "action": request.url.path + ("?" + urlencode(params) if params else ""),
-                    "error": None,
-                },
-                headers=NO_STORE,
-            )
+        if not _unlocked(request, settings.kiosk_pin):
+            return _pin_page(request, language)
         url = await links.kiosk_url(slug, params, settings.kiosk_rotate_seconds)
         metadata = clean_metadata(definition.metadata_keys, params)
         return Template(
@@ -109,7 +117,7 @@ class KioskPages(Controller):
         slug: FromPath[str],
     ) -> Response[Any]:
         """The form on the counter tablet itself (channel ``kiosk``), blank every time."""
-        if settings.kiosk_pin is None or not _unlocked(request):
+        if not _unlocked(request, settings.kiosk_pin):
             return Redirect(f"/kiosk/{slug}?{urlencode(dict(request.query_params.items()))}")
         served = await surveys.open_form(
             slug,
@@ -150,13 +158,15 @@ class KioskPages(Controller):
             language = pick_language(
                 surveys.survey(slug).definition, None, request.headers.get("accept-language")
             )
-            return notice(language, "wrong_pin", 403, link=None)
+            return _pin_page(request, language, wrong=True)
         expires = int(time.time()) + kiosk.SESSION_SECONDS
-        redirect = Redirect(str(request.url), status_code=303)
+        # A relative Location: the Host header is the client's to choose.
+        query = request.url.query
+        redirect = Redirect(request.url.path + (f"?{query}" if query else ""), status_code=303)
         redirect.set_cookie(
             Cookie(
                 key=_COOKIE,
-                value=kiosk.session(request.app.state.secret_key, expires),
+                value=kiosk.session(request.app.state.secret_key, data.get("pin", ""), expires),
                 path="/kiosk/",
                 max_age=kiosk.SESSION_SECONDS,
                 httponly=True,

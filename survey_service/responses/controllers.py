@@ -89,6 +89,6 @@ class ResponseController(Controller):
         chunks = await reporting.export_csv(api_key_of(request), slug, filters, bom=bom)
         return Stream(
             chunks,
-            media_type="text/csv; charset=utf-8",
+            media_type="text/csv",  # Litestar adds "; charset=utf-8" to text types
             headers={"Content-Disposition": f'attachment; filename="{slug}-responses.csv"'},
         )

@@ -101,7 +101,7 @@ async def test_csv_is_streamed_neutralised_and_optionally_with_bom(
         "/api/v1/surveys/counter-check/responses.csv?bom=true", headers=headers
     )
     assert response.status_code == 200
-    assert response.headers["content-type"].startswith("text/csv")
+    assert response.headers["content-type"] == "text/csv; charset=utf-8"
     assert response.content.startswith(b"\xef\xbb\xbf")
     rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
     header, data = rows[0], rows[1:]

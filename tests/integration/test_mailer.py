@@ -107,10 +107,10 @@ async def test_invitations_go_out_once_with_safe_headers_and_working_links(
     )
     service = app.state.invitations
     # Two senders at once: SKIP LOCKED gives each row to one of them.
-    counts = await asyncio.gather(send_due(service, smtp, 5), send_due(service, smtp, 5))
-    counts += [await send_due(service, smtp)]
-    assert sum(counts) == 12
-    assert await send_due(service, smtp) == 0  # nothing twice
+    reports = await asyncio.gather(send_due(service, smtp, 5), send_due(service, smtp, 5))
+    reports += [await send_due(service, smtp)]
+    assert sum(r.sent for r in reports) == 12
+    assert (await send_due(service, smtp)).claimed == 0  # nothing twice
     received = messages(box)
     assert sorted(m["To"] for m in received) == sorted(
         [f"User {i} <u{i}@example.com>" for i in range(1, 12)]
@@ -150,7 +150,8 @@ async def test_unreachable_server_requeues_with_backoff(
 ) -> None:
     await queue(app, client, [{"survey": "nps-empathy", "email": "late@example.com"}])
     smtp = SmtpSettings(host="127.0.0.1", port=free_port(), sender="s@example.com")
-    assert await send_due(app.state.invitations, smtp) == 0
+    report = await send_due(app.state.invitations, smtp)
+    assert (report.sent, report.failed, report.deferred) == (0, 0, 1)
     row = await db.fetchrow(
         "SELECT status, attempts, last_error, send_at > now() AS later FROM invitation"
     )
@@ -307,13 +308,13 @@ async def test_one_reminder_to_those_who_have_not_answered(
     )  # that survey asks for none
     service = app.state.invitations
     smtp = SmtpSettings(host="127.0.0.1", port=port, sender="s@example.com", per_second=1000)
-    assert await send_due(service, smtp) == 4
+    assert (await send_due(service, smtp)).sent == 4
     await db.execute("UPDATE invitation SET status = 'responded' WHERE id = $1", ids[0])
     assert await service.unsubscribe(service.unsubscribe_url(ids[1]).rsplit("/", 1)[1])
-    assert await send_due(service, smtp) == 0  # too early: 3 days not yet passed
+    assert (await send_due(service, smtp)).sent == 0  # too early: 3 days not yet passed
     await db.execute("UPDATE invitation SET sent_at = now() - interval '4 days'")
-    assert await send_due(service, smtp) == 1
-    assert await send_due(service, smtp) == 0  # one reminder only
+    assert (await send_due(service, smtp)).sent == 1
+    assert (await send_due(service, smtp)).sent == 0  # one reminder only
     reminders = [m for m in messages(box) if m["Subject"].startswith("Reminder: ")]
     assert [m["To"] for m in reminders] == ["quiet@example.com"]
 
@@ -341,8 +342,18 @@ async def test_send_command(
     }
     done = await asyncio.to_thread(send)
     assert done.returncode == 0, done.stderr[-500:]
-    assert "sent 1 invitation(s)" in done.stdout
-    assert [m["To"] for m in messages(box)] == ["cli@example.com"]
+    assert "sent 1, failed 0, deferred 0" in done.stdout
+    assert "SURVEY_PUBLIC_URL is unset" in done.stderr
+    [message] = messages(box)
+    assert message["To"] == "cli@example.com"
+    assert message["Date"]  # RFC 5322 requires it
+    assert message["Message-ID"].endswith("@localhost>")  # survey@localhost sends it
+    env |= {"SURVEY_PUBLIC_URL": "https://survey.example"}
+    await queue(app, client, [{"survey": "nps-empathy", "email": "cli2@example.com"}])
+    again = await asyncio.to_thread(send)
+    assert "SURVEY_PUBLIC_URL" not in again.stderr
+    [second] = [m for m in messages(box) if m["To"] == "cli2@example.com"]
+    assert "https://survey.example/s/nps-empathy?t=" in second.get_body(("plain",)).get_content()
 
 
 async def test_bounce_reports_mark_and_suppress(
@@ -394,7 +405,7 @@ async def test_a_poison_row_fails_alone_and_the_rest_go_out(
             name,
         )
     smtp = SmtpSettings(host="127.0.0.1", port=port, sender="s@example.com", per_second=500)
-    assert await send_due(app.state.invitations, smtp) == 4
+    assert (await send_due(app.state.invitations, smtp)).sent == 4
     rows = {
         r["email"]: r for r in await db.fetch("SELECT email, status, last_error FROM invitation")
     }
@@ -426,7 +437,7 @@ async def test_a_batch_that_outlives_its_lease_sends_nothing_twice(
         "UPDATE invitation SET sent_at = now() - interval '11 minutes' WHERE status = 'sending'"
     )
     second = await send_due(app.state.invitations, slow)  # ... and a second sender takes over
-    sent = await first + second
+    sent = (await first).sent + second.sent
     delivered = [m["To"] for m in messages(box)]
     # At most the one message in flight at the moment of the takeover goes out twice.
     assert len(delivered) <= 13

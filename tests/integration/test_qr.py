@@ -6,12 +6,15 @@ import io
 from typing import Any
 
 import httpx
+import msgspec
 import pytest
 import zxingcpp
 from litestar import Litestar
 from PIL import Image
 
+from survey_service.app import create_app
 from survey_service.qr.images import render
+from survey_service.settings import Settings
 from tests.helpers import hidden
 
 
@@ -126,3 +129,47 @@ async def test_answers_through_a_plain_counter_code_are_low_trust(
     assert posted.status_code == 303
     flags = await db.fetchval("SELECT flags FROM response")
     assert "low_trust" in flags
+
+
+@pytest.fixture
+def kiosk_app(app: Litestar, settings: Settings) -> Litestar:
+    """The app with kiosks on (PIN 246810), sharing the running app's services."""
+    return with_pin(app, settings, "246810")
+
+
+def with_pin(app: Litestar, settings: Settings, pin: str) -> Litestar:
+    other = create_app(msgspec.structs.replace(settings, kiosk_pin=pin))
+    for name in ("surveys", "links", "db"):
+        other.state[name] = app.state[name]
+    return other
+
+
+async def test_kiosk_unlock_is_safe_and_ends_with_a_pin_change(
+    kiosk_app: Litestar, app: Litestar, settings: Settings
+) -> None:
+    transport = httpx.ASGITransport(app=kiosk_app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        page = await client.get("/kiosk/counter-check?touchpoint=desk")
+        csrf = hidden(page.text, "_csrf_token")
+        wrong = await client.post(
+            "/kiosk/counter-check?touchpoint=desk", data={"pin": "000000", "_csrf_token": csrf}
+        )
+        assert wrong.status_code == 403
+        assert 'id="pin"' in wrong.text  # the PIN form again, with the reason
+        unlocked = await client.post(
+            "/kiosk/counter-check?touchpoint=desk",
+            data={"pin": "246810", "_csrf_token": csrf},
+            headers={"host": "evil.example"},
+        )
+        assert unlocked.status_code == 303
+        assert unlocked.headers["location"] == "/kiosk/counter-check?touchpoint=desk"
+        screen = await client.get("/kiosk/counter-check?touchpoint=desk")
+        assert "<svg" in screen.text
+        cookies = dict(client.cookies)
+    changed = with_pin(app, settings, "135791")
+    transport = httpx.ASGITransport(app=changed)
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://testserver", cookies=cookies
+    ) as client:
+        screen = await client.get("/kiosk/counter-check?touchpoint=desk")
+        assert 'id="pin"' in screen.text  # the old session ended with the old PIN
