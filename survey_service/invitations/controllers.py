@@ -58,10 +58,13 @@ class InvitationController(Controller):
 
     @post("/bounces", summary="Report bounced addresses (provider webhook)", status_code=200)
     async def bounces(
-        self, invitations: NamedDependency[InvitationService], data: JSONBody[list[BounceIn]]
+        self,
+        request: Request[Any, Any, Any],
+        invitations: NamedDependency[InvitationService],
+        data: JSONBody[list[BounceIn]],
     ) -> dict[str, int]:
         """Each address's sent invitations become ``bounced``; the address is suppressed."""
-        return {"bounced": await invitations.bounced(data)}
+        return {"bounced": await invitations.bounced(api_key_of(request), data)}
 
     @get("/{invitation_id:int}", summary="One invitation")
     async def one(

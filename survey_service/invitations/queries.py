@@ -95,19 +95,31 @@ async def mark(
     )
 
 
-async def mark_bounced(db: Database, email: str, reason: str) -> int:
-    """The address's sent invitations become bounced; the address is suppressed. How many
-    invitations changed."""
+async def mark_bounced(
+    db: Database, email: str, reason: str, survey_ids: Sequence[int] | None
+) -> int:
+    """The address's sent invitations (of these surveys; None: all) become bounced, and the
+    address is suppressed when it was ever invited to one of them. How many changed."""
+    surveys = list(survey_ids) if survey_ids is not None else None
     async with db.transaction() as tx:
         rows = await tx.fetch(
             "UPDATE invitation SET status = $3, last_error = $2"
-            " WHERE email = $1 AND status = ANY($4) RETURNING id",
+            " WHERE email = $1 AND status = ANY($4) AND ($5::int[] IS NULL OR survey_id = ANY($5))"
+            " RETURNING id",
             email,
             reason,
             S.BOUNCED,
             [S.SENT, S.OPENED_FORM],
+            surveys,
         )
-        await suppress(tx, email)
+        invited = await tx.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM invitation WHERE email = $1"
+            " AND ($2::int[] IS NULL OR survey_id = ANY($2)))",
+            email,
+            surveys,
+        )
+        if surveys is None or invited:
+            await suppress(tx, email)
     return len(rows)
 
 

@@ -61,17 +61,21 @@ class InvitationService:
             nonce = uuid.UUID(bytes=claims.nonce)
             await queries.mark(self.db, survey_id, nonce, S.RESPONDED, _ANSWERABLE)
 
-    async def bounced(self, reports: Sequence[BounceIn]) -> int:
+    async def bounced(self, key: ApiKeyInfo, reports: Sequence[BounceIn]) -> int:
         """Record bounce reports (a mail provider's webhook): the address's sent invitations
-        become ``bounced`` with the reason and the address is suppressed. Returns how many
-        invitations changed."""
+        become ``bounced`` with the reason and the address is suppressed. A key limited to
+        some surveys touches only their invitations, suppresses only addresses it invited,
+        and learns nothing of other surveys'. Returns how many invitations changed."""
         for index, report in enumerate(reports):
             if not is_address(report.email.strip()):
                 raise BadParameter(f"[{index}].email", "not an email address")
+        survey_ids = None
+        if key.surveys:
+            survey_ids = [i.survey_id for i in self.surveys.catalog.served() if key.sees(i.slug)]
         changed = 0
         for report in reports:
             changed += await queries.mark_bounced(
-                self.db, report.email.strip().lower(), one_line(report.reason)[:500]
+                self.db, report.email.strip().lower(), one_line(report.reason)[:500], survey_ids
             )
         return changed
 

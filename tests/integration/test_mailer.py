@@ -380,6 +380,22 @@ async def test_bounce_reports_mark_and_suppress(
     assert bad.status_code == 400
 
 
+async def test_a_survey_limited_key_reports_bounces_for_its_surveys_only(
+    app: Litestar, client: httpx.AsyncClient, db: asyncpg.Connection
+) -> None:
+    await queue(app, client, [{"survey": "nps-empathy", "email": "other@example.com"}])
+    await db.execute("UPDATE invitation SET status = 'sent'")
+    limited = await create_key(app.state.db, "csat crm", ["invitations:write"], ["empathy-csat"])
+    headers = {"Authorization": f"Bearer {limited.key}"}
+    for address in ("other@example.com", "stranger@example.com"):
+        response = await client.post(
+            "/api/v1/invitations/bounces", json=[{"email": address}], headers=headers
+        )
+        assert response.json() == {"bounced": 0}  # invited elsewhere or never: it cannot tell
+    assert await db.fetchval("SELECT status FROM invitation") == "sent"
+    assert await db.fetchval("SELECT count(*) FROM suppression") == 0
+
+
 async def test_a_poison_row_fails_alone_and_the_rest_go_out(
     app: Litestar, client: httpx.AsyncClient, db: asyncpg.Connection, smtp_server: tuple[int, Path]
 ) -> None:
