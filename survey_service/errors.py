@@ -16,6 +16,8 @@ to its HTTP answer in one place.
 
 from __future__ import annotations
 
+import asyncpg
+
 from survey_service.lib.structs import Struct
 
 __all__ = [
@@ -29,6 +31,7 @@ __all__ = [
     "StartupError",
     "TokenError",
     "TooBusy",
+    "database_unavailable",
 ]
 
 
@@ -101,3 +104,20 @@ class SettingsError(StartupError):
 
 class DatabaseError(StartupError):
     """The database cannot be reached or prepared; the message says what to do."""
+
+
+_UNAVAILABLE = (
+    OSError,
+    TimeoutError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.ConnectionDoesNotExistError,
+    asyncpg.InterfaceError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.AdminShutdownError,
+)
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """Whether ``exc`` means the database is away (refused, lost, shutting down): the
+    service answers 503 and recovers by itself when it is back."""
+    return isinstance(exc, _UNAVAILABLE)

@@ -13,7 +13,7 @@ from litestar.response import Template
 
 from survey_service.errors import NotFound
 from survey_service.lib.i18n import ui_text
-from survey_service.qr.images import QrOptions, check, render
+from survey_service.qr.images import QrOptions, check, draw, render
 from survey_service.qr.links import LinkService
 from survey_service.qr.pages import who
 from survey_service.settings import Settings
@@ -21,6 +21,7 @@ from survey_service.surveys.definitions import pick_language
 from survey_service.surveys.pages import serve_form
 from survey_service.surveys.serving import SurveyService, clean_metadata
 from survey_service.web.pages import notice
+from survey_service.web.security import client_of
 
 __all__ = ["PAGE_SIZES", "QrController", "short_link"]
 
@@ -62,8 +63,9 @@ class QrController(Controller):
         kind: Literal["svg", "png"],
     ) -> Response[bytes]:
         options = _options(request)
-        url = await links.short_url(slug, dict(request.query_params.items()))
-        image = render(url, options, kind)
+        client = client_of(request, request.app.state.settings.proxies)
+        url = await links.short_url(slug, dict(request.query_params.items()), client=client)
+        image = await draw(url, options, kind)
         headers = {"ETag": image.etag, "Cache-Control": _CACHE, "X-QR-Version": str(image.version)}
         if request.headers.get("if-none-match") == image.etag:
             return Response(b"", status_code=304, headers=headers)
@@ -85,7 +87,8 @@ class QrController(Controller):
         language = pick_language(
             definition, params.get("lang"), request.headers.get("accept-language")
         )
-        url = await links.short_url(slug, params)
+        client = client_of(request, request.app.state.settings.proxies)
+        url = await links.short_url(slug, params, client=client)
         svg = render(url, QrOptions(ec="Q", scale=10), "svg").body.decode()
         metadata = clean_metadata(definition.metadata_keys, params)
         return Template(

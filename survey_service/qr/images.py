@@ -7,6 +7,7 @@ library: SVG is one path, PNG is zlib-compressed rows.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import struct
 import zlib
@@ -17,7 +18,15 @@ import msgspec
 import qrcode
 import qrcode.constants
 
-__all__ = ["MIN_CONTRAST", "QrImage", "QrOptions", "contrast_ratio", "render"]
+__all__ = [
+    "MIN_CONTRAST",
+    "QrImage",
+    "QrOptions",
+    "clear_cache",
+    "contrast_ratio",
+    "draw",
+    "render",
+]
 
 MIN_CONTRAST = 4.5
 """Dark modules must be at least this much darker than the light ones (WCAG contrast ratio),
@@ -122,7 +131,36 @@ def _png(matrix: list[list[bool]], options: QrOptions) -> bytes:
     )
 
 
-@lru_cache(maxsize=1024)
+_RENDERING = asyncio.Semaphore(2)
+"""At most two codes drawn at once, off the event loop: a large PNG (scale 40, ec H) takes
+over 100 ms of CPU, and anyone may ask for one."""
+
+
+async def draw(data: str, options: QrOptions, kind: Literal["svg", "png"]) -> QrImage:
+    """:func:`render` for requests: cached codes at once, new ones in a worker thread, two at a
+    time, so the event loop keeps serving customers while codes are drawn."""
+    key = (data, options, kind)
+    cached = _DRAWN.get(key)
+    if cached is not None:
+        return cached
+    async with _RENDERING:
+        image = await asyncio.to_thread(render, data, options, kind)
+    if len(_DRAWN) >= 1024:
+        del _DRAWN[next(iter(_DRAWN))]  # the oldest
+    _DRAWN[key] = image
+    return image
+
+
+_DRAWN: dict[tuple[str, QrOptions, str], QrImage] = {}
+
+
+def clear_cache() -> None:
+    """Forget every drawn code (they are drawn again, byte for byte the same)."""
+    _DRAWN.clear()
+    render.cache_clear()
+
+
+@lru_cache(maxsize=256)
 def render(data: str, options: QrOptions, kind: Literal["svg", "png"]) -> QrImage:
     """The code for ``data``, cached: a counter display asking again costs a dict lookup."""
     matrix, version = _matrix(data, options)

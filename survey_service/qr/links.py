@@ -16,13 +16,17 @@ from collections.abc import Mapping
 
 import msgspec
 
+from survey_service.errors import TooBusy
 from survey_service.lib.keys import derive_key, mac
+from survey_service.lib.ratelimit import WindowLimiter
 from survey_service.lib.structs import Struct
 from survey_service.qr import queries
 from survey_service.surveys.serving import SurveyService, clean_metadata
 
 __all__ = ["LinkService", "ResolvedLink"]
 
+NEW_LINKS_PER_MINUTE = 30
+"""New short links one client address may create a minute (each is a stored row)."""
 _CODE = re.compile(r"[A-Za-z2-7]{1,16}")  # base32, as codes are made
 
 
@@ -50,6 +54,7 @@ class LinkService:
         self.db = surveys.db
         self._key = derive_key(secret, "short-links")
         self._saved: set[str] = set()  # codes known to be stored: no write per image request
+        self._new_links = WindowLimiter(NEW_LINKS_PER_MINUTE)
 
     def forget(self) -> None:
         """Forget which codes are known to be stored (after rows were deleted)."""
@@ -58,12 +63,24 @@ class LinkService:
     def _code(self, payload: object, length: int) -> str:
         return base64.b32encode(mac(self._key, msgspec.json.encode(payload))).decode()[:length]
 
-    async def short_url(self, slug: str, params: Mapping[str, str], channel: str = "qr") -> str:
-        """The short URL for the survey with the allow-listed metadata in ``params``."""
+    async def short_url(
+        self,
+        slug: str,
+        params: Mapping[str, str],
+        channel: str = "qr",
+        *,
+        client: str | None = None,
+    ) -> str:
+        """The short URL for the survey with the allow-listed metadata in ``params``. A
+        ``client`` (an anonymous caller) may create at most :data:`NEW_LINKS_PER_MINUTE`
+        new codes a minute (TooBusy past it); known codes always answer."""
         info = self.surveys.survey(slug)
         metadata = clean_metadata(info.definition.metadata_keys, params)
         code = self._code([info.survey_id, channel, sorted(metadata.items())], 12)
         if code not in self._saved:
+            wait = self._new_links.hit(client) if client is not None else None
+            if wait is not None:
+                raise TooBusy("too many new QR codes from this address", retry_after=wait)
             encoded = msgspec.json.encode(metadata).decode()
             await queries.insert_link(self.db, code, info.survey_id, channel, encoded)
             if len(self._saved) > 100_000:

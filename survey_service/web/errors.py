@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import asyncpg
 from litestar import Request, Response
 from litestar.exceptions import (
     HTTPException,
@@ -23,7 +22,13 @@ from litestar.exceptions import (
 )
 from litestar.exceptions.responses import create_exception_response
 
-from survey_service.errors import AnswersRejected, BadParameter, NotFound, TooBusy
+from survey_service.errors import (
+    AnswersRejected,
+    BadParameter,
+    NotFound,
+    TooBusy,
+    database_unavailable,
+)
 from survey_service.lib.i18n import browser_language
 from survey_service.surveys.definitions import pick_language
 from survey_service.web.pages import notice
@@ -99,23 +104,13 @@ def _answers_rejected(request: Request[Any, Any, Any], exc: AnswersRejected) -> 
 RETRY_AFTER_SECONDS = 5
 """What a client is told to wait while the database is away (it comes back by itself)."""
 
-_UNAVAILABLE = (
-    OSError,
-    TimeoutError,
-    asyncpg.CannotConnectNowError,
-    asyncpg.ConnectionDoesNotExistError,
-    asyncpg.InterfaceError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.AdminShutdownError,
-)
-
 
 def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     """A body that cannot be decoded (400), the database away (503 with Retry-After), or a
     bug (500, logged with its traceback)."""
     if isinstance(exc, (UnicodeDecodeError, RecursionError)):  # while decoding the body
         return _answer(request, ValidationException("the body is not UTF-8 JSON of sane depth"))
-    if isinstance(exc, _UNAVAILABLE):
+    if database_unavailable(exc):
         log.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
         unavailable = ServiceUnavailableException(
             "the database is unavailable; try again shortly",

@@ -13,7 +13,8 @@ from litestar import Litestar
 from PIL import Image
 
 from survey_service.app import create_app
-from survey_service.qr.images import render
+from survey_service.qr.images import clear_cache
+from survey_service.qr.links import NEW_LINKS_PER_MINUTE
 from survey_service.settings import Settings
 from tests.helpers import hidden
 
@@ -93,7 +94,7 @@ async def test_unreadable_or_bad_options_are_400(
 async def test_images_are_deterministic_cached_and_revalidated(client: httpx.AsyncClient) -> None:
     params = {"agent": "5", "ec": "Q"}
     first = await client.get("/s/empathy-csat/qr.svg", params=params)
-    render.cache_clear()  # drawn afresh, byte for byte the same: the ETag stays valid
+    clear_cache()  # drawn afresh, byte for byte the same: the ETag stays valid
     second = await client.get("/s/empathy-csat/qr.svg", params=params)
     assert first.content == second.content
     assert first.headers["etag"] == second.headers["etag"]
@@ -173,3 +174,18 @@ async def test_kiosk_unlock_is_safe_and_ends_with_a_pin_change(
     ) as client:
         screen = await client.get("/kiosk/counter-check?touchpoint=desk")
         assert 'id="pin"' in screen.text  # the old session ended with the old PIN
+
+
+async def test_anonymous_callers_cannot_fill_the_short_link_table(
+    app: Litestar, db: Any
+) -> None:
+    transport = httpx.ASGITransport(app=app, client=("10.5.0.1", 4000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        statuses = [
+            (await client.get("/s/nps-empathy/qr.svg", params={"agent": f"a{i}"})).status_code
+            for i in range(NEW_LINKS_PER_MINUTE + 2)
+        ]
+        known = await client.get("/s/nps-empathy/qr.svg", params={"agent": "a0"})
+    assert statuses == [200] * NEW_LINKS_PER_MINUTE + [429, 429]
+    assert await db.fetchval("SELECT count(*) FROM short_link") == NEW_LINKS_PER_MINUTE
+    assert known.status_code == 200  # codes already made still answer
