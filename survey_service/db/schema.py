@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from survey_service.reporting.columns import AGGREGATE_NAMES, DIMENSIONS
+from survey_service.reporting.columns import AGGREGATE_NAMES, DIMENSIONS, SERVED_AGGREGATES
 
 __all__ = ["DATA_TABLES", "TABLES", "Column", "Table"]
 
@@ -209,7 +209,7 @@ TABLES: tuple[Table, ...] = (
     ASSIGNMENT,
     RESPONSE,
     *_rollups("response", AGGREGATE_NAMES, flagged=True),
-    *_rollups("assignment", ["n"], flagged=False),
+    *_rollups("assignment", [name for name, _ in SERVED_AGGREGATES], flagged=False),
     ROLLUP_STATE,
     API_KEY,
     EXPERIMENT_SUBJECT,

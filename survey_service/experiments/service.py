@@ -251,9 +251,9 @@ class ExperimentService:
         names = [v.name for v in e.variants]
         empty = dict.fromkeys(AGGREGATE_NAMES, 0)
         moments = {
-            name: metric_moments(rows[name].sums, rows[name].assignments)
+            name: metric_moments(rows[name].sums, rows[name].assignments, rows[name].answered)
             if name in rows
-            else metric_moments(empty, 0)
+            else metric_moments(empty, 0, 0)
             for name in names
         }
         variants = [self._variant(name, rows, moments[name]) for name in names]

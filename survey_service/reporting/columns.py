@@ -17,6 +17,7 @@ __all__ = [
     "BY_NAME",
     "DIMENSIONS",
     "RESPONSE_AGGREGATES",
+    "SERVED_AGGREGATES",
     "TIME_GROUPS",
     "Dimension",
 ]
@@ -65,6 +66,10 @@ RESPONSE_AGGREGATES: list[tuple[str, str]] = [
 """(column, per-response expression): summed per rollup group."""
 
 AGGREGATE_NAMES = [name for name, _ in RESPONSE_AGGREGATES]
+
+SERVED_AGGREGATES: list[tuple[str, str]] = [("n", "1"), ("answered", "0")]
+"""Assignment rollups: forms served, and how many of them were answered (added by the
+response fold to the bucket of the form's serving time: the response rate's cohort)."""
 
 
 class Dimension(NamedTuple):

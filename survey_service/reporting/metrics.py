@@ -11,9 +11,10 @@ responses: one group, a whole survey, several surveys) plus the number of assign
   (r-1)/4*100, yes/no 100/0; empathy_influence excluded); KPI = mean with t interval.
   Each item (and empathy_influence) is also reported on the same 0-100 scale.
 - CSS: classified comments count +100 / 0 / -100; CSS = mean with t interval, and the counts.
-- Response rate: responses / assignments in percent with a Wilson interval (when any
-  assignment exists); heard / ignored: share of comments with the felt_heard / not_heard
-  cue, Wilson intervals.
+- Response rate: a cohort by serving time: of the forms served (assignments) in the window,
+  the share that has a response, whenever it came, in percent with a Wilson interval (when
+  any form was served); it can never exceed 100%.
+- heard / ignored: share of comments with the felt_heard / not_heard cue, Wilson intervals.
 """
 
 from __future__ import annotations
@@ -37,14 +38,14 @@ METRICS: tuple[Metric, ...] = (
 """The metrics experiments compare, each on its KPI scale (NPS -100..100, shares in %)."""
 
 
-def metric_moments(sums: Mapping[str, int], assignments: int) -> dict[str, Moments]:
+def metric_moments(sums: Mapping[str, int], assignments: int, answered: int) -> dict[str, Moments]:
     """Per-response moments of every metric in :data:`METRICS` from rollup sums: NPS
     (+100 / 0 / -100), CSAT top-2 (100 / 0), CSAT mean, empathy index, CSS (+100 / 0 /
-    -100 per classified comment) and response rate (100 / 0 per served form)."""
+    -100 per classified comment) and response rate (100 / 0 per form served in the window:
+    answered or not, whenever the answer came)."""
     promoters, detractors = sums["nps_promoters"], sums["nps_detractors"]
     positive, negative = sums["css_positive"], sums["css_negative"]
     classified = positive + sums["css_neutral"] + negative
-    responses = min(sums["n"], assignments)
     return {
         "nps": Moments.from_sums(
             sums["nps_n"], promoters - detractors, promoters + detractors, 100
@@ -55,7 +56,7 @@ def metric_moments(sums: Mapping[str, int], assignments: int) -> dict[str, Momen
             sums["empathy_n"], sums["empathy_sum6"], sums["empathy_sumsq36"], 1 / 6
         ),
         "css": Moments.from_sums(classified, positive - negative, positive + negative, 100),
-        "response_rate": Moments.from_sums(assignments, responses, responses, 100),
+        "response_rate": Moments.from_sums(assignments, answered, answered, 100),
     }
 
 
@@ -130,9 +131,10 @@ def _percent(part: int, whole: int) -> float | None:
     return 100 * part / whole if whole else None
 
 
-def compute_kpis(a: Mapping[str, int], assignments: int | None = None) -> Kpis:
-    """All KPIs from the aggregates ``a``; ``assignments`` None or 0: no response rate."""
-    m = metric_moments(a, assignments or 0)
+def compute_kpis(a: Mapping[str, int], assignments: int = 0, answered: int = 0) -> Kpis:
+    """All KPIs from the aggregates ``a`` and the forms served in the window (``assignments``)
+    of which ``answered`` have a response; no response rate without served forms."""
+    m = metric_moments(a, assignments, answered)
     nps, css = _estimate(m["nps"]), _estimate(m["css"])
     promoters, detractors, nps_n = a["nps_promoters"], a["nps_detractors"], a["nps_n"]
     passives = nps_n - promoters - detractors
@@ -167,7 +169,7 @@ def compute_kpis(a: Mapping[str, int], assignments: int | None = None) -> Kpis:
             negative=a["css_negative"],
             unclassified=a["comments"] - css.n,
         ),
-        response_rate=_share(a["n"], assignments) if assignments else None,
+        response_rate=_share(answered, assignments) if assignments else None,
         heard_share=_share(a["heard"], a["comments"]),
         ignored_share=_share(a["ignored"], a["comments"]),
     )

@@ -24,6 +24,7 @@ from survey_service.reporting.columns import (
     AGGREGATE_NAMES,
     BY_NAME,
     RESPONSE_AGGREGATES,
+    SERVED_AGGREGATES,
     TIME_GROUPS,
 )
 from survey_service.reporting.rollups import ABUSE_FLAGGED, LOW_TRUST
@@ -77,11 +78,13 @@ class AggregateQuery(Struct):
 
 
 class AggregateRow(Struct):
-    """One group's key (dimension -> value) and its sums, and its assignments."""
+    """One group's key (dimension -> value), its responses' sums, the forms served in the
+    window (``assignments``) and how many of those have been answered (``answered``)."""
 
     key: dict[str, str | int | None]
     sums: dict[str, int]
     assignments: int
+    answered: int
 
 
 class SqlBuilder:
@@ -202,7 +205,41 @@ def _branches(
         where.append(f"({' OR '.join(edges)})")
     columns = ", ".join([*keys, *(f"{expr} AS {name}" for name, expr in aggregates)])
     branches.append(f"SELECT {columns} FROM {table} WHERE {' AND '.join(where)}")
+    if table == "assignment":
+        branches.append(_answered_branch(sql, q, grain, edge_hours))
     return branches
+
+
+def _answered_branch(
+    sql: SqlBuilder,
+    q: AggregateQuery,
+    grain: str,
+    edge_hours: tuple[dt.datetime | None, dt.datetime | None],
+) -> str:
+    """Answers the rollups do not hold yet, as rows of the assignments they answer (n 0,
+    answered 1): responses not folded, and those whose form was served in a partial hour at
+    the window's edges (their fold went to an hour the rollup branch does not read). The
+    response rate is a cohort by serving time: of the forms served in the window, the share
+    answered, whenever the answer came."""
+    pick = []
+    if grain != "raw":
+        pick = ["NOT r.folded"]
+        if edge_hours[0]:
+            pick.append(f"a.created_at < {sql.param(edge_hours[0])}")
+        if edge_hours[1]:
+            pick.append(f"a.created_at >= {sql.param(edge_hours[1])}")
+    inner = (
+        "SELECT a.* FROM assignment a JOIN response r"
+        " ON r.survey_id = a.survey_id AND r.token_nonce = a.token_nonce"
+        f" WHERE a.survey_id = ANY({sql.param(q.survey_ids)})"
+        + (f" AND ({' OR '.join(pick)})" if pick else "")
+    )
+    keys = [
+        f"{_group_expression(sql, g, 'raw', q.time_zone)} AS g{i}" for i, g in enumerate(q.group_by)
+    ]
+    where = raw_conditions(sql, q, flagged=False)
+    columns = ", ".join([*keys, "0 AS n", "1 AS answered"])
+    return f"SELECT {columns} FROM ({inner}) AS assignment WHERE {' AND '.join(where)}"
 
 
 def raw_conditions(sql: SqlBuilder, q: AggregateQuery, *, flagged: bool = True) -> list[str]:
@@ -244,9 +281,10 @@ async def aggregate(db: Executor, q: AggregateQuery) -> list[AggregateRow]:
         tuple(r[f"g{i}"] for i in range(width)): {n: int(r[n]) for n in AGGREGATE_NAMES}
         for r in await db.fetch(text, *args)
     }
-    text, args = _statement(q, table="assignment", aggregates=[("n", "1")], flagged=False)
+    text, args = _statement(q, table="assignment", aggregates=SERVED_AGGREGATES, flagged=False)
     served = {
-        tuple(r[f"g{i}"] for i in range(width)): int(r["n"]) for r in await db.fetch(text, *args)
+        tuple(r[f"g{i}"] for i in range(width)): (int(r["n"]), int(r["answered"]))
+        for r in await db.fetch(text, *args)
     }
     keys = list(answered) + [k for k in served if k not in answered]
     if not q.group_by and not keys:
@@ -256,7 +294,8 @@ async def aggregate(db: Executor, q: AggregateQuery) -> list[AggregateRow]:
         AggregateRow(
             key=dict(zip(q.group_by, key, strict=True)),
             sums=answered.get(key, empty),
-            assignments=served.get(key, 0),
+            assignments=served.get(key, (0, 0))[0],
+            answered=served.get(key, (0, 0))[1],
         )
         for key in keys
     ]

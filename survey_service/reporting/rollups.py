@@ -13,7 +13,7 @@ import logging
 from collections.abc import Sequence
 
 from survey_service.db import Database, Executor
-from survey_service.reporting.columns import DIMENSIONS, RESPONSE_AGGREGATES
+from survey_service.reporting.columns import DIMENSIONS, RESPONSE_AGGREGATES, SERVED_AGGREGATES
 
 __all__ = ["ABUSE_FLAGGED", "LOW_TRUST", "ensure_zone", "fold", "fold_all", "rebuild"]
 
@@ -55,6 +55,12 @@ def _fold_sql(
 
     hour = "date_trunc('hour', created_at, 'UTC')"
     local_day = "(created_at AT TIME ZONE $1::text)::date"
+    answered = ""
+    if table == "response":  # each answer counts once for the form it answers
+        answered = f""",
+{_answered_upsert("assignment_rollup", "hour", hour, totals=False)},
+{_answered_upsert("assignment_rollup_daily", "day", local_day, totals=False)},
+{_answered_upsert("assignment_rollup_daily_totals", "day", local_day, totals=True)}"""
     return f"""
 WITH batch AS (
     UPDATE {table} SET folded = true
@@ -62,9 +68,28 @@ WITH batch AS (
     RETURNING *
 ), {upsert(f"{table}_rollup", "hour", hour, totals=False)},
 {upsert(f"{table}_rollup_daily", "day", local_day, totals=False)},
-{upsert(f"{table}_rollup_daily_totals", "day", local_day, totals=True)}
+{upsert(f"{table}_rollup_daily_totals", "day", local_day, totals=True)}{answered}
 SELECT count(*) AS n FROM batch
 """
+
+
+def _answered_upsert(rollup: str, bucket: str, bucket_value: str, *, totals: bool) -> str:
+    """Add the batch's answers to the assignment rollup bucket of the forms they answer
+    (serving time and the assignment's own dimensions: the response rate's cohort)."""
+    dimensions = [d for d in DIMENSIONS if d.in_totals or not totals]
+    columns = ", ".join(d.column for d in dimensions)
+    values = ", ".join(d.expression for d in dimensions)
+    key = f"survey_id, {bucket}, {columns}"
+    positions = ", ".join(str(i) for i in range(1, len(dimensions) + 3))
+    return f"""{rollup}_answered AS (
+    INSERT INTO {rollup} ({key}, n, answered)
+    SELECT survey_id, {bucket_value}, {values}, 0, count(*)
+    FROM (SELECT a.* FROM batch b JOIN assignment a
+          ON a.survey_id = b.survey_id AND a.token_nonce = b.token_nonce) AS answered
+    GROUP BY {positions} ORDER BY {positions}
+    ON CONFLICT ({key}) DO UPDATE SET answered = {rollup}.answered + EXCLUDED.answered
+    RETURNING 1
+)"""
 
 
 _FOLDS = [
@@ -73,8 +98,8 @@ _FOLDS = [
         _fold_sql("response", RESPONSE_AGGREGATES, flagged=True, limit=False),
     ),
     (
-        _fold_sql("assignment", [("n", "1")], flagged=False, limit=True),
-        _fold_sql("assignment", [("n", "1")], flagged=False, limit=False),
+        _fold_sql("assignment", SERVED_AGGREGATES, flagged=False, limit=True),
+        _fold_sql("assignment", SERVED_AGGREGATES, flagged=False, limit=False),
     ),
 ]
 _ROLLUPS = ", ".join(

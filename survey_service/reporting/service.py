@@ -155,9 +155,9 @@ class ReportingService:
             }
             for row in await queries.aggregate(self.db, query):
                 key = {g: names.get(g, {}).get(v, v) for g, v in row.key.items()}
-                groups.append(self._group(key, row.sums, row.assignments))
+                groups.append(self._group(key, row.sums, row.assignments, row.answered))
             groups.sort(key=lambda g: [str(v) for v in g.key.values()])
-        whole = self._group({}, total.sums, total.assignments)
+        whole = self._group({}, total.sums, total.assignments, total.answered)
         return KpiReport(
             surveys=[s.slug for s in surveys],
             time_zone=query.time_zone,
@@ -211,11 +211,15 @@ class ReportingService:
         query, _ = await self._query([info], params, single=True, flagged=True)
         return stream_csv(self.db, info.definition, query, bom=bom)
 
-    def _group(self, key: dict[str, Any], sums: Mapping[str, int], assignments: int) -> KpiGroup:
+    def _group(
+        self, key: dict[str, Any], sums: Mapping[str, int], assignments: int, answered: int
+    ) -> KpiGroup:
         n = sums["n"]
         if n < self.min_n:
             return KpiGroup(key=key, n=n, suppressed=True, kpis=None)
-        return KpiGroup(key=key, n=n, suppressed=False, kpis=compute_kpis(sums, assignments))
+        return KpiGroup(
+            key=key, n=n, suppressed=False, kpis=compute_kpis(sums, assignments, answered)
+        )
 
     async def query_for(self, survey: SurveyVersionInfo, params: KpiParams) -> AggregateQuery:
         """The validated aggregate query of one survey for these parameters."""

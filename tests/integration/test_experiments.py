@@ -28,13 +28,21 @@ async def headers(app: Litestar, db: asyncpg.Connection) -> dict[str, str]:
 
 
 async def assignments(db: asyncpg.Connection, slug: str, counts: dict[str, int]) -> None:
+    """Serve forms until each variant has ``counts`` served in all (answered ones included:
+    every inserted response brought its own assignment)."""
     survey_id, version_id = await db.fetchrow(
         "SELECT id, current_version_id FROM survey WHERE slug = $1", slug
+    )
+    served = dict(
+        await db.fetch(
+            "SELECT variant, count(*) FROM assignment WHERE survey_id = $1 GROUP BY variant",
+            survey_id,
+        )
     )
     rows = [
         (survey_id, version_id, uuid.uuid4(), variant, T0)
         for variant, count in counts.items()
-        for _ in range(count)
+        for _ in range(count - served.get(variant, 0))
     ]
     await db.executemany(
         "INSERT INTO assignment (survey_id, survey_version_id, token_nonce, variant, channel,"

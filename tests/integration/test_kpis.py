@@ -63,7 +63,11 @@ def wilson(k: int, n: int) -> tuple[float | None, float | None, float | None]:
     return 100 * p, 100 * max(0, centre - half), 100 * min(1, centre + half)
 
 
-def expected_kpis(rows: list[asyncpg.Record], assignments: int) -> dict[str, tuple[Any, ...]]:
+def expected_kpis(
+    rows: list[asyncpg.Record], cohort: tuple[int, int] | None = None
+) -> dict[str, tuple[Any, ...]]:
+    """Every KPI computed by hand from raw rows; the response rate from ``cohort`` (forms
+    served in the window, how many of them answered) when given."""
     nps = [
         100 if r["nps"] >= 9 else 0 if r["nps"] >= 7 else -100 for r in rows if r["nps"] is not None
     ]
@@ -104,9 +108,25 @@ def expected_kpis(rows: list[asyncpg.Record], assignments: int) -> dict[str, tup
     }
     for name in ("empathy_understood", "empathy_cared", "empathy_emotional", "empathy_influence"):
         out[name] = (*t_interval(items[name]), len(items[name]))
-    if assignments:
-        out["response_rate"] = (*wilson(len(rows), assignments), assignments)
+    if cohort is not None:
+        served, answered = cohort
+        out["response_rate"] = (*wilson(answered, served), served)
     return out
+
+
+async def cohort(
+    db: asyncpg.Connection, slug: str, where: str = "TRUE", *args: Any
+) -> tuple[int, int]:
+    """Forms served (assignments ``a`` matching ``where``) and how many have a response."""
+    row = await db.fetchrow(
+        "SELECT count(*) AS served, count(r.id) AS answered FROM assignment a"
+        " JOIN survey s ON s.id = a.survey_id LEFT JOIN response r"
+        " ON r.survey_id = a.survey_id AND r.token_nonce = a.token_nonce"
+        f" WHERE s.slug = $1 AND {where}",
+        slug,
+        *args,
+    )
+    return row["served"], row["answered"]
 
 
 def assert_matches(kpis: dict[str, Any], expected: dict[str, tuple[Any, ...]]) -> None:
@@ -142,9 +162,23 @@ async def insert(
     variant: str | None = None,
     channel: str = "link",
     low_trust: bool = False,
+    served_before: dt.timedelta = dt.timedelta(minutes=20),
 ) -> None:
+    """A response, and the assignment that served its form ``served_before`` earlier."""
     survey_id, version_id = await db.fetchrow(
         "SELECT s.id, s.current_version_id FROM survey s WHERE slug = $1", slug
+    )
+    nonce = uuid.uuid4()
+    await db.execute(
+        "INSERT INTO assignment (survey_id, survey_version_id, token_nonce, variant, channel,"
+        " language, metadata, created_at) VALUES ($1, $2, $3, $4, $5, 'en', $6, $7)",
+        survey_id,
+        version_id,
+        nonce,
+        variant,
+        channel,
+        json.dumps({"agent": agent}),
+        at - served_before,
     )
     await db.execute(
         """INSERT INTO response (survey_id, survey_version_id, token_nonce, variant, channel,
@@ -154,7 +188,7 @@ async def insert(
         $13, $14, $15, $16, $17)""",
         survey_id,
         version_id,
-        uuid.uuid4(),
+        nonce,
         variant,
         channel,
         json.dumps({"agent": agent}),
@@ -244,9 +278,11 @@ async def test_every_kpi_matches_an_independent_computation(
     rows = await raw_rows(db, "empathy-csat", "cardinality(flags) = 0")
     result = await report(service, "empathy-csat")
     assert result["n"] == len(rows)
-    assert_matches(result["kpis"], expected_kpis(rows, 400))
+    served = await cohort(db, "empathy-csat")
+    assert served[0] == 300 + 400
+    assert_matches(result["kpis"], expected_kpis(rows, served))
     everything = await report(service, "empathy-csat", include_flagged=True)
-    assert_matches(everything["kpis"], expected_kpis(await raw_rows(db, "empathy-csat"), 400))
+    assert_matches(everything["kpis"], expected_kpis(await raw_rows(db, "empathy-csat"), served))
 
 
 async def test_window_edges_inside_hours_use_raw_rows(
@@ -262,9 +298,22 @@ async def test_window_edges_inside_hours_use_raw_rows(
         start,
         end,
     )
+    await random_csat(db, 60, seed=12)  # some answers not folded yet
+    rows = await raw_rows(
+        db,
+        "empathy-csat",
+        "r.created_at >= $2 AND r.created_at < $3 AND cardinality(r.flags) = 0",
+        start,
+        end,
+    )
     result = await report(service, "empathy-csat", start=start.isoformat(), end=end.isoformat())
     assert result["n"] == len(rows)
-    assert_matches(result["kpis"], expected_kpis(rows, 0))
+    # Forms served just before the window and answered in it do not count; forms served in
+    # it and answered after it do (a cohort by serving time): never above 100%.
+    served = await cohort(
+        db, "empathy-csat", "a.created_at >= $2 AND a.created_at < $3", start, end
+    )
+    assert_matches(result["kpis"], expected_kpis(rows, served))
 
 
 @pytest.mark.parametrize("zone", ["America/New_York", "Asia/Kolkata", "Australia/Adelaide"])
@@ -280,11 +329,12 @@ async def test_daily_groups_by_agent_in_local_time(
     for r in await raw_rows(db, "empathy-csat", "cardinality(flags) = 0"):
         day = r["created_at"].astimezone(tz).date().isoformat()
         grouped[(day, json.loads(r["metadata"])["agent"])].append(r)
-    got = {(g["key"]["day"], g["key"]["agent"]): g for g in result["groups"]}
+    # Groups with served forms only (served before midnight, answered after) have n 0.
+    got = {(g["key"]["day"], g["key"]["agent"]): g for g in result["groups"] if g["n"]}
     assert set(got) == set(grouped)
     for key, rows in grouped.items():
         assert got[key]["n"] == len(rows)
-        assert_matches(got[key]["kpis"], expected_kpis(rows, 0))
+        assert_matches(got[key]["kpis"], expected_kpis(rows))
 
 
 async def test_half_past_eleven_local_lands_on_the_local_day(
@@ -401,7 +451,7 @@ async def test_daily_rollups_in_the_business_zone(app: Litestar, db: asyncpg.Con
         ]
         assert result["time_zone"] == zone
         assert result["n"] == len(rows)
-        assert_matches(result["kpis"], expected_kpis(rows, 0))
+        assert_matches(result["kpis"], expected_kpis(rows))
         weeks: dict[str, list[asyncpg.Record]] = defaultdict(list)
         for r in rows:
             day = r["created_at"].astimezone(tz).date()
@@ -554,3 +604,40 @@ async def test_low_trust_is_a_filter_not_an_abuse_flag(
     assert (await report(service, "nps-empathy", include_flagged=True))["n"] == 6
     with pytest.raises(Exception, match="trust"):
         await report(service, "nps-empathy", trust="some")
+
+
+async def test_answers_to_forms_served_before_the_window_never_push_the_rate_past_100(
+    app: Litestar, service: ReportingService, db: asyncpg.Connection
+) -> None:
+    """Forms served yesterday and answered today (an invitation campaign, any "last hour"
+    window): today has answers but no served forms; yesterday's cohort is all answered."""
+    day = dt.timedelta(days=1)
+    for _ in range(6):
+        await insert(
+            db, "nps-empathy", at=T0 + day + dt.timedelta(hours=3), nps=9, served_before=day
+        )
+    await insert_assignments(db, "nps-empathy", 2, T0 + dt.timedelta(hours=3))  # unanswered
+    await insert_assignments(db, "nps-empathy", 1, T0 + day + dt.timedelta(hours=4))
+    for folded in (False, True):
+        if folded:
+            await fold_all(app.state.db, "UTC")
+        today = await report(
+            service,
+            "nps-empathy",
+            start=(T0 + day).date().isoformat(),
+            end=(T0 + day).date().isoformat(),
+        )
+        assert today["n"] == 6
+        # 6 answers today, 1 form served today and not answered: 0 of 1, not 600%.
+        assert today["kpis"]["response_rate"]["value"] == 0.0
+        assert today["kpis"]["response_rate"]["n"] == 1
+        yesterday = await report(
+            service, "nps-empathy", start=T0.date().isoformat(), end=T0.date().isoformat()
+        )
+        assert yesterday["n"] == 0
+        assert yesterday["groups"] == []
+        rate = await report(
+            service, "nps-empathy", start=T0.date().isoformat(), end=(T0 + day).date().isoformat()
+        )
+        assert rate["kpis"]["response_rate"]["value"] == pytest.approx(100 * 6 / 9)
+        assert rate["kpis"]["response_rate"]["n"] == 9

@@ -176,9 +176,7 @@ async def test_kiosk_unlock_is_safe_and_ends_with_a_pin_change(
         assert 'id="pin"' in screen.text  # the old session ended with the old PIN
 
 
-async def test_anonymous_callers_cannot_fill_the_short_link_table(
-    app: Litestar, db: Any
-) -> None:
+async def test_anonymous_callers_cannot_fill_the_short_link_table(app: Litestar, db: Any) -> None:
     transport = httpx.ASGITransport(app=app, client=("10.5.0.1", 4000))
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
         statuses = [
