@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+import shutil
 import tempfile
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
@@ -54,11 +55,14 @@ def server_dsn() -> Iterator[str]:
     if configured:
         yield configured
         return
-    from survey_service.db.engine import embedded_dsn
+    from survey_service.db.engine import start_embedded, stop_embedded
 
     # A short, private path: the server's socket lives in it (sun_path limit).
     folder = tempfile.mkdtemp(prefix="sspg", dir="/tmp")
-    yield embedded_dsn(folder)
+    dsn, server = start_embedded(folder)
+    yield dsn
+    stop_embedded(server)
+    shutil.rmtree(folder, ignore_errors=True)  # about 50 MB: leave nothing behind
 
 
 @pytest.fixture(scope="session")

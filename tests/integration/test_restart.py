@@ -7,6 +7,7 @@ import asyncio
 import collections
 import logging
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -168,6 +169,7 @@ def test_a_postgres_outage_is_503_and_heals_without_losing_an_answer(tmp_path: P
         if process.poll() is None:
             process.kill()
         server.cleanup()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def test_sigterm_stops_the_embedded_database_even_after_a_crash(tmp_path: Path) -> None:
@@ -198,6 +200,7 @@ def test_sigterm_stops_the_embedded_database_even_after_a_crash(tmp_path: Path) 
         assert wait_until(lambda: not (pgdata / "postmaster.pid").exists(), 10)
         # A process that was SIGKILLed leaves its entry in pgserver's list of users.
         (pgdata / ".handle_pids.json").write_text("[2147483646]")
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def test_a_killed_service_leaves_no_response_without_its_assignment(
