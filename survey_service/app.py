@@ -31,6 +31,8 @@ from survey_service.invitations.service import InvitationService
 from survey_service.lib.keys import derive_key
 from survey_service.lib.periodic import Periodic
 from survey_service.lib.templates import PAGE_CSS, environment
+from survey_service.privacy.controllers import PrivacyController
+from survey_service.privacy.service import PrivacyService
 from survey_service.qr.controllers import PAGE_SIZES, QrController, short_link
 from survey_service.qr.links import LinkService
 from survey_service.qr.pages import KioskPages
@@ -54,10 +56,21 @@ __all__ = ["create_app"]
 
 log = logging.getLogger("survey_service")
 
+RETENTION_SECONDS = 3600.0
+"""How often what is past its retention is redacted."""
 SHUTDOWN_SECONDS = 10.0
 """Longest a shutdown waits for the last buffered writes."""
 
-_SERVICES = ("db", "settings", "surveys", "reporting", "experiments", "links", "invitations")
+_SERVICES = (
+    "db",
+    "settings",
+    "surveys",
+    "reporting",
+    "experiments",
+    "links",
+    "invitations",
+    "privacy",
+)
 """What the lifespan puts in ``app.state``; each is also a dependency of that name."""
 
 
@@ -108,6 +121,14 @@ async def _lifespan(app: Litestar) -> AsyncIterator[None]:
         app.state.links = LinkService(surveys, secret)
         app.state.invitations = invitations
         app.state.experiments = ExperimentService(surveys, reporting)
+        privacy = app.state.privacy = PrivacyService(db, catalog, secret)
+        jobs.append(
+            Periodic(
+                lambda: privacy.apply_retention(settings.retention_days),
+                RETENTION_SECONDS,
+                "retention",
+            )
+        )
         if await ensure_zone(db, settings.time_zone):
             log.info("daily rollups rebuilt in %s", settings.time_zone)
         smtp = settings.smtp
@@ -154,6 +175,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             ResponseController,
             ExperimentController,
             InvitationController,
+            PrivacyController,
             UnsubscribeController,
             SurveyPages,
             QrController,

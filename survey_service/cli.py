@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import logging
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from survey_service.errors import SettingsError
 from survey_service.settings import Settings
@@ -213,6 +214,74 @@ def _send(_: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _privacy_service(db: Database) -> Any:
+    """The privacy service over the current survey definitions (no HTTP app needed)."""
+    from survey_service.privacy.service import PrivacyService
+    from survey_service.settings import load_secret_key
+    from survey_service.surveys.catalog import Catalog, sync_definitions
+    from survey_service.surveys.definitions import load_forms
+
+    async def build() -> PrivacyService:
+        settings = _settings()
+        forms, _ = load_forms(Path(settings.forms_dir))
+        _, current = await sync_definitions(db, [form.definition for form in forms])
+        return PrivacyService(db, Catalog(db, current), load_secret_key(settings))
+
+    return build()
+
+
+def _erase(args: argparse.Namespace) -> int:
+    from survey_service.errors import BadParameter, NotFound
+
+    async def run(db: Database) -> Any:
+        privacy = await _privacy_service(db)
+        return await privacy.erase(
+            email=args.email,
+            response_id=args.response,
+            invitation_id=args.invitation,
+            requested_by=f"cli ({getpass.getuser()})",
+        )
+
+    try:
+        report = _with_database(run)
+    except (BadParameter, NotFound) as exc:
+        print(f"survey-service: {exc}", file=sys.stderr)
+        return 2
+    print(
+        f"erasure {report.erasure_id}: {report.responses} response(s) and"
+        f" {report.invitations} invitation(s) erased"
+    )
+    return 0
+
+
+def _export_person(args: argparse.Namespace) -> int:
+    import msgspec
+
+    from survey_service.errors import BadParameter
+
+    async def run(db: Database) -> Any:
+        return await (await _privacy_service(db)).export(args.email)
+
+    try:
+        exported = _with_database(run)
+    except BadParameter as exc:
+        print(f"survey-service: {exc}", file=sys.stderr)
+        return 2
+    sys.stdout.buffer.write(msgspec.json.format(msgspec.json.encode(exported)) + b"\n")
+    return 0
+
+
+def _retention(_: argparse.Namespace) -> int:
+    days = _settings().retention_days
+
+    async def run(db: Database) -> Any:
+        return await (await _privacy_service(db)).apply_retention(days)
+
+    report = _with_database(run)
+    print(f"redacted {report.responses} response(s) and {report.invitations} invitation(s)")
+    return 0
+
+
 def _rollups_rebuild(_: argparse.Namespace) -> int:
     from survey_service.reporting.rollups import rebuild
 
@@ -267,6 +336,21 @@ def build_parser() -> argparse.ArgumentParser:
     revoke.set_defaults(func=_apikey_revoke)
 
     commands.add_parser("send", help="send the invitations that are due").set_defaults(func=_send)
+
+    erase = commands.add_parser("erase", help="erase a person, a response or an invitation")
+    subject = erase.add_mutually_exclusive_group(required=True)
+    subject.add_argument("--email", help="everything about this address")
+    subject.add_argument("--response", type=int, help="one response by id")
+    subject.add_argument("--invitation", type=int, help="one invitation (and its response)")
+    erase.set_defaults(func=_erase)
+    export = commands.add_parser("export-person", help="everything stored about an address")
+    export.add_argument("--email", required=True)
+    export.set_defaults(func=_export_person)
+    retention = commands.add_parser("retention", help="data retention")
+    retention_commands = retention.add_subparsers(dest="retention_command", required=True)
+    retention_commands.add_parser(
+        "apply", help="redact what is past its retention now (the service does it hourly)"
+    ).set_defaults(func=_retention)
 
     rollups = commands.add_parser("rollups", help="KPI rollups")
     rollups_commands = rollups.add_subparsers(dest="rollups_command", required=True)

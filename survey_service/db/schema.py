@@ -131,6 +131,7 @@ RESPONSE = _table(
     Column("score_text_mismatch", BOOL),
     Column("created_at", TIME),
     Column("folded", BOOL),
+    Column("redacted_at", TIME, null=True),
 )
 ROLLUP_STATE = _table(
     "rollup_state",
@@ -195,11 +196,24 @@ INVITATION = _table(
     Column("sent_at", TIME, null=True),
     Column("reminder_sent_at", TIME, null=True),
     Column("created_at", TIME),
+    Column("redacted_at", TIME, null=True),
 )
 SUPPRESSION = _table(
     "suppression",
     "addresses that unsubscribed or bounced: never invited again",
     Column("email", _varchar(254)),
+    Column("created_at", TIME),
+)
+
+ERASURE = _table(
+    "erasure",
+    "the audit of erasures: what was erased and by whom, never the person's data",
+    Column("id", BIGINT),
+    Column("kind", _varchar(20)),
+    Column("subject_hash", _varchar(64)),
+    Column("responses", INT),
+    Column("invitations", INT),
+    Column("requested_by", _varchar(100)),
     Column("created_at", TIME),
 )
 
@@ -216,6 +230,7 @@ TABLES: tuple[Table, ...] = (
     SHORT_LINK,
     INVITATION,
     SUPPRESSION,
+    ERASURE,
 )
 """Every table of the service (Piccolo's own ``migration`` table aside)."""
 

@@ -33,11 +33,16 @@ from survey_service.lib.text import one_line
 from survey_service.surveys.serving import SurveyService, clean_metadata
 from survey_service.surveys.tokens import FormClaims
 
-__all__ = ["InvitationService"]
+__all__ = ["InvitationService", "suppression_marker"]
 
 MAX_ID = 2**63 - 1  # ids are PostgreSQL bigints
 _LIVE = (S.QUEUED, S.SENT, S.OPENED_FORM)  # reported expired once their link lapses
 _ANSWERABLE = (S.QUEUED, S.SENDING, S.SENT, S.OPENED_FORM, S.FAILED)
+
+
+def suppression_marker(secret: str, email: str) -> str:
+    """How an erased address stays on the suppression list: a keyed hash, not the address."""
+    return "hash:" + mac(derive_key(secret, "suppression"), email.lower())[:16].hex()
 
 
 class InvitationService:
@@ -48,6 +53,7 @@ class InvitationService:
         self.surveys = surveys
         self.db = surveys.db
         self._key = derive_key(secret, "unsubscribe")
+        self._secret = secret
 
     async def opened(self, survey_id: int, claims: FormClaims) -> None:
         """An invitation's personal link was opened: sent becomes opened-form."""
@@ -118,7 +124,9 @@ class InvitationService:
                     RowError(row=index, errors=[FieldError(key="row", message=str(exc))])
                 )
         emails = sorted({row.email.lower() for _, row in decoded if is_address(row.email)})
-        suppressed = await queries.suppressed(self.db, emails)
+        markers = {suppression_marker(self._secret, e): e for e in emails}
+        listed = await queries.suppressed(self.db, [*emails, *markers])
+        suppressed = {markers.get(entry, entry) for entry in listed}
         now = dt.datetime.now(dt.UTC)
         records = []
         assignments = []

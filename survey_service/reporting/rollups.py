@@ -15,27 +15,44 @@ from collections.abc import Sequence
 from survey_service.db import Database, Executor
 from survey_service.reporting.columns import DIMENSIONS, RESPONSE_AGGREGATES, SERVED_AGGREGATES
 
-__all__ = ["ABUSE_FLAGGED", "LOW_TRUST", "ensure_zone", "fold", "fold_all", "rebuild"]
+__all__ = [
+    "ABUSE_FLAGGED",
+    "FOLD_LOCK",
+    "LOW_TRUST",
+    "ensure_zone",
+    "erase_sql",
+    "fold",
+    "fold_all",
+    "kept_zone",
+    "prune_empty",
+    "rebuild",
+]
 
 log = logging.getLogger(__name__)
-_FOLD_LOCK = 7_406_223
+FOLD_LOCK = 7_406_223
 
 ABUSE_FLAGGED = "cardinality(array_remove(flags, 'low_trust'))"
 """Abuse flags (honeypot, too_fast ...): low_trust marks a channel, not a suspect answer."""
 LOW_TRUST = "'low_trust' = ANY(flags)"
 
 
-def _fold_sql(
-    table: str, aggregates: Sequence[tuple[str, str]], *, flagged: bool, limit: bool
+def _rollup_sql(
+    table: str,
+    aggregates: Sequence[tuple[str, str]],
+    *,
+    flagged: bool,
+    batch: str,
+    sign: str = "",
+    counted: str = "TRUE",
 ) -> str:
-    """One statement: mark a batch of ``table`` rows folded and add them to the hourly, the
-    daily and the daily totals rollups. Parameters: $1 the daily zone, $2 the batch size
-    (when ``limit``)."""
+    """One statement: take the ``batch`` of ``table`` rows (a data-modifying CTE body) and add
+    them (``sign`` "-": take them away) to the hourly, the daily and the daily totals rollups,
+    and, for responses, to the answered count of the forms they answer. ``counted`` picks
+    the batch rows the rollups hold. $1 is the daily zone."""
     names = [name for name, _ in aggregates]
-    sums = ", ".join(f"coalesce(sum({expr}), 0)" for _, expr in aggregates)
+    sums = ", ".join(f"{sign}coalesce(sum({expr}), 0)" for _, expr in aggregates)
     flag_column = ", flagged, low_trust" if flagged else ""
     flag_value = f", {ABUSE_FLAGGED} > 0, {LOW_TRUST}" if flagged else ""
-    pick = "ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED" if limit else "FOR UPDATE"
 
     def upsert(rollup: str, bucket: str, bucket_value: str, totals: bool) -> str:
         dimensions = [d for d in DIMENSIONS if d.in_totals or not totals]
@@ -48,48 +65,68 @@ def _fold_sql(
         return f"""{rollup} AS (
     INSERT INTO {rollup} ({key}, {", ".join(names)})
     SELECT survey_id, {bucket_value}, {values}{flag_value}, {sums}
-    FROM batch GROUP BY {positions} ORDER BY {positions}
+    FROM batch WHERE {counted} GROUP BY {positions} ORDER BY {positions}
     ON CONFLICT ({key}) DO UPDATE SET {updates}
+    RETURNING 1
+)"""
+
+    def answered_upsert(rollup: str, bucket: str, bucket_value: str, totals: bool) -> str:
+        # Each answer counts once for the form it answers: the assignment rollup bucket of
+        # its serving time and the assignment's own dimensions (the response rate's cohort).
+        dimensions = [d for d in DIMENSIONS if d.in_totals or not totals]
+        columns = ", ".join(d.column for d in dimensions)
+        values = ", ".join(d.expression for d in dimensions)
+        key = f"survey_id, {bucket}, {columns}"
+        positions = ", ".join(str(i) for i in range(1, len(dimensions) + 3))
+        return f"""{rollup}_answered AS (
+    INSERT INTO {rollup} ({key}, n, answered)
+    SELECT survey_id, {bucket_value}, {values}, 0, {sign}count(*)
+    FROM (SELECT a.* FROM batch b JOIN assignment a
+          ON a.survey_id = b.survey_id AND a.token_nonce = b.token_nonce
+          WHERE {counted.replace("folded", "b.folded")}) AS answered
+    GROUP BY {positions} ORDER BY {positions}
+    ON CONFLICT ({key}) DO UPDATE SET answered = {rollup}.answered + EXCLUDED.answered
     RETURNING 1
 )"""
 
     hour = "date_trunc('hour', created_at, 'UTC')"
     local_day = "(created_at AT TIME ZONE $1::text)::date"
-    answered = ""
-    if table == "response":  # each answer counts once for the form it answers
-        answered = f""",
-{_answered_upsert("assignment_rollup", "hour", hour, totals=False)},
-{_answered_upsert("assignment_rollup_daily", "day", local_day, totals=False)},
-{_answered_upsert("assignment_rollup_daily_totals", "day", local_day, totals=True)}"""
+    grains: list[tuple[str, str, str, bool]] = [
+        ("", "hour", hour, False),
+        ("_daily", "day", local_day, False),
+        ("_daily_totals", "day", local_day, True),
+    ]
+    ctes = [upsert(f"{table}_rollup{s}", b, v, totals) for s, b, v, totals in grains]
+    if table == "response":
+        ctes += [answered_upsert(f"assignment_rollup{s}", b, v, t) for s, b, v, t in grains]
+    upserts = ",\n".join(ctes)
     return f"""
-WITH batch AS (
-    UPDATE {table} SET folded = true
-    WHERE id IN (SELECT id FROM {table} WHERE NOT folded {pick})
-    RETURNING *
-), {upsert(f"{table}_rollup", "hour", hour, totals=False)},
-{upsert(f"{table}_rollup_daily", "day", local_day, totals=False)},
-{upsert(f"{table}_rollup_daily_totals", "day", local_day, totals=True)}{answered}
+WITH batch AS ({batch}),
+{upserts}
 SELECT count(*) AS n FROM batch
 """
 
 
-def _answered_upsert(rollup: str, bucket: str, bucket_value: str, *, totals: bool) -> str:
-    """Add the batch's answers to the assignment rollup bucket of the forms they answer
-    (serving time and the assignment's own dimensions: the response rate's cohort)."""
-    dimensions = [d for d in DIMENSIONS if d.in_totals or not totals]
-    columns = ", ".join(d.column for d in dimensions)
-    values = ", ".join(d.expression for d in dimensions)
-    key = f"survey_id, {bucket}, {columns}"
-    positions = ", ".join(str(i) for i in range(1, len(dimensions) + 3))
-    return f"""{rollup}_answered AS (
-    INSERT INTO {rollup} ({key}, n, answered)
-    SELECT survey_id, {bucket_value}, {values}, 0, count(*)
-    FROM (SELECT a.* FROM batch b JOIN assignment a
-          ON a.survey_id = b.survey_id AND a.token_nonce = b.token_nonce) AS answered
-    GROUP BY {positions} ORDER BY {positions}
-    ON CONFLICT ({key}) DO UPDATE SET answered = {rollup}.answered + EXCLUDED.answered
-    RETURNING 1
-)"""
+def _fold_sql(
+    table: str, aggregates: Sequence[tuple[str, str]], *, flagged: bool, limit: bool
+) -> str:
+    """Mark a batch of ``table`` rows folded and add them to the rollups. $1 the daily zone,
+    $2 the batch size (when ``limit``)."""
+    pick = "ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED" if limit else "FOR UPDATE"
+    batch = (
+        f"UPDATE {table} SET folded = true"
+        f" WHERE id IN (SELECT id FROM {table} WHERE NOT folded {pick}) RETURNING *"
+    )
+    return _rollup_sql(table, aggregates, flagged=flagged, batch=batch)
+
+
+def erase_sql(where: str) -> str:
+    """Delete the responses ``where`` selects (its parameters from $2) and take the folded
+    ones out of every rollup, in one statement: rollups stay equal to a rebuild."""
+    batch = f"DELETE FROM response WHERE {where} RETURNING *"
+    return _rollup_sql(
+        "response", RESPONSE_AGGREGATES, flagged=True, batch=batch, sign="-", counted="folded"
+    )
 
 
 _FOLDS = [
@@ -109,7 +146,20 @@ _ROLLUPS = ", ".join(
 )
 
 
-async def _kept_zone(db: Executor) -> str | None:
+async def prune_empty(db: Executor, survey_ids: list[int]) -> None:
+    """Drop rollup rows an erasure emptied (a rebuild would not have them)."""
+    for grain in ("", "_daily", "_daily_totals"):
+        await db.execute(
+            f"DELETE FROM response_rollup{grain} WHERE survey_id = ANY($1) AND n = 0", survey_ids
+        )
+        await db.execute(
+            f"DELETE FROM assignment_rollup{grain} WHERE survey_id = ANY($1)"
+            " AND n = 0 AND answered = 0",
+            survey_ids,
+        )
+
+
+async def kept_zone(db: Executor) -> str | None:
     zone: str | None = await db.fetchval("SELECT value FROM rollup_state WHERE name = 'daily_zone'")
     return zone
 
@@ -119,9 +169,9 @@ async def fold(db: Database, zone: str, batch_size: int = 20_000) -> bool:
     another process holds the fold (it will do the work), nothing was waiting, or the daily
     rollups are kept in another zone (a process with an older setting must not mix zones)."""
     async with db.transaction() as tx:
-        if not await tx.fetchval("SELECT pg_try_advisory_xact_lock($1)", _FOLD_LOCK):
+        if not await tx.fetchval("SELECT pg_try_advisory_xact_lock($1)", FOLD_LOCK):
             return False
-        kept = await _kept_zone(tx)
+        kept = await kept_zone(tx)
         if kept is not None and kept != zone:
             log.warning("rollups are kept in %s, not %s: not folding", kept, zone)
             return False
@@ -140,7 +190,7 @@ async def fold_all(db: Database, zone: str, batch_size: int = 20_000) -> None:
 async def rebuild(db: Database, zone: str) -> None:
     """Recompute every rollup from the raw rows, daily ones in ``zone``, in one transaction."""
     async with db.transaction() as tx:
-        await tx.execute("SELECT pg_advisory_xact_lock($1)", _FOLD_LOCK)
+        await tx.execute("SELECT pg_advisory_xact_lock($1)", FOLD_LOCK)
         await tx.execute(f"TRUNCATE {_ROLLUPS}")
         await tx.execute("UPDATE response SET folded = false WHERE folded")
         await tx.execute("UPDATE assignment SET folded = false WHERE folded")
@@ -156,7 +206,7 @@ async def rebuild(db: Database, zone: str) -> None:
 async def ensure_zone(db: Database, zone: str) -> bool:
     """Make the daily rollups be kept in ``zone``; rebuild them when they were kept in
     another (the business moved, or its setting changed). True when it rebuilt."""
-    if await _kept_zone(db) == zone:
+    if await kept_zone(db) == zone:
         return False
     await rebuild(db, zone)
     return True

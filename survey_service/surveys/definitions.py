@@ -157,6 +157,9 @@ class SurveyDefinition(Struct):
     experiment: Experiment | None = None
     reminder_days: Annotated[int, msgspec.Meta(ge=1, le=30)] | None = None
     """Days after an invitation email to send its one reminder; unset: no reminders."""
+    retention_days: Annotated[int, msgspec.Meta(ge=1, le=3650)] | None = None
+    """Days responses keep their free text and customer metadata, and invitations their
+    address (then redacted; scores stay); unset: ``SURVEY_RETENTION_DAYS``."""
 
     @property
     def default_language(self) -> str:

@@ -18,7 +18,16 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[2] / "survey_service"
-DOMAINS = ("surveys", "responses", "experiments", "reporting", "invitations", "qr", "apikeys")
+DOMAINS = (
+    "surveys",
+    "responses",
+    "experiments",
+    "reporting",
+    "invitations",
+    "qr",
+    "apikeys",
+    "privacy",
+)
 DATA_LAYER = ("survey_service.db", "asyncpg", "piccolo")
 _SQL = re.compile(r"^\s*(SELECT|INSERT|UPDATE|DELETE|WITH|TRUNCATE)\s", re.IGNORECASE)
 

@@ -1,0 +1,212 @@
+"""SQL of the privacy domain: erasure (rollups corrected in the same statement), the
+erasure audit, one person's data, and retention."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from survey_service.db import Executor
+from survey_service.reporting.rollups import FOLD_LOCK, erase_sql, kept_zone, prune_empty
+
+__all__ = [
+    "erase_responses",
+    "invitations_of",
+    "is_suppressed",
+    "lock_rollups",
+    "person",
+    "record_erasure",
+    "redact_invitations",
+    "redact_responses",
+    "remove_invitations",
+    "response_form",
+    "scrub_assignments",
+]
+
+_ERASE_BY_ID = erase_sql("id = $2")
+_ERASE_BY_NONCES = erase_sql(
+    "(survey_id, token_nonce) IN (SELECT * FROM unnest($2::int[], $3::uuid[]))"
+)
+
+
+async def lock_rollups(tx: Executor) -> str:
+    """Hold the fold's lock for the transaction (no fold runs meanwhile); the daily zone."""
+    await tx.execute("SELECT pg_advisory_xact_lock($1)", FOLD_LOCK)
+    return await kept_zone(tx) or "UTC"
+
+
+async def erase_responses(
+    tx: Executor,
+    zone: str,
+    *,
+    response_id: int | None = None,
+    nonces: Sequence[tuple[int, uuid.UUID]] = (),
+) -> int:
+    """Delete one response by id, or the responses to these (survey id, token nonce) forms,
+    taking what the rollups held of them out again; how many were deleted."""
+    if response_id is not None:
+        surveys: list[int] = (
+            await tx.fetchval(
+                "SELECT array_agg(survey_id) FROM response WHERE id = $1", response_id
+            )
+            or []
+        )
+        erased: int = await tx.fetchval(_ERASE_BY_ID, zone, response_id)
+    elif nonces:
+        surveys = [survey_id for survey_id, _ in nonces]
+        tokens = [nonce for _, nonce in nonces]
+        erased = await tx.fetchval(_ERASE_BY_NONCES, zone, surveys, tokens)
+    else:
+        return 0
+    await prune_empty(tx, sorted(set(surveys)))
+    return erased
+
+
+async def response_form(tx: Executor, response_id: int) -> tuple[int, uuid.UUID] | None:
+    """The (survey id, token nonce) a response answered."""
+    row = await tx.fetchrow(
+        "SELECT survey_id, token_nonce FROM response WHERE id = $1", response_id
+    )
+    return None if row is None else (row["survey_id"], row["token_nonce"])
+
+
+async def invitations_of(
+    tx: Executor, *, email: str | None = None, invitation_id: int | None = None
+) -> list[tuple[int, int, uuid.UUID]]:
+    """(id, survey id, token nonce) of the invitations to an address, or of one."""
+    rows = await tx.fetch(
+        "SELECT id, survey_id, token_nonce FROM invitation"
+        " WHERE ($1::text IS NULL OR email = $1) AND ($2::bigint IS NULL OR id = $2)",
+        email,
+        invitation_id,
+    )
+    return [(r["id"], r["survey_id"], r["token_nonce"]) for r in rows]
+
+
+async def remove_invitations(tx: Executor, ids: Sequence[int]) -> None:
+    """Delete invitations (their address, name, metadata and personal links)."""
+    await tx.execute("DELETE FROM invitation WHERE id = ANY($1)", list(ids))
+
+
+async def scrub_assignments(
+    tx: Executor, nonces: Sequence[tuple[int, uuid.UUID]], keep: Sequence[str]
+) -> None:
+    """Keep only the ``keep`` metadata keys (the rollup dimensions: staff and places, not
+    customers) of these served forms."""
+    await tx.execute(
+        "UPDATE assignment SET metadata = coalesce((SELECT jsonb_object_agg(key, value)"
+        " FROM jsonb_each(metadata) WHERE key = ANY($3)), jsonb_build_object())"
+        " WHERE (survey_id, token_nonce) IN (SELECT * FROM unnest($1::int[], $2::uuid[]))",
+        [survey_id for survey_id, _ in nonces],
+        [nonce for _, nonce in nonces],
+        list(keep),
+    )
+
+
+async def hash_suppression(tx: Executor, email: str, marker: str) -> bool:
+    """Replace a suppressed address by its keyed hash (it stays suppressed); whether it was."""
+    row = await tx.fetchrow(
+        "UPDATE suppression SET email = $2 WHERE email = $1 RETURNING 1", email, marker
+    )
+    return row is not None
+
+
+async def is_suppressed(tx: Executor, keys: Sequence[str]) -> bool:
+    """Whether any of these addresses or address hashes is on the suppression list."""
+    found: bool = await tx.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM suppression WHERE email = ANY($1))", list(keys)
+    )
+    return found
+
+
+async def record_erasure(
+    tx: Executor, kind: str, subject_hash: str, responses: int, invitations: int, by: str
+) -> int:
+    """Write the audit row; its id."""
+    erasure_id: int = await tx.fetchval(
+        "INSERT INTO erasure (kind, subject_hash, responses, invitations, requested_by)"
+        " VALUES ($1, $2, $3, $4, $5) RETURNING id",
+        kind,
+        subject_hash,
+        responses,
+        invitations,
+        by[:100],
+    )
+    return erasure_id
+
+
+async def person(tx: Executor, email: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Everything stored about an address: its invitations and the responses to them."""
+    invitations = await tx.fetch(
+        "SELECT i.id, s.slug AS survey, i.email, i.name, i.language, i.metadata, i.variant,"
+        " i.status, i.send_at, i.sent_at, i.expires_at, i.created_at FROM invitation i"
+        " JOIN survey s ON s.id = i.survey_id WHERE i.email = $1 ORDER BY i.id",
+        email,
+    )
+    responses = await tx.fetch(
+        "SELECT r.id, s.slug AS survey, r.created_at, r.variant, r.channel, r.language,"
+        " r.metadata, r.answers, r.sentiment_class, r.sentiment_cues FROM response r"
+        " JOIN survey s ON s.id = r.survey_id JOIN invitation i"
+        " ON i.survey_id = r.survey_id AND i.token_nonce = r.token_nonce"
+        " WHERE i.email = $1 ORDER BY r.id",
+        email,
+    )
+    return [dict(r) for r in invitations], [dict(r) for r in responses]
+
+
+async def redact_responses(
+    db: Executor,
+    survey_id: int,
+    before: dt.datetime,
+    text_questions: Sequence[str],
+    keep: Sequence[str],
+    limit: int,
+) -> int:
+    """Past retention: remove responses' free text (the comment keeps its place as an empty
+    text, so every KPI and rollup stays the same), the non-dimension metadata and the client
+    hash; how many responses were redacted (at most ``limit``)."""
+    redacted: int = await db.fetchval(
+        "WITH done AS (UPDATE response SET"
+        " comment = CASE WHEN comment IS NULL THEN NULL ELSE '' END,"
+        " answers = answers - $3::text[],"
+        " metadata = coalesce((SELECT jsonb_object_agg(key, value) FROM jsonb_each(metadata)"
+        "   WHERE key = ANY($4)), jsonb_build_object()),"
+        " client_hash = NULL, redacted_at = now()"
+        " WHERE id IN (SELECT id FROM response WHERE survey_id = $1 AND created_at < $2"
+        "   AND redacted_at IS NULL ORDER BY created_at LIMIT $5)"
+        " RETURNING survey_id, token_nonce),"
+        " forms AS (UPDATE assignment a SET metadata = coalesce((SELECT jsonb_object_agg(key,"
+        "   value) FROM jsonb_each(a.metadata) WHERE key = ANY($4)), jsonb_build_object())"
+        "   FROM done WHERE a.survey_id = done.survey_id AND a.token_nonce = done.token_nonce"
+        "   RETURNING 1)"
+        " SELECT count(*) FROM done",
+        survey_id,
+        before,
+        list(text_questions),
+        list(keep),
+        limit,
+    )
+    return redacted
+
+
+async def redact_invitations(
+    db: Executor, survey_id: int, before: dt.datetime, keep: Sequence[str], limit: int
+) -> int:
+    """Past retention: an invitation loses its address, name and customer metadata, and its
+    personal link stops working; how many were redacted."""
+    redacted: int = await db.fetchval(
+        "WITH done AS (UPDATE invitation SET email = 'redacted-' || id || '@invalid',"
+        " name = NULL, metadata = coalesce((SELECT jsonb_object_agg(key, value)"
+        "   FROM jsonb_each(metadata) WHERE key = ANY($3)), jsonb_build_object()),"
+        " expires_at = least(expires_at, now()), redacted_at = now()"
+        " WHERE id IN (SELECT id FROM invitation WHERE survey_id = $1 AND created_at < $2"
+        "   AND redacted_at IS NULL ORDER BY created_at LIMIT $4) RETURNING 1)"
+        " SELECT count(*) FROM done",
+        survey_id,
+        before,
+        list(keep),
+        limit,
+    )
+    return redacted

@@ -1,0 +1,190 @@
+"""Erasure, access and retention: personal data goes, KPIs stay exactly right."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import asyncpg
+import httpx
+import pytest
+from litestar import Litestar
+
+from survey_service.apikeys.service import create_key
+from survey_service.reporting.rollups import fold_all, rebuild
+from tests.integration.test_kpis import rollup_tables
+
+
+@pytest.fixture
+async def admin(app: Litestar) -> dict[str, str]:
+    created = await create_key(app.state.db, "dpo", ["admin"])
+    return {"Authorization": f"Bearer {created.key}"}
+
+
+async def invite_and_answer(
+    client: httpx.AsyncClient, headers: dict[str, str], email: str, score: int, **extra: Any
+) -> int:
+    """An invitation to ``email`` answered through its personal link; the invitation id."""
+    row = {"survey": "nps-empathy", "email": email, "metadata": {"order_ref": "R-1", **extra}}
+    created = await client.post("/api/v1/invitations", json=[row], headers=headers)
+    [invitation_id] = created.json()["created"]
+    link = (await client.get(f"/api/v1/invitations/{invitation_id}", headers=headers)).json()
+    token = parse_qs(urlsplit(link["link"]).query)["t"][0]
+    answered = await client.post(
+        "/api/v1/surveys/nps-empathy/responses",
+        json={"token": token, "answers": {"recommend": score, "reason": f"{email} was lovely"}},
+    )
+    assert answered.status_code == 201
+    return int(invitation_id)
+
+
+async def kpis(client: httpx.AsyncClient, headers: dict[str, str]) -> dict[str, Any]:
+    response = await client.get(
+        "/api/v1/surveys/nps-empathy/kpis?group_by=agent&include_flagged=true", headers=headers
+    )
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def test_erasing_a_person_removes_them_and_keeps_rollups_exact(
+    app: Litestar, client: httpx.AsyncClient, db: asyncpg.Connection, admin: dict[str, str]
+) -> None:
+    for i in range(6):
+        await invite_and_answer(client, admin, f"keep{i}@example.com", 9, agent="a1")
+    await invite_and_answer(client, admin, "Ana@Example.com", 2, agent="a1")
+    await app.state.surveys.recorder.flush()
+    await fold_all(app.state.db, "UTC")  # one of Ana's answers folded, one not yet
+    await invite_and_answer(client, admin, "ana@example.com", 3, agent="a2")
+    await db.execute("INSERT INTO suppression (email) VALUES ('ana@example.com')")
+
+    erased = await client.post(
+        "/api/v1/privacy/erasures", json={"email": "ANA@example.com"}, headers=admin
+    )
+    assert erased.status_code == 200, erased.text
+    assert erased.json()["responses"] == 2
+    assert erased.json()["invitations"] == 2
+    assert await db.fetchval("SELECT count(*) FROM invitation WHERE email LIKE 'ana%'") == 0
+    stored = [r["comment"] for r in await db.fetch("SELECT comment FROM response")]
+    assert len(stored) == 6
+    assert not [c for c in stored if "ana" in c]
+    # The served forms keep where and by whom, not who the customer was.
+    metadata = [r["metadata"] for r in await db.fetch("SELECT metadata FROM assignment")]
+    assert sum('"order_ref"' in m for m in metadata) == 6
+    # Still suppressed, no longer in clear.
+    assert await db.fetchval("SELECT count(*) FROM suppression WHERE email LIKE '%ana%'") == 0
+    again = await client.post(
+        "/api/v1/invitations",
+        json=[{"survey": "nps-empathy", "email": "ana@example.com"}],
+        headers=admin,
+    )
+    assert again.json()["rejected"][0]["errors"][0]["code"] == "suppressed"
+    audit = await db.fetchrow("SELECT * FROM erasure")
+    assert (audit["kind"], audit["responses"], audit["invitations"]) == ("email", 2, 2)
+    assert "ana" not in str(dict(audit)).lower().replace("api key", "")
+    # Rollups equal a rebuild from what is left, and so do the KPIs.
+    before = await kpis(client, admin)
+    await app.state.surveys.recorder.flush()
+    await fold_all(app.state.db, "UTC")  # what was not folded yet, as the service would
+    incremental = await rollup_tables(db)
+    await rebuild(app.state.db, "UTC")
+    assert await rollup_tables(db) == incremental
+    assert await kpis(client, admin) == before
+    assert before["n"] == 6
+
+
+async def test_erasing_one_response_or_invitation(
+    app: Litestar, client: httpx.AsyncClient, db: asyncpg.Connection, admin: dict[str, str]
+) -> None:
+    first = await invite_and_answer(client, admin, "one@example.com", 10)
+    second = await invite_and_answer(client, admin, "two@example.com", 0)
+    await fold_all(app.state.db, "UTC")
+    response_id = await db.fetchval("SELECT min(id) FROM response")
+    gone = await client.post(
+        "/api/v1/privacy/erasures", json={"response_id": response_id}, headers=admin
+    )
+    assert (gone.json()["responses"], gone.json()["invitations"]) == (1, 0)
+    gone = await client.post(
+        "/api/v1/privacy/erasures", json={"invitation_id": second}, headers=admin
+    )
+    assert (gone.json()["responses"], gone.json()["invitations"]) == (1, 1)
+    assert await db.fetchval("SELECT count(*) FROM response") == 0
+    assert await db.fetchval("SELECT count(*) FROM invitation") == 1  # the first's is kept
+    assert first
+    await app.state.surveys.recorder.flush()
+    await fold_all(app.state.db, "UTC")  # what was not folded yet, as the service would
+    incremental = await rollup_tables(db)
+    await rebuild(app.state.db, "UTC")
+    assert await rollup_tables(db) == incremental
+    missing = await client.post(
+        "/api/v1/privacy/erasures", json={"response_id": response_id}, headers=admin
+    )
+    assert missing.status_code == 404
+    assert missing.json()["detail"] == f"no response called '{response_id}'"
+    both = await client.post(
+        "/api/v1/privacy/erasures", json={"response_id": 1, "invitation_id": 1}, headers=admin
+    )
+    assert both.status_code == 400
+    reader = await create_key(app.state.db, "reader", ["kpis:read"])
+    refused = await client.post(
+        "/api/v1/privacy/erasures",
+        json={"email": "x@example.com"},
+        headers={"Authorization": f"Bearer {reader.key}"},
+    )
+    assert refused.status_code == 403
+
+
+async def test_a_person_can_have_their_data(
+    client: httpx.AsyncClient, db: asyncpg.Connection, admin: dict[str, str]
+) -> None:
+    await invite_and_answer(client, admin, "me@example.com", 8)
+    await invite_and_answer(client, admin, "someone@example.com", 4)
+    exported = await client.post(
+        "/api/v1/privacy/exports", json={"email": "Me@Example.com"}, headers=admin
+    )
+    body = exported.json()
+    assert exported.status_code == 200
+    assert [i["email"] for i in body["invitations"]] == ["me@example.com"]
+    assert [r["answers"]["recommend"] for r in body["responses"]] == [8]
+    assert body["invitations"][0]["metadata"] == {"order_ref": "R-1"}
+    assert body["suppressed"] is False
+
+
+async def test_retention_redacts_old_personal_data_and_keeps_every_kpi(
+    app: Litestar, client: httpx.AsyncClient, db: asyncpg.Connection, admin: dict[str, str]
+) -> None:
+    for i in range(6):
+        await invite_and_answer(client, admin, f"old{i}@example.com", 3 + i, agent="a7")
+    await invite_and_answer(client, admin, "new@example.com", 9, agent="a7")
+    await app.state.surveys.recorder.flush()
+    await fold_all(app.state.db, "UTC")
+    await db.execute(
+        "UPDATE response SET created_at = created_at - interval '100 days'"
+        " WHERE comment NOT LIKE 'new%'"
+    )
+    await db.execute(
+        "UPDATE invitation SET created_at = created_at - interval '100 days'"
+        " WHERE email <> 'new@example.com'"
+    )
+    await rebuild(app.state.db, "UTC")
+    before = await kpis(client, admin)
+    report = await app.state.privacy.apply_retention(default_days=90)
+    assert (report.responses, report.invitations) == (6, 6)
+    old = await db.fetch("SELECT * FROM response WHERE redacted_at IS NOT NULL")
+    assert len(old) == 6
+    assert {r["comment"] for r in old} == {""}
+    assert all("reason" not in r["answers"] and "order_ref" not in r["metadata"] for r in old)
+    assert all('"agent": "a7"' in r["metadata"] and r["client_hash"] is None for r in old)
+    kept = await db.fetchrow("SELECT comment FROM response WHERE redacted_at IS NULL")
+    assert kept["comment"] == "new@example.com was lovely"
+    emails = {r["email"] for r in await db.fetch("SELECT email FROM invitation")}
+    assert "new@example.com" in emails
+    assert not [e for e in emails if e.startswith("old")]
+    assert await kpis(client, admin) == before  # scores and every KPI stay
+    await app.state.surveys.recorder.flush()
+    await fold_all(app.state.db, "UTC")  # what was not folded yet, as the service would
+    incremental = await rollup_tables(db)
+    await rebuild(app.state.db, "UTC")
+    assert await rollup_tables(db) == incremental
+    assert (await app.state.privacy.apply_retention(default_days=90)).responses == 0
+    assert dt.timedelta(days=90)
