@@ -11,10 +11,12 @@ from typing import Any
 
 from litestar import Litestar
 from litestar.config.csrf import CSRFConfig
-from litestar.datastructures import State
+from litestar.datastructures import CacheControlHeader, State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
+from litestar.openapi.spec import Components
 from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
 from survey_service import __version__
@@ -47,6 +49,8 @@ from survey_service.surveys.definitions import load_forms
 from survey_service.surveys.pages import SurveyPages
 from survey_service.surveys.serving import SurveyService
 from survey_service.surveys.tokens import TokenSigner
+from survey_service.web.auth import API_KEY_SCHEME
+from survey_service.web.docs import RedocFromPackage, document_errors
 from survey_service.web.errors import EXCEPTION_HANDLERS
 from survey_service.web.filters import provide_filters
 from survey_service.web.health import HealthController
@@ -182,6 +186,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
             KioskPages,
             short_link,
             HealthController,
+            create_static_files_router(
+                path="/static",
+                directories=[Path(__file__).resolve().parent / "static"],
+                include_in_schema=False,
+                cache_control=CacheControlHeader(max_age=86400, public=True),
+            ),
         ],
         lifespan=[_lifespan],
         state=State({"settings": settings, "secret_key": secret}),
@@ -209,5 +219,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ),
         before_send=[security_headers(settings, [PAGE_CSS, *PAGE_SIZES.values()])],
         middleware=[client_limit(settings).middleware],
-        openapi_config=OpenAPIConfig(title="survey_service", version=__version__, path="/schema"),
+        openapi_config=OpenAPIConfig(
+            title="survey_service",
+            version=__version__,
+            path="/schema",
+            render_plugins=[RedocFromPackage()],
+            components=Components(security_schemes={"apiKey": API_KEY_SCHEME}),
+        ),
+        on_startup=[lambda app: document_errors(app.openapi_schema)],
     )

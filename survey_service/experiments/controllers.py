@@ -17,7 +17,7 @@ from survey_service.experiments.service import (
 )
 from survey_service.lib.structs import Struct
 from survey_service.reporting.service import KpiParams
-from survey_service.web.auth import api_key_of, requires
+from survey_service.web.auth import API_KEY, api_key_of, requires
 
 __all__ = ["AssignmentIn", "ExperimentController"]
 
@@ -37,14 +37,14 @@ class ExperimentController(Controller):
     path = "/api/v1/experiments"
     tags = ["experiments"]
 
-    @get(guards=[requires("kpis:read")], summary="Experiments")
+    @get(guards=[requires("kpis:read")], security=API_KEY, summary="Experiments")
     async def all(
         self, request: Request[Any, Any, Any], experiments: NamedDependency[ExperimentService]
     ) -> list[ExperimentView]:
         """Every experiment of the surveys the key sees."""
         return experiments.visible(api_key_of(request))
 
-    @get("/{key:str}", guards=[requires("kpis:read")], summary="One experiment")
+    @get("/{key:str}", guards=[requires("kpis:read")], security=API_KEY, summary="One experiment")
     async def one(
         self,
         request: Request[Any, Any, Any],
@@ -57,6 +57,7 @@ class ExperimentController(Controller):
     @post(
         "/{key:str}/assignments",
         guards=[requires("assignments:write")],
+        security=API_KEY,
         summary="Assign a subject (sticky)",
     )
     async def assign(
@@ -72,7 +73,12 @@ class ExperimentController(Controller):
         )
         return Response(result, status_code=201 if result.created else 200)
 
-    @get("/{key:str}/results", guards=[requires("kpis:read")], summary="Experiment results")
+    @get(
+        "/{key:str}/results",
+        guards=[requires("kpis:read")],
+        security=API_KEY,
+        summary="Experiment results",
+    )
     async def results(
         self,
         request: Request[Any, Any, Any],

@@ -19,7 +19,7 @@ from survey_service.invitations.batch import (
     parse_csv,
 )
 from survey_service.invitations.service import InvitationService
-from survey_service.web.auth import api_key_of, requires
+from survey_service.web.auth import API_KEY, api_key_of, requires
 
 __all__ = ["InvitationController"]
 
@@ -32,6 +32,7 @@ class InvitationController(Controller):
     path = "/api/v1/invitations"
     tags = ["invitations"]
     guards = [requires("invitations:write")]
+    security = API_KEY
 
     @post(request_max_body_size=BATCH_BODY_LIMIT, summary="Create invitations", status_code=201)
     async def create(

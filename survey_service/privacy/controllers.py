@@ -12,7 +12,7 @@ from litestar.params import JSONBody
 
 from survey_service.lib.structs import Struct
 from survey_service.privacy.service import ErasureReport, PersonExport, PrivacyService
-from survey_service.web.auth import api_key_of, requires
+from survey_service.web.auth import API_KEY, api_key_of, requires
 
 __all__ = ["ErasureIn", "PersonIn", "PrivacyController"]
 
@@ -39,6 +39,7 @@ class PrivacyController(Controller):
     path = "/api/v1/privacy"
     tags = ["privacy"]
     guards = [requires("admin")]
+    security = API_KEY
 
     @post("/erasures", summary="Erase a person, a response or an invitation", status_code=200)
     async def erase(

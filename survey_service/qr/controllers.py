@@ -105,7 +105,7 @@ class QrController(Controller):
             },
         )
 
-    @get("/qr.svg", summary="QR code (SVG)")
+    @get("/qr.svg", summary="QR code (SVG)", media_type="image/svg+xml")
     async def svg(
         self,
         request: Request[Any, Any, Any],
@@ -116,7 +116,7 @@ class QrController(Controller):
         contrast at least 4.5:1); any of the survey's metadata keys (touchpoint, agent ...)."""
         return await self._image(request, links, slug, "svg")
 
-    @get("/qr.png", summary="QR code (PNG)")
+    @get("/qr.png", summary="QR code (PNG)", media_type="image/png")
     async def png(
         self,
         request: Request[Any, Any, Any],

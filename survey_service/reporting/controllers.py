@@ -10,7 +10,7 @@ from litestar.params import FromPath, QueryParameter
 
 from survey_service.reporting.key_drivers import DriverReport
 from survey_service.reporting.service import KpiParams, KpiReport, ReportingService
-from survey_service.web.auth import api_key_of, requires
+from survey_service.web.auth import API_KEY, api_key_of, requires
 
 __all__ = ["DriverController", "KpiController"]
 
@@ -21,6 +21,7 @@ class KpiController(Controller):
     path = "/api/v1"
     tags = ["kpis"]
     guards = [requires("kpis:read")]
+    security = API_KEY
 
     @get("/surveys/{slug:str}/kpis", summary="KPIs of one survey")
     async def survey_kpis(
@@ -53,6 +54,7 @@ class DriverController(Controller):
     path = "/api/v1/surveys/{slug:str}/drivers"
     tags = ["kpis"]
     guards = [requires("kpis:read")]
+    security = API_KEY
 
     @get(summary="Key drivers of NPS or CSAT")
     async def drivers(

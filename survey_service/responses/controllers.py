@@ -17,7 +17,7 @@ from survey_service.responses.storage import StoredResponse
 from survey_service.settings import Settings
 from survey_service.surveys.serving import SurveyService
 from survey_service.surveys.tokens import MAX_TOKEN_LENGTH
-from survey_service.web.auth import api_key_of, requires
+from survey_service.web.auth import API_KEY, api_key_of, requires
 from survey_service.web.security import client_of
 
 __all__ = ["ResponseController", "ResponseIn"]
@@ -59,6 +59,7 @@ class ResponseController(Controller):
         "/responses",
         summary="Responses, cursor-paginated",
         guards=[requires("responses:read")],
+        security=API_KEY,
     )
     async def page(
         self,
@@ -76,6 +77,7 @@ class ResponseController(Controller):
         "/responses.csv",
         summary="Responses as CSV (streamed)",
         guards=[requires("responses:read")],
+        security=API_KEY,
     )
     async def csv(
         self,

@@ -8,10 +8,19 @@ from typing import Any
 from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
+from litestar.openapi.spec import SecurityScheme
 
 from survey_service.apikeys.service import ApiKeyInfo, authenticate
 
-__all__ = ["api_key_of", "requires"]
+__all__ = ["API_KEY", "API_KEY_SCHEME", "api_key_of", "requires"]
+
+API_KEY: list[dict[str, list[str]]] = [{"apiKey": []}]
+"""The OpenAPI security requirement of every guarded operation."""
+API_KEY_SCHEME = SecurityScheme(
+    type="http",
+    scheme="bearer",
+    description="An API key from `survey-service apikey create`, as `Authorization: Bearer`.",
+)
 
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="survey_service"'}
 

@@ -11,6 +11,7 @@ import logging
 from typing import Any
 
 from litestar import Request, Response
+from litestar.enums import MediaType
 from litestar.exceptions import (
     HTTPException,
     InternalServerException,
@@ -47,6 +48,13 @@ _PAGE_KINDS = {
 }
 
 
+def _json(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    """The JSON error answer, JSON whatever the handler serves (an image, a CSV)."""
+    response = create_exception_response(request, exc)
+    response.media_type = MediaType.JSON
+    return response
+
+
 def _page_language(request: Request[Any, Any, Any]) -> str:
     slug = request.path_params.get("slug")
     info = request.app.state.surveys.catalog.current(slug) if slug else None
@@ -62,12 +70,14 @@ def _answer(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any
         reset = (exc.headers or {}).get("RateLimit-Reset", "60")
         exc.headers = {**(exc.headers or {}), "Retry-After": reset}
     kind = _PAGE_KINDS.get(exc.status_code)
-    if request.url.path.startswith(("/s/", "/q/", "/kiosk/")) and kind:
+    path = request.url.path
+    page = path.startswith(("/s/", "/q/", "/kiosk/")) and not path.endswith((".svg", ".png"))
+    if page and kind:
         language = _page_language(request)
         slug = request.path_params.get("slug")
         link = f"/s/{slug}?lang={language}" if slug and kind != "not_found" else None
         return notice(language, kind, exc.status_code, link, dict(exc.headers or {}))
-    return create_exception_response(request, exc)
+    return _json(request, exc)
 
 
 def _http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
@@ -98,7 +108,7 @@ def _answers_rejected(request: Request[Any, Any, Any], exc: AnswersRejected) -> 
         )
     else:
         http_exc = ValidationException("request rejected", extra=extra)
-    return create_exception_response(request, http_exc)
+    return _json(request, http_exc)
 
 
 RETRY_AFTER_SECONDS = 5

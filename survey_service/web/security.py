@@ -12,6 +12,7 @@ from litestar.types import BeforeMessageSendHookHandler, Message, Scope
 
 from survey_service.settings import Settings
 from survey_service.surveys.abuse import client_address
+from survey_service.web.docs import DOCS_POLICY
 
 __all__ = ["client_limit", "client_of", "security_headers", "style_hash"]
 
@@ -47,9 +48,16 @@ def security_headers(settings: Settings, styles: list[str]) -> BeforeMessageSend
         headers["X-Frame-Options"] = "DENY"
     raw = [(name.lower().encode(), value.encode()) for name, value in headers.items()]
 
+    docs = [(b"content-security-policy", DOCS_POLICY.encode())]
+    docs += [h for h in raw if h[0] != b"content-security-policy"]
+
     async def add_headers(message: Message, scope: Scope) -> None:
         if message["type"] == "http.response.start":
             present = {name for name, _ in message.get("headers", [])}
+            path = scope.get("path", "")
+            if path.startswith("/schema") and not path.endswith((".json", ".yaml", ".yml")):
+                message["headers"] = [*message.get("headers", []), *docs]  # the API docs page
+                return
             message["headers"] = [
                 *message.get("headers", []),
                 *(h for h in raw if h[0] not in present),
