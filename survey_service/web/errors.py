@@ -95,9 +95,7 @@ def _too_busy(request: Request[Any, Any, Any], exc: TooBusy) -> Response[Any]:
 
 def _bad_parameter(request: Request[Any, Any, Any], exc: BadParameter) -> Response[Any]:
     extra = [{"key": exc.key, "message": exc.message}]
-    return create_exception_response(
-        request, ValidationException(f"bad parameter {exc.key}", extra=extra)
-    )
+    return _json(request, ValidationException(f"bad parameter {exc.key}", extra=extra))
 
 
 def _answers_rejected(request: Request[Any, Any, Any], exc: AnswersRejected) -> Response[Any]:
