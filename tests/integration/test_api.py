@@ -329,3 +329,22 @@ async def test_every_error_carries_the_security_headers(
     assert response.status_code == status
     assert response.headers["content-security-policy"].startswith("default-src 'none'")
     assert response.headers["x-content-type-options"] == "nosniff"
+
+
+async def test_api_docs_are_served_from_the_package(client: httpx.AsyncClient) -> None:
+    """No CDN: the docs page loads Redoc from this service, under a CSP that allows exactly
+    that; the schema documents the error answers and the API-key scheme."""
+    page = await client.get("/schema")
+    assert page.status_code == 200
+    assert '<script src="/static/redoc/redoc.standalone.js">' in page.text
+    assert "https://" not in page.text
+    assert "script-src 'self'" in page.headers["content-security-policy"]
+    script = await client.get("/static/redoc/redoc.standalone.js")
+    assert script.status_code == 200
+    assert "javascript" in script.headers["content-type"]
+    assert len(script.content) > 500_000
+    schema = (await client.get("/schema/openapi.json")).json()
+    kpis = schema["paths"]["/api/v1/surveys/{slug}/kpis"]["get"]
+    assert {"400", "401", "403", "404", "429", "503"} <= set(kpis["responses"])
+    assert kpis["security"] == [{"apiKey": []}]
+    assert schema["components"]["securitySchemes"]["apiKey"]["scheme"] == "bearer"

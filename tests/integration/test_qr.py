@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 from typing import Any
 
@@ -16,7 +17,8 @@ from survey_service.app import create_app
 from survey_service.qr.images import clear_cache
 from survey_service.qr.links import NEW_LINKS_PER_MINUTE
 from survey_service.settings import Settings
-from tests.helpers import hidden
+from survey_service.surveys.tokens import TokenSigner
+from tests.helpers import TEST_KEY, hidden
 
 
 def decode_png(body: bytes) -> list[str]:
@@ -187,3 +189,41 @@ async def test_anonymous_callers_cannot_fill_the_short_link_table(app: Litestar,
     assert statuses == [200] * NEW_LINKS_PER_MINUTE + [429, 429]
     assert await db.fetchval("SELECT count(*) FROM short_link") == NEW_LINKS_PER_MINUTE
     assert known.status_code == 200  # codes already made still answer
+
+
+async def test_large_codes_are_drawn_off_the_event_loop(app: Litestar) -> None:
+    """Anyone may ask for a 40-pixel, error-correction-H PNG (over 100 ms of CPU each): while
+    six are being drawn, the service still answers at once."""
+    transport = httpx.ASGITransport(app=app, client=("10.4.0.1", 4000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        for i in range(6):  # the short links exist: what is left is drawing
+            small = {"scale": "2", "agent": f"big{i}", "location": "x" * 60}
+            assert (await client.get("/s/nps-empathy/qr.png", params=small)).status_code == 200
+        heavy = [
+            asyncio.create_task(
+                client.get(
+                    "/s/nps-empathy/qr.png",
+                    params={"scale": "40", "ec": "H", "agent": f"big{i}", "location": "x" * 60},
+                )
+            )
+            for i in range(6)
+        ]
+        await asyncio.sleep(0.01)
+        live = await client.get("/health/live")
+        still_drawing = sum(not task.done() for task in heavy)
+        images = await asyncio.gather(*heavy)
+    assert live.status_code == 200
+    assert still_drawing >= 3
+    assert all(image.status_code == 200 for image in images)
+
+
+async def test_metadata_loses_line_and_direction_tricks(client: httpx.AsyncClient) -> None:
+    """Link metadata with a line or paragraph separator or NEL is dropped; bidirectional
+    overrides are removed (README: values with line breaks are dropped, not truncated)."""
+    page = await client.get(
+        "/api/v1/surveys/counter-check",
+        params={"touchpoint": "desk\u20281", "agent": "a\u0085b", "location": "\u202eshop"},
+    )
+    assert page.status_code == 200
+    token = page.json()["token"]
+    assert TokenSigner(TEST_KEY).verify(token).metadata == {"location": "shop"}
