@@ -109,11 +109,10 @@ class DatabaseError(StartupError):
 _UNAVAILABLE = (
     OSError,
     TimeoutError,
-    asyncpg.CannotConnectNowError,
     asyncpg.ConnectionDoesNotExistError,
     asyncpg.InterfaceError,
     asyncpg.PostgresConnectionError,
-    asyncpg.AdminShutdownError,
+    asyncpg.OperatorInterventionError,  # class 57: shutting down, starting up, cancelled
 )
 
 
