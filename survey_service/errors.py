@@ -113,6 +113,7 @@ _UNAVAILABLE = (
     asyncpg.InterfaceError,
     asyncpg.PostgresConnectionError,
     asyncpg.OperatorInterventionError,  # class 57: shutting down, starting up, cancelled
+    asyncpg.InternalClientError,  # a pooled connection left mid-operation when the server died
 )
 
 

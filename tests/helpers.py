@@ -3,12 +3,54 @@
 from __future__ import annotations
 
 import html
+import os
 import re
+import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
+
+import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 FORMS = ROOT / "forms"
 TEST_KEY = "test-signing-key-" + "x" * 32
+
+
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def start_service(env: dict[str, str], log: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """``survey-service serve`` as a real process with ``env`` on top of this one's (on a
+    free port unless ``SURVEY_PORT`` is given), ready to answer: (process, base URL)."""
+    env = {**os.environ, "SURVEY_PORT": str(free_port()), **env}
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "survey_service", "serve"],
+            env=env,
+            cwd=ROOT,
+            stdout=out,
+            stderr=out,
+        )
+    base = f"http://127.0.0.1:{env['SURVEY_PORT']}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base}/health/ready", timeout=1).status_code == 200:
+                return process, base
+        except httpx.HTTPError:
+            pass
+        if process.poll() is not None:
+            break
+        time.sleep(0.2)
+    process.kill()
+    raise AssertionError("the service did not become ready:\n" + log.read_text()[-3000:])
 
 
 def hidden(page: str, name: str) -> str:

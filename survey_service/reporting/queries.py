@@ -277,7 +277,7 @@ async def aggregate(db: Executor, q: AggregateQuery) -> list[AggregateRow]:
     or assignments (a variant served but never answered still shows its assignments)."""
     width = len(q.group_by)
     text, args = _statement(q, table="response", aggregates=RESPONSE_AGGREGATES, flagged=True)
-    answered = {
+    responses = {
         tuple(r[f"g{i}"] for i in range(width)): {n: int(r[n]) for n in AGGREGATE_NAMES}
         for r in await db.fetch(text, *args)
     }
@@ -286,14 +286,14 @@ async def aggregate(db: Executor, q: AggregateQuery) -> list[AggregateRow]:
         tuple(r[f"g{i}"] for i in range(width)): (int(r["n"]), int(r["answered"]))
         for r in await db.fetch(text, *args)
     }
-    keys = list(answered) + [k for k in served if k not in answered]
+    keys = list(responses) + [k for k in served if k not in responses]
     if not q.group_by and not keys:
         keys = [()]  # the total exists even when nothing matched
     empty = dict.fromkeys(AGGREGATE_NAMES, 0)
     return [
         AggregateRow(
             key=dict(zip(q.group_by, key, strict=True)),
-            sums=answered.get(key, empty),
+            sums=responses.get(key, empty),
             assignments=served.get(key, (0, 0))[0],
             answered=served.get(key, (0, 0))[1],
         )

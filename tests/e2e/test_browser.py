@@ -10,10 +10,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -24,7 +20,7 @@ import pytest
 
 from survey_service.surveys.definitions import QuestionType, SurveyDefinition, decode_definition
 from survey_service.surveys.tokens import TokenSigner
-from tests.helpers import FORMS, TEST_KEY
+from tests.helpers import FORMS, TEST_KEY, start_service
 
 pytestmark = pytest.mark.browser
 
@@ -58,24 +54,14 @@ def definition(slug: str) -> SurveyDefinition:
     return result
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 # Module scope: the server stops (flushing its buffered assignments) before other modules'
 # tests start truncating the shared database.
 @pytest.fixture(scope="module")
 def live_server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Any:
     """``survey-service serve`` as a real process on 127.0.0.1."""
-    port = free_port()
     env = {
-        **os.environ,
         "DATABASE_URL": database_url,
         "SURVEY_SECRET_KEY": TEST_KEY,
-        "SURVEY_PORT": str(port),
         "SURVEY_FORMS_DIR": str(FORMS),
         "SURVEY_DATA_DIR": str(tmp_path_factory.mktemp("live")),
         "SURVEY_MIN_FILL_SECONDS": "0",
@@ -85,24 +71,7 @@ def live_server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> 
         "SURVEY_ROLLUP_INTERVAL_SECONDS": "3600",
     }
     log = tmp_path_factory.mktemp("live-log") / "server.log"
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "survey_service", "serve"], env=env, stdout=out, stderr=out
-        )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/health/ready", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if process.poll() is not None:
-            pytest.fail("server exited:\n" + log.read_text())
-        time.sleep(0.2)
-    else:
-        process.kill()
-        pytest.fail("server did not become ready:\n" + log.read_text())
+    process, base = start_service(env, log)
     yield base
     process.terminate()
     process.wait(timeout=20)

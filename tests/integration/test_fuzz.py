@@ -5,15 +5,12 @@ content type the service answers with is documented."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
@@ -23,16 +20,9 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
-from tests.helpers import FORMS, TEST_KEY
+from tests.helpers import FORMS, TEST_KEY, start_service
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @pytest.fixture(scope="module")
@@ -41,19 +31,17 @@ def fuzzed(
 ) -> Iterator[tuple[str, str]]:
     """A served instance on the test database and an admin key: (base URL, key)."""
     env = {
-        **os.environ,
         "DATABASE_URL": database_url,
         "SURVEY_SECRET_KEY": TEST_KEY,
         "SURVEY_FORMS_DIR": str(FORMS),
         "SURVEY_DATA_DIR": str(tmp_path_factory.mktemp("fuzz")),
-        "SURVEY_PORT": str(free_port()),
         "SURVEY_SUBMIT_LIMIT_PER_IP": "100000",
         "SURVEY_ROLLUP_INTERVAL_SECONDS": "3600",  # the rollup tests fold by themselves
     }
     command = [sys.executable, "-m", "survey_service", "apikey", "create", "--name", "fuzz"]
     created = subprocess.run(
         [*command, "--scope", "admin"],
-        env=env,
+        env={**os.environ, **env},
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -61,18 +49,7 @@ def fuzzed(
         timeout=120,
     )
     key = created.stdout.strip().splitlines()[-1]
-    log = (tmp_path_factory.mktemp("fuzz-log") / "server.log").open("w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "survey_service", "serve"], env=env, cwd=ROOT, stdout=log, stderr=log
-    )
-    base = f"http://127.0.0.1:{env['SURVEY_PORT']}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/health/ready", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.2)
+    process, base = start_service(env, tmp_path_factory.mktemp("fuzz-log") / "server.log")
     yield base, key
     process.terminate()
     process.wait(timeout=20)

@@ -23,15 +23,7 @@ from litestar import Litestar
 from survey_service.apikeys.service import create_key
 from survey_service.invitations.sender import send_due
 from survey_service.settings import SmtpSettings
-from tests.helpers import hidden
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
+from tests.helpers import free_port, hidden
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -9,7 +9,6 @@ import logging
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -22,6 +21,8 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+
+from tests.helpers import free_port, start_service
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -38,32 +39,17 @@ def wait_until(check: Any, seconds: float) -> bool:
     return False
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 def serve(dsn: str, folder: Path, **settings: str) -> tuple[subprocess.Popen[bytes], str]:
     """``survey-service serve`` on ``dsn``, ready to answer."""
-    port = free_port()
     env = {
-        **os.environ,
         "DATABASE_URL": dsn,
-        "SURVEY_PORT": str(port),
         "SURVEY_DATA_DIR": str(folder),
         "SURVEY_SECRET_KEY": "r" * 40,
         "SURVEY_SUBMIT_LIMIT_PER_IP": "100000",
         "SURVEY_SUBMIT_LIMIT_PER_SURVEY": "100000",
         **settings,
     }
-    log = (folder / "server.log").open("w")
-    command = [sys.executable, "-m", "survey_service", "serve"]
-    process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=log, stderr=log)
-    base = f"http://127.0.0.1:{port}"
-    assert wait_until(lambda: httpx.get(f"{base}/health/ready").status_code == 200, 60)
-    return process, base
+    return start_service(env, folder / "server.log")
 
 
 def answer_once(client: httpx.Client, base: str) -> tuple[int, str | None]:
