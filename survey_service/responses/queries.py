@@ -11,6 +11,7 @@ from survey_service.surveys.definitions import Role
 
 __all__ = [
     "answered",
+    "count_pending",
     "existing",
     "insert_response",
     "pending_comments",
@@ -72,19 +73,23 @@ async def answered(db: Executor, survey_id: int, nonce: uuid.UUID) -> bool:
 _PENDING = " FROM response WHERE comment IS NOT NULL AND sentiment_version IS DISTINCT FROM $1"
 
 
+async def count_pending(db: Database, analyser: str) -> int:
+    """How many comments still need scoring by ``analyser``."""
+    total: int = await db.fetchval("SELECT count(*)" + _PENDING, analyser)
+    return total
+
+
 async def pending_comments(
     db: Database, analyser: str, after: int, limit: int
-) -> tuple[int, list[tuple[int, str, str, int | None, int | None]]]:
-    """How many comments still need scoring by ``analyser`` and the next batch after id
-    ``after``: (id, comment, language, nps, csat)."""
-    total: int = await db.fetchval("SELECT count(*)" + _PENDING, analyser)
+) -> list[tuple[int, str, str, int | None, int | None]]:
+    """The next comments to score after id ``after``: (id, comment, language, nps, csat)."""
     rows = await db.fetch(
         "SELECT id, comment, language, nps, csat" + _PENDING + " AND id > $2 ORDER BY id LIMIT $3",
         analyser,
         after,
         limit,
     )
-    return total, [(r["id"], r["comment"], r["language"], r["nps"], r["csat"]) for r in rows]
+    return [(r["id"], r["comment"], r["language"], r["nps"], r["csat"]) for r in rows]
 
 
 async def rescore(db: Database, updates: Sequence[tuple[Any, ...]]) -> None:

@@ -112,10 +112,9 @@ async def rescore_comments(
     ``sentiment_version`` is still another one. ``progress(done, total)`` after each batch.
     """
     done, after = 0, 0
-    total: int | None = None
+    total = await queries.count_pending(db, ANALYSER_VERSION)
     while True:
-        remaining, rows = await queries.pending_comments(db, ANALYSER_VERSION, after, batch_size)
-        total = remaining if total is None else total
+        rows = await queries.pending_comments(db, ANALYSER_VERSION, after, batch_size)
         if not rows:
             return done
         updates = []
