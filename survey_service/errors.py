@@ -114,6 +114,7 @@ _UNAVAILABLE = (
     asyncpg.PostgresConnectionError,
     asyncpg.OperatorInterventionError,  # class 57: shutting down, starting up, cancelled
     asyncpg.InternalClientError,  # a pooled connection left mid-operation when the server died
+    asyncpg.InsufficientResourcesError,  # class 53: too many connections while it comes back
 )
 
 

@@ -66,11 +66,14 @@ def answer_once(client: httpx.Client, base: str) -> tuple[int, str | None]:
 
 
 class Load:
-    """Customers answering continuously from a thread until stopped (bounded in time)."""
+    """A customer answering continuously from a thread until stopped (bounded in time). Like
+    a well-behaved client it sends an answer again, with the same token, after a 503 (so
+    every answer it started is acknowledged in the end: 201, or 200 for a replay)."""
 
     def __init__(self, base: str, seconds: float = 60) -> None:
         self.statuses: collections.Counter[int] = collections.Counter()
         self.retry_after: set[str] = set()
+        self.acknowledged = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, args=(base, seconds), daemon=True)
 
@@ -80,7 +83,7 @@ class Load:
 
     def __exit__(self, *_: object) -> None:
         self._stop.set()
-        self._thread.join(timeout=30)
+        self._thread.join(timeout=60)
 
     def _run(self, base: str, seconds: float) -> None:
         deadline = time.monotonic() + seconds
@@ -88,17 +91,31 @@ class Load:
             while not self._stop.is_set() and time.monotonic() < deadline:
                 try:
                     served = client.get(f"{base}/api/v1/surveys/nps-empathy")
-                    posted = client.post(
-                        f"{base}/api/v1/surveys/nps-empathy/responses",
-                        json={"token": served.json()["token"], "answers": {"recommend": 7}},
-                    )
-                except httpx.HTTPError:
-                    self.statuses[0] += 1  # the connection itself failed (the service died)
+                    token = served.json()["token"]
+                except (httpx.HTTPError, ValueError, KeyError):
+                    self.statuses[0] += 1  # the service itself is gone
                     time.sleep(0.05)
                     continue
-                self.statuses[posted.status_code] += 1
-                if posted.status_code == 503:
-                    self.retry_after.add(posted.headers.get("retry-after", ""))
+                self._answer(client, base, token, deadline + 20)
+
+    def _answer(self, client: httpx.Client, base: str, token: str, give_up: float) -> None:
+        while time.monotonic() < give_up:
+            try:
+                posted = client.post(
+                    f"{base}/api/v1/surveys/nps-empathy/responses",
+                    json={"token": token, "answers": {"recommend": 7}},
+                )
+            except httpx.HTTPError:
+                self.statuses[0] += 1
+                return  # the service died with the answer in flight
+            self.statuses[posted.status_code] += 1
+            if posted.status_code in (200, 201):
+                self.acknowledged += 1
+                return
+            if posted.status_code != 503:
+                return
+            self.retry_after.add(posted.headers.get("retry-after", ""))
+            time.sleep(0.2)  # Retry-After says 5 s; a test has less patience
 
 
 def count(dsn: str, sql: str) -> int:
@@ -145,10 +162,10 @@ def test_a_postgres_outage_is_503_and_heals_without_losing_an_answer(tmp_path: P
             assert wait_until(lambda: load.statuses[201] > healed + 20, 20)  # no restart
         log = (tmp_path / "server.log").read_text()
         unexpected = [line for line in log.splitlines() if "Error" in line or "error" in line]
-        assert set(load.statuses) <= {201, 503}, (load.statuses, unexpected[-20:])  # no 500
+        assert set(load.statuses) <= {200, 201, 503}, (load.statuses, unexpected[-20:])
         assert load.retry_after == {"5"}
-        # Every acknowledged answer is stored, and nothing else.
-        assert count(server.get_uri(), "SELECT count(*) FROM response") == load.statuses[201]
+        # Every answer was acknowledged in the end and is stored once; nothing else is.
+        assert count(server.get_uri(), "SELECT count(*) FROM response") == load.acknowledged
         server.cleanup()  # away again: SIGTERM must still end the service promptly
         assert wait_until(lambda: httpx.get(f"{base}/health/ready").status_code == 503, 20)
         process.terminate()
@@ -202,11 +219,13 @@ def test_a_killed_service_leaves_no_response_without_its_assignment(
         assert wait_until(lambda: load.statuses[201] >= 50, 30)
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=10)
-    assert load.statuses[201] >= 50
+    assert load.acknowledged >= 50
     orphans = count(
         dsn,
         "SELECT count(*) FROM response r WHERE NOT EXISTS (SELECT 1 FROM assignment a"
         " WHERE a.survey_id = r.survey_id AND a.token_nonce = r.token_nonce)",
     )
     assert orphans == 0
-    assert count(dsn, "SELECT count(*) FROM response") == load.statuses[201]
+    # At most the one answer in flight when the service died is stored unacknowledged.
+    stored = count(dsn, "SELECT count(*) FROM response")
+    assert load.acknowledged <= stored <= load.acknowledged + 1
