@@ -18,7 +18,7 @@ from scipy import stats as scipy_stats
 from survey_service.apikeys.service import create_key
 from survey_service.reporting.rollups import fold_all
 from tests.helpers import hidden
-from tests.integration.test_kpis import T0, insert
+from tests.rows import T0, insert
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from scipy import stats as scipy_stats
 
 from survey_service.apikeys.service import create_key
 from survey_service.reporting.exports import neutralise
-from tests.integration.test_kpis import T0, insert
+from tests.rows import T0, insert
 
 
 @pytest.fixture

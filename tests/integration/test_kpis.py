@@ -8,7 +8,6 @@ import json
 import math
 import random
 import statistics
-import uuid
 import zoneinfo
 from collections import defaultdict
 from collections.abc import AsyncIterator
@@ -24,8 +23,8 @@ from scipy import stats as scipy_stats
 from survey_service.apikeys.service import ApiKeyInfo, create_key, revoke_key
 from survey_service.reporting.rollups import fold_all, rebuild
 from survey_service.reporting.service import KpiParams, ReportingService
+from tests.rows import T0, insert, insert_assignments, rollup_tables
 
-T0 = dt.datetime(2026, 3, 2, 12, 0, tzinfo=dt.UTC)
 ADMIN = ApiKeyInfo(
     id=0,
     name="t",
@@ -36,7 +35,6 @@ ADMIN = ApiKeyInfo(
     revoked_at=None,
     last_used_at=None,
 )
-
 
 # --- the independent computation ----------------------------------------------------------
 
@@ -141,85 +139,6 @@ def assert_matches(kpis: dict[str, Any], expected: dict[str, tuple[Any, ...]]) -
 
 
 # --- data ---------------------------------------------------------------------------------
-
-
-async def insert(
-    db: asyncpg.Connection,
-    slug: str,
-    *,
-    at: dt.datetime,
-    agent: str = "a1",
-    flagged: bool = False,
-    nps: int | None = None,
-    csat: int | None = None,
-    understood: int | None = None,
-    cared: bool | None = None,
-    emotional: int | None = None,
-    influence: int | None = None,
-    comment: str | None = None,
-    sentiment: int | None = None,
-    cues: tuple[str, ...] = (),
-    variant: str | None = None,
-    channel: str = "link",
-    low_trust: bool = False,
-    served_before: dt.timedelta = dt.timedelta(minutes=20),
-) -> None:
-    """A response, and the assignment that served its form ``served_before`` earlier."""
-    survey_id, version_id = await db.fetchrow(
-        "SELECT s.id, s.current_version_id FROM survey s WHERE slug = $1", slug
-    )
-    nonce = uuid.uuid4()
-    await db.execute(
-        "INSERT INTO assignment (survey_id, survey_version_id, token_nonce, variant, channel,"
-        " language, metadata, created_at) VALUES ($1, $2, $3, $4, $5, 'en', $6, $7)",
-        survey_id,
-        version_id,
-        nonce,
-        variant,
-        channel,
-        json.dumps({"agent": agent}),
-        at - served_before,
-    )
-    await db.execute(
-        """INSERT INTO response (survey_id, survey_version_id, token_nonce, variant, channel,
-        language, metadata, answers, nps, csat, empathy_understood, empathy_cared,
-        empathy_emotional, empathy_influence, comment, flags, sentiment_class, sentiment_cues,
-        created_at) VALUES ($1, $2, $3, $4, $5, 'en', $6, '{}', $7, $8, $9, $10, $11, $12,
-        $13, $14, $15, $16, $17)""",
-        survey_id,
-        version_id,
-        nonce,
-        variant,
-        channel,
-        json.dumps({"agent": agent}),
-        nps,
-        csat,
-        understood,
-        cared,
-        emotional,
-        influence,
-        comment,
-        (["honeypot"] if flagged else []) + (["low_trust"] if low_trust else []),
-        sentiment,
-        list(cues),
-        at,
-    )
-
-
-async def insert_assignments(
-    db: asyncpg.Connection, slug: str, count: int, at: dt.datetime, agent: str = "a1"
-) -> None:
-    survey_id, version_id = await db.fetchrow(
-        "SELECT s.id, s.current_version_id FROM survey s WHERE slug = $1", slug
-    )
-    await db.executemany(
-        "INSERT INTO assignment (survey_id, survey_version_id, token_nonce, channel, language,"
-        " metadata, created_at) VALUES ($1, $2, $3, 'link', 'en', $4, $5)",
-        [
-            (survey_id, version_id, uuid.uuid4(), json.dumps({"agent": agent}), at)
-            for _ in range(count)
-        ],
-    )
 
 
 async def raw_rows(
@@ -397,21 +316,6 @@ async def test_groups_below_the_minimum_are_suppressed(
     assert (small["n"], small["suppressed"], small["kpis"]) == (2, True, None)
     assert big["suppressed"] is False
     assert big["kpis"]["nps"]["value"] == 0.0
-
-
-async def rollup_tables(db: asyncpg.Connection) -> dict[str, list[dict[str, Any]]]:
-    tables = {}
-    for table in (
-        "response_rollup",
-        "assignment_rollup",
-        "response_rollup_daily",
-        "assignment_rollup_daily",
-        "response_rollup_daily_totals",
-        "assignment_rollup_daily_totals",
-    ):
-        rows = [dict(r) for r in await db.fetch(f"SELECT * FROM {table}")]
-        tables[table] = sorted(rows, key=lambda r: json.dumps(r, default=str, sort_keys=True))
-    return tables
 
 
 async def test_rebuild_equals_the_incremental_state(

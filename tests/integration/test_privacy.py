@@ -13,7 +13,7 @@ from litestar import Litestar
 
 from survey_service.apikeys.service import create_key
 from survey_service.reporting.rollups import fold_all, rebuild
-from tests.integration.test_kpis import rollup_tables
+from tests.rows import rollup_tables
 
 
 @pytest.fixture
