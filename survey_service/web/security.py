@@ -66,9 +66,10 @@ def security_headers(settings: Settings, styles: list[str]) -> BeforeMessageSend
     return add_headers
 
 
-def _is_submission(request: Request[Any, Any, Any]) -> bool:
+async def _is_submission(request: Request[Any, Any, Any]) -> bool:
     """Form posts, kiosk PIN posts and the JSON API's form serving and answers: what an
-    anonymous client can do that costs a write."""
+    anonymous client can do that costs a write. ``async``: Litestar runs a synchronous
+    check in a worker thread on every request, GETs included."""
     path = request.url.path
     if request.method == "POST":
         return path.startswith(("/s/", "/kiosk/")) or (
