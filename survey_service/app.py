@@ -90,7 +90,12 @@ async def _lifespan(app: Litestar) -> AsyncIterator[None]:
         dsn, embedded = await asyncio.to_thread(start_embedded, settings.data_dir)
     else:
         dsn = settings.database_url
-    db = await open_database(dsn, pool_max=settings.db_pool_max)
+    db = await open_database(
+        dsn,
+        pool_max=settings.db_pool_max,
+        migrate_dsn=settings.database_direct_url,
+        transaction_pooler=settings.db_transaction_pooler,
+    )
     recorder = AssignmentRecorder(db, interval=settings.assignment_flush_seconds)
     jobs = [
         Periodic(

@@ -60,7 +60,8 @@ def _migrate(_: argparse.Namespace) -> int:
     settings = _settings()
 
     async def run() -> list[str]:
-        return await apply_migrations(settings.database_url or embedded_dsn(settings.data_dir))
+        direct = settings.database_direct_url or settings.database_url
+        return await apply_migrations(direct or embedded_dsn(settings.data_dir))
 
     try:
         applied = asyncio.run(run())
@@ -111,7 +112,11 @@ def _with_database(job: Callable[[Database], Awaitable[T]]) -> T:
     settings = _settings()
 
     async def run() -> T:
-        db = await open_database(settings.database_url or embedded_dsn(settings.data_dir))
+        db = await open_database(
+            settings.database_url or embedded_dsn(settings.data_dir),
+            migrate_dsn=settings.database_direct_url,
+            transaction_pooler=settings.db_transaction_pooler,
+        )
         try:
             return await job(db)
         finally:

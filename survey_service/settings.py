@@ -1,7 +1,8 @@
 """Settings: one frozen Struct, built once from the environment.
 
-Every field is read from ``SURVEY_<FIELD NAME IN CAPITALS>`` except ``database_url``,
-which is read from the conventional ``DATABASE_URL``. A bad value stops start-up with one
+Every field is read from ``SURVEY_<FIELD NAME IN CAPITALS>`` except ``database_url`` and
+``database_direct_url``, read from the conventional ``DATABASE_URL`` and
+``DATABASE_DIRECT_URL``. A bad value stops start-up with one
 line naming the variable (:class:`SettingsError`).
 """
 
@@ -47,6 +48,16 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
 
     database_url: str | None = None
     """PostgreSQL DSN (``DATABASE_URL``). Unset: start the embedded server under ``data_dir``."""
+
+    database_direct_url: str | None = None
+    """A direct connection to the primary (``DATABASE_DIRECT_URL``) for migrations, which
+    hold a session-level lock: set it when ``DATABASE_URL`` points at a pooler in
+    transaction mode. Unset: ``DATABASE_URL``."""
+
+    db_transaction_pooler: bool = False
+    """``DATABASE_URL`` is PgBouncer (or another pooler) in transaction mode: no prepared
+    statement is kept across transactions. Nothing else in the service relies on session
+    state (locks are transaction-scoped; no LISTEN/NOTIFY, no SET)."""
 
     data_dir: str = "var"
     """Folder for the embedded database (``pgdata/``) and the generated signing key."""
@@ -203,7 +214,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
 
 def env_name(field: str) -> str:
     """The environment variable that sets ``field``."""
-    return "DATABASE_URL" if field == "database_url" else ENV_PREFIX + field.upper()
+    if field in ("database_url", "database_direct_url"):
+        return field.upper()
+    return ENV_PREFIX + field.upper()
 
 
 def _explain(message: str) -> str:

@@ -171,12 +171,26 @@ def _alive(pid: int) -> bool:
     return True
 
 
-async def open_database(dsn: str, *, pool_max: int = 10, migrate: bool = True) -> Database:
-    """Apply pending migrations (under an advisory lock), then open the pool."""
+async def open_database(
+    dsn: str,
+    *,
+    pool_max: int = 10,
+    migrate: bool = True,
+    migrate_dsn: str | None = None,
+    transaction_pooler: bool = False,
+) -> Database:
+    """Apply pending migrations (under an advisory lock, through ``migrate_dsn`` when given),
+    then open the pool. Behind a transaction pooler (PgBouncer) no statement is cached:
+    consecutive transactions may run on different server connections."""
     try:
         if migrate:
-            await apply_migrations(dsn)
-        pool = await asyncpg.create_pool(dsn, min_size=1, max_size=pool_max)
+            await apply_migrations(migrate_dsn or dsn)
+        pool = await asyncpg.create_pool(
+            dsn,
+            min_size=1,
+            max_size=pool_max,
+            statement_cache_size=0 if transaction_pooler else 100,
+        )
     except (OSError, asyncpg.PostgresError) as exc:
         raise DatabaseError(f"cannot use the database: {exc}") from exc
     return Database(pool=pool, dsn=dsn)
