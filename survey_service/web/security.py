@@ -1,4 +1,5 @@
-"""Security headers on every answer, and the per-client / per-survey submission limits."""
+"""Security headers on every answer, the client address, and the per-client limit (the
+per-survey limit counts only genuine submissions, so the surveys service keeps it)."""
 
 from __future__ import annotations
 
@@ -56,7 +57,8 @@ def security_headers(settings: Settings, styles: list[str]) -> BeforeMessageSend
             present = {name for name, _ in message.get("headers", [])}
             path = scope.get("path", "")
             if path.startswith("/schema") and not path.endswith((".json", ".yaml", ".yml")):
-                message["headers"] = [*message.get("headers", []), *docs]  # the API docs page
+                extra = [h for h in docs if h[0] not in present]  # the API docs page
+                message["headers"] = [*message.get("headers", []), *extra]
                 return
             message["headers"] = [
                 *message.get("headers", []),
