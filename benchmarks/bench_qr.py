@@ -26,7 +26,7 @@ import qrcode.image.svg
 from _common import ROOT, throwaway_database
 
 from survey_service.app import create_app
-from survey_service.qr.images import QrOptions, render
+from survey_service.qr.images import QrOptions, clear_cache, render
 from survey_service.settings import Settings
 
 
@@ -74,7 +74,7 @@ async def main() -> None:
                 path = "/s/counter-check/qr.svg?agent=17"
 
                 async def http_cold() -> None:
-                    render.cache_clear()
+                    clear_cache()
                     assert (await client.get(path)).status_code == 200
 
                 async def http_cached() -> None:

@@ -42,6 +42,7 @@ from survey_service.reporting.controllers import DriverController, KpiController
 from survey_service.reporting.rollups import ensure_zone, fold_all
 from survey_service.reporting.service import ReportingService
 from survey_service.responses.controllers import ResponseController
+from survey_service.responses.sentiment import warm_up
 from survey_service.settings import Settings, load_secret_key
 from survey_service.surveys.catalog import Catalog, sync_definitions
 from survey_service.surveys.controllers import SurveyApiController
@@ -138,6 +139,7 @@ async def _lifespan(app: Litestar) -> AsyncIterator[None]:
                 "retention",
             )
         )
+        await asyncio.to_thread(warm_up)  # not on the first customer's answer
         if await ensure_zone(db, settings.time_zone):
             log.info("daily rollups rebuilt in %s", settings.time_zone)
         smtp = settings.smtp

@@ -47,6 +47,7 @@ __all__ = [
     "analyse",
     "looks_english",
     "score_text_mismatch",
+    "warm_up",
 ]
 
 ANALYSER_VERSION = "cs-1"
@@ -370,6 +371,12 @@ def _cues(text: str) -> list[str]:
     if {"felt_heard", "not_heard"} <= found and "ignored" in words:
         found.discard("felt_heard")
     return sorted(found)
+
+
+def warm_up() -> None:
+    """Load both analysers now: TextBlob's first use imports NLTK, NumPy and SciPy (about
+    three seconds), which must not fall on the first customer's answer."""
+    analyse("Thank you, that was kind.", "en")
 
 
 def analyse(text: str, language: str | None = "en") -> Sentiment:
