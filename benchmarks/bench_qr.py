@@ -66,7 +66,7 @@ async def main() -> None:
                 image.save(io.BytesIO())
 
             def cold() -> None:
-                render.cache_clear()
+                clear_cache()
                 render(url, options, "svg")
 
             transport = httpx.ASGITransport(app=app)

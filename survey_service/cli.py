@@ -16,6 +16,7 @@ from survey_service.settings import Settings
 
 if TYPE_CHECKING:
     from survey_service.db import Database
+    from survey_service.privacy.service import PrivacyService
 
 __all__ = ["main"]
 
@@ -219,20 +220,17 @@ def _send(_: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def _privacy_service(db: Database) -> Any:
+async def _privacy_service(db: Database) -> PrivacyService:
     """The privacy service over the current survey definitions (no HTTP app needed)."""
     from survey_service.privacy.service import PrivacyService
     from survey_service.settings import load_secret_key
     from survey_service.surveys.catalog import Catalog, sync_definitions
     from survey_service.surveys.definitions import load_forms
 
-    async def build() -> PrivacyService:
-        settings = _settings()
-        forms, _ = load_forms(Path(settings.forms_dir))
-        _, current = await sync_definitions(db, [form.definition for form in forms])
-        return PrivacyService(db, Catalog(db, current), load_secret_key(settings))
-
-    return build()
+    settings = _settings()
+    forms, _ = load_forms(Path(settings.forms_dir))
+    _, current = await sync_definitions(db, [form.definition for form in forms])
+    return PrivacyService(db, Catalog(db, current), load_secret_key(settings))
 
 
 def _erase(args: argparse.Namespace) -> int:

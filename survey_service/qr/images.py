@@ -11,7 +11,6 @@ import asyncio
 import hashlib
 import struct
 import zlib
-from functools import lru_cache
 from typing import Annotated, Literal
 
 import msgspec
@@ -134,40 +133,39 @@ def _png(matrix: list[list[bool]], options: QrOptions) -> bytes:
 _RENDERING = asyncio.Semaphore(2)
 """At most two codes drawn at once, off the event loop: a large PNG (scale 40, ec H) takes
 over 100 ms of CPU, and anyone may ask for one."""
+_CACHE: dict[tuple[str, QrOptions, str], QrImage] = {}
+_CACHE_SIZE = 1024
 
 
 async def draw(data: str, options: QrOptions, kind: Literal["svg", "png"]) -> QrImage:
     """:func:`render` for requests: cached codes at once, new ones in a worker thread, two at a
     time, so the event loop keeps serving customers while codes are drawn."""
-    key = (data, options, kind)
-    cached = _DRAWN.get(key)
+    cached = _CACHE.get((data, options, kind))
     if cached is not None:
         return cached
     async with _RENDERING:
-        image = await asyncio.to_thread(render, data, options, kind)
-    if len(_DRAWN) >= 1024:
-        del _DRAWN[next(iter(_DRAWN))]  # the oldest
-    _DRAWN[key] = image
-    return image
-
-
-_DRAWN: dict[tuple[str, QrOptions, str], QrImage] = {}
+        return await asyncio.to_thread(render, data, options, kind)
 
 
 def clear_cache() -> None:
     """Forget every drawn code (they are drawn again, byte for byte the same)."""
-    _DRAWN.clear()
-    render.cache_clear()
+    _CACHE.clear()
 
 
-@lru_cache(maxsize=256)
 def render(data: str, options: QrOptions, kind: Literal["svg", "png"]) -> QrImage:
     """The code for ``data``, cached: a counter display asking again costs a dict lookup."""
-    matrix, version = _matrix(data, options)
-    body = _svg(matrix, options) if kind == "svg" else _png(matrix, options)
-    return QrImage(
-        body=body,
-        media_type="image/svg+xml" if kind == "svg" else "image/png",
-        etag='"' + hashlib.sha256(body).hexdigest()[:32] + '"',
-        version=version,
-    )
+    key = (data, options, kind)
+    image = _CACHE.get(key)
+    if image is None:
+        matrix, version = _matrix(data, options)
+        body = _svg(matrix, options) if kind == "svg" else _png(matrix, options)
+        image = QrImage(
+            body=body,
+            media_type="image/svg+xml" if kind == "svg" else "image/png",
+            etag='"' + hashlib.sha256(body).hexdigest()[:32] + '"',
+            version=version,
+        )
+        if len(_CACHE) >= _CACHE_SIZE:
+            del _CACHE[next(iter(_CACHE))]  # the oldest
+        _CACHE[key] = image
+    return image

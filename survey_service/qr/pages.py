@@ -153,11 +153,9 @@ class KioskPages(Controller):
         data: Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)],
     ) -> Response[Any]:
         """Check the PIN (rate-limited like form posts) and unlock this browser."""
-        surveys.survey(slug)
+        definition = surveys.survey(slug).definition
         if not kiosk.check_pin(data.get("pin", ""), settings.kiosk_pin):
-            language = pick_language(
-                surveys.survey(slug).definition, None, request.headers.get("accept-language")
-            )
+            language = pick_language(definition, None, request.headers.get("accept-language"))
             return _pin_page(request, language, wrong=True)
         expires = int(time.time()) + kiosk.SESSION_SECONDS
         # A relative Location: the Host header is the client's to choose.

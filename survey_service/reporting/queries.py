@@ -206,17 +206,19 @@ def _branches(
     columns = ", ".join([*keys, *(f"{expr} AS {name}" for name, expr in aggregates)])
     branches.append(f"SELECT {columns} FROM {table} WHERE {' AND '.join(where)}")
     if table == "assignment":
-        branches.append(_answered_branch(sql, q, grain, edge_hours))
+        branches.append(_answered_branch(sql, q, keys, grain, edge_hours))
     return branches
 
 
 def _answered_branch(
     sql: SqlBuilder,
     q: AggregateQuery,
+    keys: list[str],
     grain: str,
     edge_hours: tuple[dt.datetime | None, dt.datetime | None],
 ) -> str:
-    """Answers the rollups do not hold yet, as rows of the assignments they answer (n 0,
+    """Answers the rollups do not hold yet, as rows of the assignments they answer (``keys``:
+    the raw branch's group expressions; n 0,
     answered 1): responses not folded, and those whose form was served in a partial hour at
     the window's edges (their fold went to an hour the rollup branch does not read). The
     response rate is a cohort by serving time: of the forms served in the window, the share
@@ -234,9 +236,6 @@ def _answered_branch(
         f" WHERE a.survey_id = ANY({sql.param(q.survey_ids)})"
         + (f" AND ({' OR '.join(pick)})" if pick else "")
     )
-    keys = [
-        f"{_group_expression(sql, g, 'raw', q.time_zone)} AS g{i}" for i, g in enumerate(q.group_by)
-    ]
     where = raw_conditions(sql, q, flagged=False)
     columns = ", ".join([*keys, "0 AS n", "1 AS answered"])
     return f"SELECT {columns} FROM ({inner}) AS assignment WHERE {' AND '.join(where)}"

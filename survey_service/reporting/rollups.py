@@ -36,6 +36,13 @@ ABUSE_FLAGGED = "cardinality(array_remove(flags, 'low_trust'))"
 LOW_TRUST = "'low_trust' = ANY(flags)"
 
 
+def _dimensions(totals: bool) -> tuple[str, str, int]:
+    """A rollup's dimension columns, their expressions on a row, and how many there are."""
+    dimensions = [d for d in DIMENSIONS if d.in_totals or not totals]
+    columns = ", ".join(d.column for d in dimensions)
+    return columns, ", ".join(d.expression for d in dimensions), len(dimensions)
+
+
 def _rollup_sql(
     table: str,
     aggregates: Sequence[tuple[str, str]],
@@ -43,29 +50,27 @@ def _rollup_sql(
     flagged: bool,
     batch: str,
     sign: str = "",
-    counted: str = "TRUE",
+    only_folded: bool = False,
 ) -> str:
     """One statement: take the ``batch`` of ``table`` rows (a data-modifying CTE body) and add
     them (``sign`` "-": take them away) to the hourly, the daily and the daily totals rollups,
-    and, for responses, to the answered count of the forms they answer. ``counted`` picks
-    the batch rows the rollups hold. $1 is the daily zone."""
+    and, for responses, to the answered count of the forms they answer. ``only_folded``: the
+    rollups hold only the batch's folded rows. $1 is the daily zone."""
     names = [name for name, _ in aggregates]
     sums = ", ".join(f"{sign}coalesce(sum({expr}), 0)" for _, expr in aggregates)
     flag_column = ", flagged, low_trust" if flagged else ""
     flag_value = f", {ABUSE_FLAGGED} > 0, {LOW_TRUST}" if flagged else ""
 
     def upsert(rollup: str, bucket: str, bucket_value: str, totals: bool) -> str:
-        dimensions = [d for d in DIMENSIONS if d.in_totals or not totals]
-        columns = ", ".join(d.column for d in dimensions)
-        values = ", ".join(d.expression for d in dimensions)
+        columns, values, width = _dimensions(totals)
         key = f"survey_id, {bucket}, {columns}{flag_column}"
-        width = 2 + len(dimensions) + 2 * flagged
-        positions = ", ".join(str(i) for i in range(1, width + 1))
+        positions = ", ".join(str(i) for i in range(1, width + 3 + 2 * flagged))
         updates = ", ".join(f"{n} = {rollup}.{n} + EXCLUDED.{n}" for n in names)
         return f"""{rollup} AS (
     INSERT INTO {rollup} ({key}, {", ".join(names)})
     SELECT survey_id, {bucket_value}, {values}{flag_value}, {sums}
-    FROM batch WHERE {counted} GROUP BY {positions} ORDER BY {positions}
+    FROM batch WHERE {"folded" if only_folded else "TRUE"}
+    GROUP BY {positions} ORDER BY {positions}
     ON CONFLICT ({key}) DO UPDATE SET {updates}
     RETURNING 1
 )"""
@@ -73,17 +78,15 @@ def _rollup_sql(
     def answered_upsert(rollup: str, bucket: str, bucket_value: str, totals: bool) -> str:
         # Each answer counts once for the form it answers: the assignment rollup bucket of
         # its serving time and the assignment's own dimensions (the response rate's cohort).
-        dimensions = [d for d in DIMENSIONS if d.in_totals or not totals]
-        columns = ", ".join(d.column for d in dimensions)
-        values = ", ".join(d.expression for d in dimensions)
+        columns, values, width = _dimensions(totals)
         key = f"survey_id, {bucket}, {columns}"
-        positions = ", ".join(str(i) for i in range(1, len(dimensions) + 3))
+        positions = ", ".join(str(i) for i in range(1, width + 3))
         return f"""{rollup}_answered AS (
     INSERT INTO {rollup} ({key}, n, answered)
     SELECT survey_id, {bucket_value}, {values}, 0, {sign}count(*)
     FROM (SELECT a.* FROM batch b JOIN assignment a
           ON a.survey_id = b.survey_id AND a.token_nonce = b.token_nonce
-          WHERE {counted.replace("folded", "b.folded")}) AS answered
+          WHERE {"b.folded" if only_folded else "TRUE"}) AS answered
     GROUP BY {positions} ORDER BY {positions}
     ON CONFLICT ({key}) DO UPDATE SET answered = {rollup}.answered + EXCLUDED.answered
     RETURNING 1
@@ -125,7 +128,7 @@ def erase_sql(where: str) -> str:
     ones out of every rollup, in one statement: rollups stay equal to a rebuild."""
     batch = f"DELETE FROM response WHERE {where} RETURNING *"
     return _rollup_sql(
-        "response", RESPONSE_AGGREGATES, flagged=True, batch=batch, sign="-", counted="folded"
+        "response", RESPONSE_AGGREGATES, flagged=True, batch=batch, sign="-", only_folded=True
     )
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -96,7 +95,7 @@ async def test_erasing_a_person_removes_them_and_keeps_rollups_exact(
 async def test_erasing_one_response_or_invitation(
     app: Litestar, client: httpx.AsyncClient, db: asyncpg.Connection, admin: dict[str, str]
 ) -> None:
-    first = await invite_and_answer(client, admin, "one@example.com", 10)
+    await invite_and_answer(client, admin, "one@example.com", 10)
     second = await invite_and_answer(client, admin, "two@example.com", 0)
     await fold_all(app.state.db, "UTC")
     response_id = await db.fetchval("SELECT min(id) FROM response")
@@ -110,7 +109,6 @@ async def test_erasing_one_response_or_invitation(
     assert (gone.json()["responses"], gone.json()["invitations"]) == (1, 1)
     assert await db.fetchval("SELECT count(*) FROM response") == 0
     assert await db.fetchval("SELECT count(*) FROM invitation") == 1  # the first's is kept
-    assert first
     await app.state.surveys.recorder.flush()
     await fold_all(app.state.db, "UTC")  # what was not folded yet, as the service would
     incremental = await rollup_tables(db)
@@ -187,4 +185,3 @@ async def test_retention_redacts_old_personal_data_and_keeps_every_kpi(
     await rebuild(app.state.db, "UTC")
     assert await rollup_tables(db) == incremental
     assert (await app.state.privacy.apply_retention(default_days=90)).responses == 0
-    assert dt.timedelta(days=90)
