@@ -20,7 +20,8 @@ from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
 from survey_service import __version__
-from survey_service.db import open_database
+from survey_service.db import Database, open_database
+from survey_service.db.counters import PostgresCounter
 from survey_service.db.engine import start_embedded, stop_embedded
 from survey_service.errors import StartupError
 from survey_service.experiments.assignment import AssignmentRecorder
@@ -32,6 +33,7 @@ from survey_service.invitations.sender import send_due
 from survey_service.invitations.service import InvitationService
 from survey_service.lib.keys import derive_key
 from survey_service.lib.periodic import Periodic
+from survey_service.lib.ratelimit import Counter, Limits, MemoryCounter, RedisCounter
 from survey_service.lib.templates import PAGE_CSS, environment
 from survey_service.privacy.controllers import PrivacyController
 from survey_service.privacy.service import PrivacyService
@@ -55,7 +57,7 @@ from survey_service.web.docs import RedocFromPackage, document_errors
 from survey_service.web.errors import EXCEPTION_HANDLERS
 from survey_service.web.filters import provide_filters
 from survey_service.web.health import HealthController
-from survey_service.web.security import client_limit, security_headers
+from survey_service.web.security import ClientLimit, security_headers
 
 __all__ = ["create_app"]
 
@@ -66,6 +68,9 @@ RETENTION_SECONDS = 3600.0
 SHUTDOWN_SECONDS = 10.0
 """Longest a shutdown waits for the last buffered writes."""
 
+PRUNE_SECONDS = 60.0
+"""How often ended rate-limit windows are deleted from PostgreSQL (limit_store=postgres)."""
+
 _SERVICES = (
     "db",
     "settings",
@@ -75,8 +80,22 @@ _SERVICES = (
     "links",
     "invitations",
     "privacy",
+    "limits",
 )
 """What the lifespan puts in ``app.state``; each is also a dependency of that name."""
+
+
+def _counter(settings: Settings, db: Database) -> Counter:
+    """The rate-limit store the settings name (see :mod:`survey_service.lib.ratelimit`)."""
+    store = settings.counter_store
+    if store == "redis":
+        from redis.asyncio import Redis  # only deployments with Redis need the client
+
+        assert settings.redis_url is not None  # Settings.from_env checked it
+        return RedisCounter(Redis.from_url(settings.redis_url, socket_timeout=1.0))
+    if store == "postgres":
+        return PostgresCounter(db)
+    return MemoryCounter()
 
 
 @asynccontextmanager
@@ -98,6 +117,8 @@ async def _lifespan(app: Litestar) -> AsyncIterator[None]:
         transaction_pooler=settings.db_transaction_pooler,
     )
     recorder = AssignmentRecorder(db, interval=settings.assignment_flush_seconds)
+    counter = _counter(settings, db)
+    limits = app.state.limits = Limits(counter, secret)
     jobs = [
         Periodic(
             lambda: fold_all(db, settings.time_zone),
@@ -105,17 +126,21 @@ async def _lifespan(app: Litestar) -> AsyncIterator[None]:
             "rollup-fold",
         )
     ]
+    if isinstance(counter, PostgresCounter):
+        jobs.append(Periodic(counter.prune, PRUNE_SECONDS, "rate-window-prune"))
     try:
         outcomes, current = await sync_definitions(db, [form.definition for form in forms])
         for outcome in outcomes:
             state = "new version" if outcome.created else "unchanged"
             log.info("survey %s: version %d (%s)", outcome.slug, outcome.version, state)
         catalog = Catalog(db, current)
+        jobs.append(Periodic(catalog.refresh, settings.catalog_refresh_seconds, "catalog"))
         surveys = SurveyService(
             db,
             catalog,
             TokenSigner(secret, settings.previous_secret_key),
             recorder,
+            limits,
             token_ttl_seconds=settings.token_ttl_seconds,
             base_url=settings.base_url,
             client_secret=secret,
@@ -157,6 +182,8 @@ async def _lifespan(app: Litestar) -> AsyncIterator[None]:
                 await recorder.stop()
         except Exception:
             log.exception("buffered assignments could not be written at shutdown")
+        if isinstance(counter, RedisCounter):
+            await counter.close()
         await db.close()
         if embedded is not None:
             await asyncio.to_thread(stop_embedded, embedded)
@@ -225,7 +252,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             exclude=["/api/", "/health/", "/schema", r"/s/[^/]+/qr\.", "/u/"],
         ),
         before_send=[security_headers(settings, [PAGE_CSS, *PAGE_SIZES.values()])],
-        middleware=[client_limit(settings).middleware],
+        middleware=[ClientLimit(settings)],
         openapi_config=OpenAPIConfig(
             title="survey_service",
             version=__version__,

@@ -1,9 +1,9 @@
 """Settings: one frozen Struct, built once from the environment.
 
-Every field is read from ``SURVEY_<FIELD NAME IN CAPITALS>`` except ``database_url`` and
-``database_direct_url``, read from the conventional ``DATABASE_URL`` and
-``DATABASE_DIRECT_URL``. A bad value stops start-up with one
-line naming the variable (:class:`SettingsError`).
+Every field is read from ``SURVEY_<FIELD NAME IN CAPITALS>`` except ``database_url``,
+``database_direct_url`` and ``database_read_url``, read from the conventional
+``DATABASE_URL``, ``DATABASE_DIRECT_URL`` and ``DATABASE_READ_URL``. A bad value stops
+start-up with one line naming the variable (:class:`SettingsError`).
 """
 
 from __future__ import annotations
@@ -28,6 +28,8 @@ ENV_PREFIX = "SURVEY_"
 Port = Annotated[int, msgspec.Meta(ge=1, le=65535)]
 PositiveInt = Annotated[int, msgspec.Meta(ge=1)]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+LimitStore = Literal["memory", "redis", "postgres"]
+_DSN_FIELDS = ("database_url", "database_direct_url", "database_read_url")
 
 
 class SmtpSettings(msgspec.Struct, frozen=True, kw_only=True):
@@ -58,6 +60,29 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """``DATABASE_URL`` is PgBouncer (or another pooler) in transaction mode: no prepared
     statement is kept across transactions. Nothing else in the service relies on session
     state (locks are transaction-scoped; no LISTEN/NOTIFY, no SET)."""
+
+    database_read_url: str | None = None
+    """A streaming replica (``DATABASE_READ_URL``) for KPI, experiment and export reads;
+    writes, the fold and everything a customer does stay on the primary. Unset: the
+    primary serves reads too."""
+
+    replica_max_lag_seconds: Annotated[float, msgspec.Meta(gt=0, le=3600)] = 30.0
+    """Reads go back to the primary while the replica's replay lag exceeds this (or while
+    it does not answer)."""
+
+    redis_url: str | None = None
+    """Redis or Valkey (``redis://host:6379/0``) for the rate-limit counters shared by every
+    instance."""
+
+    limit_store: LimitStore | None = None
+    """Where rate-limit counters live: ``memory`` (this process only), ``redis`` (needs
+    ``redis_url``) or ``postgres`` (an UNLOGGED table in the service's database). Unset:
+    ``redis`` when ``redis_url`` is set, else ``memory``. Several instances need one of the
+    shared two, or each allows the full limit."""
+
+    catalog_refresh_seconds: Annotated[float, msgspec.Meta(gt=0, le=3600)] = 10.0
+    """How often an instance checks whether another one made a new survey version
+    current (after a deploy), and starts serving it."""
 
     data_dir: str = "var"
     """Folder for the embedded database (``pgdata/``) and the generated signing key."""
@@ -155,6 +180,17 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     log_level: LogLevel = "INFO"
     """Python logging level for the service's own loggers."""
 
+    log_format: Literal["json", "text"] = "json"
+    """``json``: one JSON object per line (time, level, logger, message, request_id), for
+    log shippers; ``text``: plain lines for a terminal."""
+
+    @property
+    def counter_store(self) -> LimitStore:
+        """``limit_store``, its default resolved."""
+        if self.limit_store is not None:
+            return self.limit_store
+        return "redis" if self.redis_url else "memory"
+
     @property
     def smtp(self) -> SmtpSettings | None:
         """The SMTP connection settings, or None when sending is off."""
@@ -202,6 +238,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             raise SettingsError(
                 f"{env_name('time_zone')}: '{settings.time_zone}' is not an IANA time zone"
             ) from None
+        if settings.counter_store == "redis" and not settings.redis_url:
+            raise SettingsError(f"{env_name('limit_store')}: 'redis' needs {env_name('redis_url')}")
         for proxy in settings.proxies:
             try:
                 ipaddress.ip_network(proxy, strict=False)
@@ -214,7 +252,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
 
 def env_name(field: str) -> str:
     """The environment variable that sets ``field``."""
-    if field in ("database_url", "database_direct_url"):
+    if field in _DSN_FIELDS:
         return field.upper()
     return ENV_PREFIX + field.upper()
 

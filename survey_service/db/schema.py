@@ -216,6 +216,13 @@ ERASURE = _table(
     Column("requested_by", _varchar(100)),
     Column("created_at", TIME),
 )
+RATE_WINDOW = _table(
+    "rate_window",
+    "shared rate-limit counters (UNLOGGED): a keyed hash of scope, key and window",
+    Column("key", TEXT),
+    Column("hits", INT),
+    Column("expires_at", TIME),
+)
 
 TABLES: tuple[Table, ...] = (
     SURVEY,
@@ -231,6 +238,7 @@ TABLES: tuple[Table, ...] = (
     INVITATION,
     SUPPRESSION,
     ERASURE,
+    RATE_WINDOW,
 )
 """Every table of the service (Piccolo's own ``migration`` table aside)."""
 

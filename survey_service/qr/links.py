@@ -18,7 +18,6 @@ import msgspec
 
 from survey_service.errors import TooBusy
 from survey_service.lib.keys import derive_key, mac
-from survey_service.lib.ratelimit import WindowLimiter
 from survey_service.lib.structs import Struct
 from survey_service.qr import queries
 from survey_service.surveys.serving import SurveyService, clean_metadata
@@ -54,7 +53,6 @@ class LinkService:
         self.db = surveys.db
         self._key = derive_key(secret, "short-links")
         self._saved: set[str] = set()  # codes known to be stored: no write per image request
-        self._new_links = WindowLimiter(NEW_LINKS_PER_MINUTE)
 
     def forget(self) -> None:
         """Forget which codes are known to be stored (after rows were deleted)."""
@@ -78,7 +76,9 @@ class LinkService:
         metadata = clean_metadata(info.definition.metadata_keys, params)
         code = self._code([info.survey_id, channel, sorted(metadata.items())], 12)
         if code not in self._saved:
-            wait = self._new_links.hit(client) if client is not None else None
+            wait = None
+            if client is not None:
+                wait = await self.surveys.limits.hit("links", client, NEW_LINKS_PER_MINUTE)
             if wait is not None:
                 raise TooBusy("too many new QR codes from this address", retry_after=wait)
             encoded = msgspec.json.encode(metadata).decode()

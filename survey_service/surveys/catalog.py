@@ -67,7 +67,14 @@ async def sync_definitions(
 
 
 class Catalog:
-    """Served surveys by slug, and every version by id (immutable, so cached forever)."""
+    """Served surveys by slug, and every version by id (immutable, so cached forever).
+
+    Which version is current can change under a running instance: another instance that
+    started with a newer definition points the survey at it. :meth:`refresh` (a periodic
+    job) follows the pointer, so every instance serves the same version within
+    ``catalog_refresh_seconds``; tokens of older versions stay valid, as versions never
+    change. The set of served surveys is this instance's own forms folder.
+    """
 
     def __init__(self, db: Database, current: list[SurveyVersionInfo]) -> None:
         self._db = db
@@ -97,6 +104,21 @@ class Catalog:
     def served(self) -> list[SurveyVersionInfo]:
         """Every served survey's current version, by slug."""
         return [self._by_slug[slug] for slug in self.slugs()]
+
+    async def refresh(self) -> list[str]:
+        """Serve each survey's current version as the database names it; return the slugs
+        that changed."""
+        pointers = await queries.current_version_ids(self._db, list(self._by_id))
+        changed = []
+        for survey_id, version_id in pointers.items():
+            if self._by_id[survey_id].version_id == version_id:
+                continue
+            info = await self.version(version_id)
+            if info is None:  # cannot happen: a version is never deleted
+                continue
+            self._by_id[survey_id] = self._by_slug[info.slug] = info
+            changed.append(info.slug)
+        return changed
 
     async def version(self, version_id: int) -> SurveyVersionInfo | None:
         """Any stored version, including ones no longer current."""

@@ -88,3 +88,13 @@ async def version_numbers(db: Executor, survey_ids: list[int]) -> dict[int, int]
         "SELECT id, version FROM survey_version WHERE survey_id = ANY($1)", survey_ids
     )
     return {r["id"]: r["version"] for r in rows}
+
+
+async def current_version_ids(db: Executor, survey_ids: list[int]) -> dict[int, int]:
+    """Each survey's current version id (surveys with none are left out)."""
+    rows = await db.fetch(
+        "SELECT id, current_version_id FROM survey"
+        " WHERE id = ANY($1) AND current_version_id IS NOT NULL",
+        survey_ids,
+    )
+    return {row["id"]: row["current_version_id"] for row in rows}

@@ -14,7 +14,7 @@ import msgspec
 from survey_service.db import Database
 from survey_service.errors import AnswersRejected, FieldError, TokenError, TooBusy
 from survey_service.experiments.assignment import AssignmentRecorder, NewAssignment, draw_variant
-from survey_service.lib.ratelimit import WindowLimiter
+from survey_service.lib.ratelimit import Limits
 from survey_service.lib.structs import Struct
 from survey_service.lib.text import has_line_break, one_line
 from survey_service.responses import queries as response_queries
@@ -159,6 +159,7 @@ class SurveyService:
         catalog: Catalog,
         signer: TokenSigner,
         recorder: AssignmentRecorder,
+        limits: Limits,
         *,
         token_ttl_seconds: int,
         base_url: str,
@@ -174,7 +175,8 @@ class SurveyService:
         self.base_url = base_url
         self._client_secret = client_secret
         self._min_fill_seconds = min_fill_seconds
-        self._per_survey = WindowLimiter(submit_limit_per_survey)
+        self.limits = limits
+        self._submit_limit = submit_limit_per_survey
         self.listeners: list[FormEvents] = []
 
     def survey(self, slug: str) -> SurveyVersionInfo:
@@ -341,7 +343,7 @@ class SurveyService:
         address, when given, is kept only as a keyed hash with a daily salt (see
         :mod:`survey_service.surveys.abuse`).
         """
-        wait = self._per_survey.hit(version.slug)
+        wait = await self.limits.hit("survey", version.slug, self._submit_limit)
         if wait is not None:
             raise TooBusy("too many answers to this survey right now", retry_after=wait)
         clean, errors = validate_answers(version.definition, answers)

@@ -8,14 +8,17 @@ import hashlib
 from typing import Any
 
 from litestar import Request
-from litestar.middleware.rate_limit import RateLimitConfig
-from litestar.types import BeforeMessageSendHookHandler, Message, Scope
+from litestar.enums import ScopeType
+from litestar.middleware import ASGIMiddleware
+from litestar.types import ASGIApp, BeforeMessageSendHookHandler, Message, Receive, Scope, Send
 
+from survey_service.errors import TooBusy
+from survey_service.lib.ratelimit import Limits
 from survey_service.settings import Settings
 from survey_service.surveys.abuse import client_address
 from survey_service.web.docs import DOCS_POLICY
 
-__all__ = ["client_limit", "client_of", "security_headers", "style_hash"]
+__all__ = ["ClientLimit", "client_of", "is_submission", "security_headers", "style_hash"]
 
 
 def style_hash(css: str) -> str:
@@ -68,16 +71,14 @@ def security_headers(settings: Settings, styles: list[str]) -> BeforeMessageSend
     return add_headers
 
 
-async def _is_submission(request: Request[Any, Any, Any]) -> bool:
+def is_submission(method: str, path: str) -> bool:
     """Form posts, kiosk PIN posts and the JSON API's form serving and answers: what an
-    anonymous client can do that costs a write. ``async``: Litestar runs a synchronous
-    check in a worker thread on every request, GETs included."""
-    path = request.url.path
-    if request.method == "POST":
+    anonymous client can do that costs a write (and all the per-client limit counts)."""
+    if method == "POST":
         return path.startswith(("/s/", "/kiosk/")) or (
             path.startswith("/api/v1/surveys/") and path.endswith("/responses")
         )
-    return request.method == "GET" and path.count("/") == 4 and path.startswith("/api/v1/surveys/")
+    return method == "GET" and path.count("/") == 4 and path.startswith("/api/v1/surveys/")
 
 
 def client_of(request: Request[Any, Any, Any], proxies: list[str]) -> str:
@@ -89,17 +90,26 @@ def client_of(request: Request[Any, Any, Any], proxies: list[str]) -> str:
     return client_address(peer, forwarded or None, proxies)
 
 
-def client_limit(settings: Settings) -> RateLimitConfig:
-    """Submissions (and JSON form serving) per minute per client address. (The per-survey
-    limit counts only submissions with a genuine token: the surveys service keeps it.)"""
-    proxies = settings.proxies
+class ClientLimit(ASGIMiddleware):
+    """Submissions (and JSON form serving) per minute per client address, counted in the
+    store every instance shares (:class:`survey_service.lib.ratelimit.Limits`, in
+    ``app.state.limits``); past it, 429 with Retry-After. Page views are never counted.
+    (The per-survey limit counts only submissions with a genuine token: the surveys
+    service keeps it.)"""
 
-    def by_client(request: Request[Any, Any, Any]) -> str:
-        return client_of(request, proxies)
+    scopes = (ScopeType.HTTP,)
 
-    return RateLimitConfig(
-        rate_limit=("minute", settings.submit_limit_per_ip),
-        identifier_for_request=by_client,
-        check_throttle_handler=_is_submission,
-        store="rate_limit_client",
-    )
+    def __init__(self, settings: Settings) -> None:
+        self.limit = settings.submit_limit_per_ip
+        self.proxies = settings.proxies
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+        """Count a submission against its client; raise TooBusy past the limit."""
+        if scope["type"] == ScopeType.HTTP and is_submission(scope["method"], scope["path"]):
+            request: Request[Any, Any, Any] = Request(scope)
+            limits: Limits = request.app.state.limits
+            client = client_of(request, self.proxies)
+            wait = await limits.hit("client", client, self.limit)
+            if wait is not None:
+                raise TooBusy("too many submissions from this address", retry_after=wait)
+        await next_app(scope, receive, send)

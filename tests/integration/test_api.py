@@ -13,8 +13,10 @@ import pytest
 from litestar import Litestar
 
 from survey_service.app import create_app
+from survey_service.lib.ratelimit import Limits, MemoryCounter
 from survey_service.settings import Settings
 from survey_service.surveys.serving import SurveyService
+from tests.helpers import TEST_KEY
 
 
 async def serve(client: httpx.AsyncClient, slug: str, **params: str) -> dict[str, Any]:
@@ -302,6 +304,7 @@ async def test_the_json_api_gets_the_forms_abuse_controls(
     strict = create_app(msgspec.structs.replace(settings, submit_limit_per_ip=4))
     strict.state.surveys = app.state.surveys
     strict.state.db = app.state.db
+    strict.state.limits = Limits(MemoryCounter(), TEST_KEY)
     transport = httpx.ASGITransport(app=strict, client=("10.6.0.1", 4000))
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
         served = await client.get("/api/v1/surveys/nps-empathy")

@@ -14,6 +14,7 @@ import pytest
 from litestar import Litestar
 
 from survey_service.app import create_app
+from survey_service.lib.ratelimit import Limits, MemoryCounter
 from survey_service.settings import Settings
 from survey_service.surveys.serving import SurveyService
 from survey_service.surveys.tokens import FormClaims
@@ -321,11 +322,13 @@ def limited_app(app: Litestar, settings: Settings) -> Litestar:
     strict = msgspec.structs.replace(settings, submit_limit_per_ip=3, submit_limit_per_survey=5)
     other = create_app(strict)
     shared: SurveyService = app.state.surveys
+    other.state.limits = Limits(MemoryCounter(), TEST_KEY)
     other.state.surveys = SurveyService(
         shared.db,
         shared.catalog,
         shared.signer,
         shared.recorder,
+        other.state.limits,
         token_ttl_seconds=shared.token_ttl_seconds,
         base_url=shared.base_url,
         client_secret=TEST_KEY,
@@ -394,6 +397,7 @@ async def test_forwarded_for_lines_a_client_adds_are_not_believed(
     )
     proxied.state.surveys = limited_app.state.surveys
     proxied.state.db = limited_app.state.db
+    proxied.state.limits = Limits(MemoryCounter(), TEST_KEY)
     statuses = []
     for i in range(5):
         transport = httpx.ASGITransport(app=proxied, client=("10.7.0.1", 4000))

@@ -65,6 +65,7 @@ def service_for(app: Litestar, current: list[SurveyVersionInfo]) -> SurveyServic
         Catalog(db, current),
         app.state.surveys.signer,
         AssignmentRecorder(db),
+        app.state.limits,
         token_ttl_seconds=3600,
         base_url="http://testserver",
         client_secret="x" * 32,
