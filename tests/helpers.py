@@ -53,6 +53,23 @@ def start_service(env: dict[str, str], log: Path) -> tuple[subprocess.Popen[byte
     raise AssertionError("the service did not become ready:\n" + log.read_text()[-3000:])
 
 
+def start_smtp(*handler: str) -> tuple[int, subprocess.Popen[bytes]]:
+    """aiosmtpd on a free loopback port with the given ``-c`` handler arguments."""
+    port = free_port()
+    command = [sys.executable, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{port}", "-c", *handler]
+    process = subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT
+    )
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            break
+        except OSError:
+            time.sleep(0.05)
+    return port, process
+
+
 def hidden(page: str, name: str) -> str:
     """The value of the hidden input ``name`` in an HTML page."""
     match = re.search(rf'name="{name}" value="([^"]*)"', page)

@@ -7,10 +7,8 @@ import email
 import email.policy
 import mailbox
 import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from email.message import Message
 from pathlib import Path
@@ -23,26 +21,9 @@ from litestar import Litestar
 from survey_service.apikeys.service import create_key
 from survey_service.invitations.sender import send_due
 from survey_service.settings import SmtpSettings
-from tests.helpers import free_port, hidden
+from tests.helpers import free_port, hidden, start_smtp
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def start_smtp(*handler: str) -> tuple[int, subprocess.Popen[bytes]]:
-    """aiosmtpd on a free loopback port with the given ``-c`` handler arguments."""
-    port = free_port()
-    command = [sys.executable, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{port}", "-c", *handler]
-    process = subprocess.Popen(
-        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT
-    )
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.2).close()
-            break
-        except OSError:
-            time.sleep(0.05)
-    return port, process
 
 
 @pytest.fixture

@@ -91,3 +91,17 @@ async def test_response_points_at_the_version_it_was_served_with(
     )
     assert version == "Old wording?"
     assert current_v1[0].version_id != current_v2[0].version_id
+
+
+async def test_an_instance_follows_the_version_another_one_made_current(app: Litestar) -> None:
+    """Another instance started with a new file: this one serves that version after its
+    catalog refresh (and nothing changes when nothing did)."""
+    _, current = await sync_definitions(app.state.db, [definition("Before the deploy?")])
+    catalog = Catalog(app.state.db, current)
+    assert await catalog.refresh() == []
+    _, elsewhere = await sync_definitions(app.state.db, [definition("After the deploy?")])
+    assert await catalog.refresh() == ["versioning-probe"]
+    info = catalog.get("versioning-probe")
+    assert info.version_id == elsewhere[0].version_id
+    assert info.definition.questions[0].text["en"] == "After the deploy?"
+    assert catalog.by_id(info.survey_id) == info
