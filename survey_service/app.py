@@ -23,13 +23,14 @@ from survey_service import __version__
 from survey_service.db import Database, open_database
 from survey_service.db.counters import PostgresCounter
 from survey_service.db.engine import start_embedded, stop_embedded
+from survey_service.db.replica import ReadRouter, open_replica
 from survey_service.errors import StartupError
 from survey_service.experiments.assignment import AssignmentRecorder
 from survey_service.experiments.controllers import ExperimentController
 from survey_service.experiments.service import ExperimentService
 from survey_service.invitations.controllers import InvitationController
 from survey_service.invitations.pages import UnsubscribeController
-from survey_service.invitations.sender import send_due
+from survey_service.invitations.sender import SendReport, send_due
 from survey_service.invitations.service import InvitationService
 from survey_service.lib.keys import derive_key
 from survey_service.lib.periodic import Periodic
@@ -53,10 +54,12 @@ from survey_service.surveys.pages import SurveyPages
 from survey_service.surveys.serving import SurveyService
 from survey_service.surveys.tokens import TokenSigner
 from survey_service.web.auth import API_KEY_SCHEME
+from survey_service.web.context import RequestContext
 from survey_service.web.docs import RedocFromPackage, document_errors
 from survey_service.web.errors import EXCEPTION_HANDLERS
 from survey_service.web.filters import provide_filters
 from survey_service.web.health import HealthController
+from survey_service.web.metrics import Metrics, MetricsController
 from survey_service.web.security import ClientLimit, security_headers
 
 __all__ = ["create_app"]
@@ -81,6 +84,8 @@ _SERVICES = (
     "invitations",
     "privacy",
     "limits",
+    "metrics",
+    "reads",
 )
 """What the lifespan puts in ``app.state``; each is also a dependency of that name."""
 
@@ -116,6 +121,14 @@ async def _lifespan(app: Litestar) -> AsyncIterator[None]:
         migrate_dsn=settings.database_direct_url,
         transaction_pooler=settings.db_transaction_pooler,
     )
+    replica = None
+    if settings.database_read_url is not None:
+        replica = await open_replica(
+            settings.database_read_url,
+            pool_max=settings.db_pool_max,
+            transaction_pooler=settings.db_transaction_pooler,
+        )
+    reads = app.state.reads = ReadRouter(db, replica, settings.replica_max_lag_seconds)
     recorder = AssignmentRecorder(db, interval=settings.assignment_flush_seconds)
     counter = _counter(settings, db)
     limits = app.state.limits = Limits(counter, secret)
@@ -147,9 +160,11 @@ async def _lifespan(app: Litestar) -> AsyncIterator[None]:
             min_fill_seconds=settings.min_fill_seconds,
             submit_limit_per_survey=settings.submit_limit_per_survey,
         )
-        reporting = ReportingService(db, catalog, settings.kpi_min_n, settings.time_zone)
+        reporting = ReportingService(
+            db, catalog, settings.kpi_min_n, settings.time_zone, reads=reads
+        )
         invitations = InvitationService(surveys, secret)
-        surveys.listeners.append(invitations)
+        surveys.listeners += [invitations, app.state.metrics]
         app.state.db = db
         app.state.surveys = surveys
         app.state.reporting = reporting
@@ -169,7 +184,12 @@ async def _lifespan(app: Litestar) -> AsyncIterator[None]:
             log.info("daily rollups rebuilt in %s", settings.time_zone)
         smtp = settings.smtp
         if smtp is not None:
-            jobs.append(Periodic(lambda: send_due(invitations, smtp), 5.0, "sender"))
+            metrics: Metrics = app.state.metrics
+
+            async def send() -> SendReport:
+                return metrics.record_send(await send_due(invitations, smtp))
+
+            jobs.append(Periodic(send, 5.0, "sender"))
         await recorder.start()
         for job in jobs:
             await job.start()
@@ -184,6 +204,7 @@ async def _lifespan(app: Litestar) -> AsyncIterator[None]:
             log.exception("buffered assignments could not be written at shutdown")
         if isinstance(counter, RedisCounter):
             await counter.close()
+        await reads.close()
         await db.close()
         if embedded is not None:
             await asyncio.to_thread(stop_embedded, embedded)
@@ -205,6 +226,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     """
     settings = settings or Settings.from_env()
     secret = load_secret_key(settings)
+    metrics = Metrics()
     return Litestar(
         route_handlers=[
             SurveyApiController,
@@ -220,6 +242,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             KioskPages,
             short_link,
             HealthController,
+            MetricsController,
             create_static_files_router(
                 path="/static",
                 directories=[Path(__file__).resolve().parent / "static"],
@@ -228,7 +251,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             ),
         ],
         lifespan=[_lifespan],
-        state=State({"settings": settings, "secret_key": secret}),
+        state=State({"settings": settings, "secret_key": secret, "metrics": metrics}),
         dependencies={
             **{name: _from_state(name) for name in _SERVICES},
             "filters": Provide(provide_filters),
@@ -252,7 +275,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             exclude=["/api/", "/health/", "/schema", r"/s/[^/]+/qr\.", "/u/"],
         ),
         before_send=[security_headers(settings, [PAGE_CSS, *PAGE_SIZES.values()])],
-        middleware=[ClientLimit(settings)],
+        middleware=[RequestContext(metrics, settings.access_log), ClientLimit(settings)],
         openapi_config=OpenAPIConfig(
             title="survey_service",
             version=__version__,

@@ -33,6 +33,7 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from survey_service.app import create_app
+    from survey_service.lib.logs import logging_config
 
     settings = _settings()
     if args.host or args.port:
@@ -48,7 +49,8 @@ def _serve(args: argparse.Namespace) -> int:
         create_app(settings),
         host=settings.host,
         port=settings.port,
-        log_level=settings.log_level.lower(),
+        log_config=logging_config(settings.log_level, settings.log_format),
+        access_log=False,  # the service logs each request itself, with its request id
         proxy_headers=False,  # client IPs come from the socket unless a proxy is configured
     )
     return 0

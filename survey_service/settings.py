@@ -184,6 +184,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """``json``: one JSON object per line (time, level, logger, message, request_id), for
     log shippers; ``text``: plain lines for a terminal."""
 
+    access_log: bool = True
+    """One log line per request (method, route template, status, milliseconds)."""
+
     @property
     def counter_store(self) -> LimitStore:
         """``limit_store``, its default resolved."""

@@ -242,11 +242,10 @@ class ExperimentService:
         if "variant" in params.filters:
             raise BadParameter("variant", "results always cover every variant")
         query = await self.reporting.query_for(info, params)
+        by_variant = msgspec.structs.replace(query, group_by=["variant"])
         rows: dict[str, AggregateRow] = {
             str(row.key["variant"]): row
-            for row in await aggregate(
-                self.reporting.db, msgspec.structs.replace(query, group_by=["variant"])
-            )
+            for row in await self.reporting.reads.read(lambda db: aggregate(db, by_variant))
         }
         names = [v.name for v in e.variants]
         empty = dict.fromkeys(AGGREGATE_NAMES, 0)

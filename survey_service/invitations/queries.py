@@ -9,6 +9,7 @@ from typing import Any
 
 from survey_service.db import Database, Executor
 from survey_service.invitations.statuses import InvitationStatus as S
+from survey_service.lib.structs import Backlog
 
 __all__ = [
     "ROW",
@@ -227,3 +228,14 @@ async def requeue(db: Executor, invitation_id: int, error: str, delay: dt.timede
         error,
         delay,
     )
+
+
+async def due(db: Executor) -> Backlog:
+    """Invitations due to be sent now, and how long the oldest has been due."""
+    row = await db.fetchrow(
+        "SELECT count(*) AS n, coalesce(extract(epoch FROM now() - min(send_at)), 0) AS age"
+        " FROM invitation WHERE status = $1 AND send_at <= now()",
+        S.QUEUED,
+    )
+    assert row is not None  # an aggregate always has its row
+    return Backlog(rows=row["n"], oldest_seconds=float(row["age"]))

@@ -29,6 +29,7 @@ from survey_service.invitations.batch import (
 )
 from survey_service.invitations.statuses import InvitationStatus as S
 from survey_service.lib.keys import derive_key, mac
+from survey_service.lib.structs import Backlog
 from survey_service.lib.text import one_line
 from survey_service.surveys.serving import SurveyService, clean_metadata
 from survey_service.surveys.tokens import FormClaims
@@ -54,6 +55,10 @@ class InvitationService:
         self.db = surveys.db
         self._key = derive_key(secret, "unsubscribe")
         self._secret = secret
+
+    async def outbox(self) -> Backlog:
+        """Invitations due now and how long the oldest has waited (the sender's lag)."""
+        return await queries.due(self.db)
 
     async def opened(self, survey_id: int, claims: FormClaims) -> None:
         """An invitation's personal link was opened: sent becomes opened-form."""

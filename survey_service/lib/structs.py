@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import msgspec
 
-__all__ = ["Struct"]
+__all__ = ["Backlog", "Struct"]
 
 
 class Struct(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -14,3 +14,10 @@ class Struct(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     - ``forbid_unknown_fields``: a misspelt key in a TOML file or a request body is an error
       that names the key, not a silently ignored setting.
     """
+
+
+class Backlog(Struct):
+    """Work waiting in a queue table: how many rows, and how long the oldest has waited."""
+
+    rows: int
+    oldest_seconds: float

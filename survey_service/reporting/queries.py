@@ -19,7 +19,7 @@ from typing import Any, Literal
 import msgspec
 
 from survey_service.db import Executor
-from survey_service.lib.structs import Struct
+from survey_service.lib.structs import Backlog, Struct
 from survey_service.reporting.columns import (
     AGGREGATE_NAMES,
     BY_NAME,
@@ -366,3 +366,16 @@ async def export_page(
         )
         for row in rows
     ]
+
+
+async def unfolded(db: Executor) -> dict[str, Backlog]:
+    """Rows not yet folded into the rollups, per table (the fold's lag)."""
+    rows = await db.fetch(
+        "SELECT 'response' AS source, count(*) AS n,"
+        " coalesce(extract(epoch FROM now() - min(created_at)), 0) AS age"
+        " FROM response WHERE NOT folded"
+        " UNION ALL SELECT 'assignment', count(*),"
+        " coalesce(extract(epoch FROM now() - min(created_at)), 0)"
+        " FROM assignment WHERE NOT folded"
+    )
+    return {r["source"]: Backlog(rows=r["n"], oldest_seconds=float(r["age"])) for r in rows}

@@ -11,8 +11,9 @@ import msgspec
 
 from survey_service.apikeys.service import ApiKeyInfo
 from survey_service.db import Database
+from survey_service.db.replica import ReadRouter
 from survey_service.errors import BadParameter, NotFound
-from survey_service.lib.structs import Struct
+from survey_service.lib.structs import Backlog, Struct
 from survey_service.reporting import queries
 from survey_service.reporting.columns import DIMENSIONS, TIME_GROUPS
 from survey_service.reporting.exports import stream_csv
@@ -114,11 +115,23 @@ def parse_moment(text: str, zone: zoneinfo.ZoneInfo, *, end: bool) -> dt.datetim
 class ReportingService:
     """KPI reports for one survey or several, as a given API key may see them."""
 
-    def __init__(self, db: Database, catalog: Catalog, min_n: int, time_zone: str = "UTC") -> None:
+    def __init__(
+        self,
+        db: Database,
+        catalog: Catalog,
+        min_n: int,
+        time_zone: str = "UTC",
+        reads: ReadRouter | None = None,
+    ) -> None:
         self.db = db
+        self.reads = reads or ReadRouter(db, None, 0.0)  # the replica, when there is one
         self.catalog = catalog
         self.min_n = min_n
         self.time_zone = time_zone
+
+    async def fold_lag(self) -> dict[str, Backlog]:
+        """Rows waiting for the fold, per table (``response``, ``assignment``)."""
+        return await queries.unfolded(self.db)
 
     def visible(self, key: ApiKeyInfo, slug: str) -> SurveyVersionInfo:
         """The survey if it exists and the key may see it; else NotFound (404)."""
@@ -143,7 +156,8 @@ class ReportingService:
         self, surveys: list[SurveyVersionInfo], params: KpiParams, *, single: bool
     ) -> KpiReport:
         query, filters = await self._query(surveys, params, single=single)
-        total_rows = await queries.aggregate(self.db, msgspec.structs.replace(query, group_by=[]))
+        overall = msgspec.structs.replace(query, group_by=[])
+        total_rows = await self.reads.read(lambda db: queries.aggregate(db, overall))
         total = total_rows[0]
         groups: list[KpiGroup] = []
         if query.group_by:
@@ -153,7 +167,7 @@ class ReportingService:
                 else {},
                 "survey": {s.survey_id: s.slug for s in surveys},
             }
-            for row in await queries.aggregate(self.db, query):
+            for row in await self.reads.read(lambda db: queries.aggregate(db, query)):
                 key = {g: names.get(g, {}).get(v, v) for g, v in row.key.items()}
                 groups.append(self._group(key, row.sums, row.assignments, row.answered))
             groups.sort(key=lambda g: [str(v) for v in g.key.values()])
@@ -186,7 +200,8 @@ class ReportingService:
         if not items:
             raise BadParameter("outcome", "the survey has no empathy items to relate to it")
         query, _ = await self._query([info], params, single=True)
-        n, sums, cross = await queries.driver_sums(self.db, query, [outcome, *items])
+        columns = [outcome, *items]
+        n, sums, cross = await self.reads.read(lambda db: queries.driver_sums(db, query, columns))
         return key_drivers(outcome, items, n, sums, cross)
 
     async def export_page(
@@ -199,7 +214,8 @@ class ReportingService:
         if not 1 <= limit <= 1000:
             raise BadParameter("limit", "must be from 1 to 1000")
         query, _ = await self._query([info], params, single=True, flagged=True)
-        items = await queries.export_page(self.db, query, int(cursor or 0), limit)
+        after = int(cursor or 0)
+        items = await self.reads.read(lambda db: queries.export_page(db, query, after, limit))
         next_cursor = str(items[-1].id) if len(items) == limit else None
         return ResponsePage(items=items, next_cursor=next_cursor)
 
@@ -209,7 +225,7 @@ class ReportingService:
         """The whole selection as CSV chunks (validated before the first byte is sent)."""
         info = self.visible(key, slug)
         query, _ = await self._query([info], params, single=True, flagged=True)
-        return stream_csv(self.db, info.definition, query, bom=bom)
+        return stream_csv(await self.reads.pick(), info.definition, query, bom=bom)
 
     def _group(
         self, key: dict[str, Any], sums: Mapping[str, int], assignments: int, answered: int

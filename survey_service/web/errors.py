@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import msgspec
 from litestar import Request, Response
 from litestar.enums import MediaType
 from litestar.exceptions import (
@@ -32,6 +33,7 @@ from survey_service.errors import (
 )
 from survey_service.lib.i18n import browser_language
 from survey_service.surveys.definitions import pick_language
+from survey_service.web.context import request_id_of
 from survey_service.web.pages import notice
 
 __all__ = ["EXCEPTION_HANDLERS", "RETRY_AFTER_SECONDS"]
@@ -49,8 +51,13 @@ _PAGE_KINDS = {
 
 
 def _json(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
-    """The JSON error answer, JSON whatever the handler serves (an image, a CSV)."""
+    """The JSON error answer, JSON whatever the handler serves (an image, a CSV), with the
+    request id a caller can quote when reporting it."""
     response = create_exception_response(request, exc)
+    body = response.content
+    if isinstance(body, bytes):  # encoded already for a handler that serves another type
+        body = msgspec.json.decode(body)
+    response.content = {**body, "request_id": request_id_of(request.scope)}
     response.media_type = MediaType.JSON
     return response
 
@@ -65,10 +72,6 @@ def _page_language(request: Request[Any, Any, Any]) -> str:
 
 
 def _answer(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
-    if exc.status_code == 429 and "Retry-After" not in (exc.headers or {}):
-        # The client limit's window is a minute; its reset header says how much is left.
-        reset = (exc.headers or {}).get("RateLimit-Reset", "60")
-        exc.headers = {**(exc.headers or {}), "Retry-After": reset}
     kind = _PAGE_KINDS.get(exc.status_code)
     path = request.url.path
     page = path.startswith(("/s/", "/q/", "/kiosk/")) and not path.endswith((".svg", ".png"))

@@ -13,9 +13,11 @@ from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, BeforeMessageSendHookHandler, Message, Receive, Scope, Send
 
 from survey_service.errors import TooBusy
+from survey_service.lib.freshness import READ_SOURCE
 from survey_service.lib.ratelimit import Limits
 from survey_service.settings import Settings
 from survey_service.surveys.abuse import client_address
+from survey_service.web.context import request_id_of
 from survey_service.web.docs import DOCS_POLICY
 
 __all__ = ["ClientLimit", "client_of", "is_submission", "security_headers", "style_hash"]
@@ -57,7 +59,15 @@ def security_headers(settings: Settings, styles: list[str]) -> BeforeMessageSend
 
     async def add_headers(message: Message, scope: Scope) -> None:
         if message["type"] == "http.response.start":
-            present = {name for name, _ in message.get("headers", [])}
+            extra = [(b"x-request-id", request_id_of(scope).encode())]
+            read = READ_SOURCE.get()
+            if read is not None:  # a replica is configured: say where this read ran
+                extra += [
+                    (b"x-read-from", read.source.encode()),
+                    (b"x-replica-lag-seconds", f"{read.lag_seconds:.3f}".encode()),
+                ]
+            message["headers"] = [*message.get("headers", []), *extra]
+            present = {name for name, _ in message["headers"]}
             path = scope.get("path", "")
             if path.startswith("/schema") and not path.endswith((".json", ".yaml", ".yml")):
                 extra = [h for h in docs if h[0] not in present]  # the API docs page

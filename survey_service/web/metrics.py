@@ -1,0 +1,111 @@
+"""Prometheus metrics at ``GET /metrics`` (text format 0.0.4).
+
+Per process, in a registry of the app's own (one per app, so tests can build several):
+
+- ``survey_http_request_duration_seconds{method,route,status}``: latency histogram by
+  route template (``/s/{slug:str}``), never by raw path;
+- ``survey_responses_stored_total{survey_id}``: responses stored (not replays);
+- ``survey_fold_backlog_rows{table}`` / ``survey_fold_lag_seconds{table}``: rows the fold
+  has not reached yet and the age of the oldest (read at scrape time);
+- ``survey_outbox_depth`` / ``survey_outbox_age_seconds``: invitations due and how long the
+  oldest has been due (read at scrape time);
+- ``survey_invitations_sent_total`` / ``survey_invitation_failures_total{kind}``: the
+  sender's passes (``failed``: for good; ``deferred``: queued again for a retry).
+
+The endpoint carries no personal data and no key is needed: publish it only where
+Prometheus scrapes (the reverse proxy should not route ``/metrics`` from the internet).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Response, get
+from litestar.di import NamedDependency
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+from survey_service.invitations.sender import SendReport
+from survey_service.invitations.service import InvitationService
+from survey_service.reporting.service import ReportingService
+from survey_service.surveys.tokens import FormClaims
+
+__all__ = ["Metrics", "MetricsController"]
+
+_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+
+
+class Metrics:
+    """The app's metrics; also a form-events listener counting stored responses."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.requests = Histogram(
+            "survey_http_request_duration_seconds",
+            "Request latency by route template",
+            ["method", "route", "status"],
+            buckets=_BUCKETS,
+            registry=r,
+        )
+        self.stored = Counter(
+            "survey_responses_stored", "Responses stored", ["survey_id"], registry=r
+        )
+        self.fold_rows = Gauge(
+            "survey_fold_backlog_rows", "Rows not folded yet", ["table"], registry=r
+        )
+        self.fold_lag = Gauge(
+            "survey_fold_lag_seconds", "Age of the oldest unfolded row", ["table"], registry=r
+        )
+        self.outbox_depth = Gauge("survey_outbox_depth", "Invitations due now", registry=r)
+        self.outbox_age = Gauge(
+            "survey_outbox_age_seconds", "How long the oldest due invitation waited", registry=r
+        )
+        self.sent = Counter("survey_invitations_sent", "Invitation emails sent", registry=r)
+        self.failures = Counter(
+            "survey_invitation_failures",
+            "Invitation sends that failed (failed: for good; deferred: retried later)",
+            ["kind"],
+            registry=r,
+        )
+
+    def observe(self, method: str, route: str, status: int, seconds: float) -> None:
+        """Record one request."""
+        self.requests.labels(method, route, str(status)).observe(seconds)
+
+    def record_send(self, report: SendReport) -> SendReport:
+        """Count one sender pass; return it unchanged."""
+        self.sent.inc(report.sent)
+        self.failures.labels("failed").inc(report.failed)
+        self.failures.labels("deferred").inc(report.deferred)
+        return report
+
+    async def opened(self, survey_id: int, claims: FormClaims) -> None:
+        """Form events: an opened form is not counted."""
+
+    async def answered(self, survey_id: int, claims: FormClaims) -> None:
+        """Form events: one response stored."""
+        self.stored.labels(str(survey_id)).inc()
+
+
+class MetricsController(Controller):
+    """``GET /metrics`` for Prometheus."""
+
+    path = "/metrics"
+    include_in_schema = False
+
+    @get(media_type=CONTENT_TYPE_LATEST, cache_control=None)
+    async def scrape(
+        self,
+        metrics: NamedDependency[Metrics],
+        reporting: NamedDependency[ReportingService],
+        invitations: NamedDependency[InvitationService],
+    ) -> Response[Any]:
+        """The current figures; the queue gauges are read from the database now."""
+        for table, backlog in (await reporting.fold_lag()).items():
+            metrics.fold_rows.labels(table).set(backlog.rows)
+            metrics.fold_lag.labels(table).set(backlog.oldest_seconds)
+        outbox = await invitations.outbox()
+        metrics.outbox_depth.set(outbox.rows)
+        metrics.outbox_age.set(outbox.oldest_seconds)
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
