@@ -3,7 +3,7 @@
 Per process, in a registry of the app's own (one per app, so tests can build several):
 
 - ``survey_http_request_duration_seconds{method,route,status}``: latency histogram by
-  route template (``/s/{slug:str}``), never by raw path;
+  route template (``/s/{slug}``), never by raw path;
 - ``survey_responses_stored_total{survey_id}``: responses stored (not replays);
 - ``survey_fold_backlog_rows{table}`` / ``survey_fold_lag_seconds{table}``: rows the fold
   has not reached yet and the age of the oldest (read at scrape time);

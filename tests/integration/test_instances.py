@@ -6,6 +6,7 @@ once in PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
+import json
 import mailbox
 import os
 import secrets
@@ -75,7 +76,6 @@ def pair(
         "SURVEY_SMTP_HOST": "127.0.0.1",
         "SURVEY_SMTP_PORT": str(smtp_port),
         "SURVEY_SMTP_PER_SECOND": "1000",
-        "SURVEY_LOG_FORMAT": "text",
     }
     processes, bases = [], []
     try:
@@ -103,7 +103,9 @@ def away_from_a_window_edge() -> None:
         time.sleep(60 - time.time() % 60 + 0.1)
 
 
-async def test_two_instances_behave_as_one(pair: tuple[list[str], str, Path]) -> None:
+async def test_two_instances_behave_as_one(
+    pair: tuple[list[str], str, Path], tmp_path: Path
+) -> None:
     (a, b), dsn, box = pair
     async with httpx.AsyncClient(timeout=20) as http:
 
@@ -182,6 +184,13 @@ async def test_two_instances_behave_as_one(pair: tuple[list[str], str, Path]) ->
         assert await rollup_tables(connection) == folded
     finally:
         await connection.close()
+
+    # 5. Each instance logs JSON lines; every request's line carries its request id.
+    log = (tmp_path / "a" / "server.log").read_text().splitlines()
+    entries = [json.loads(line) for line in log if line.startswith("{")]
+    answered = [e for e in entries if e.get("route") == "/api/v1/surveys/{slug}/responses"]
+    assert answered
+    assert all(len(e["request_id"]) == 32 and e["status"] in (200, 201) for e in answered)
 
 
 async def cli(dsn: str, *args: str) -> str:
