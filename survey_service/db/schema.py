@@ -6,8 +6,11 @@ are exactly what the queries need); this module says what they must have built, 
 rollup columns included (generated from :mod:`survey_service.reporting.columns`). Test
 clean-up truncates :data:`DATA_TABLES`.
 
-Every hot table carries ``survey_id`` and every hot query filters by it, so the tables can
-be distributed by survey on Citus later.
+Every hot table carries ``survey_id`` in every primary, unique and foreign key and every
+hot query filters by it, so the tables can be distributed by survey on Citus
+(:data:`DISTRIBUTED`, one co-location group) with the small ones copied to every node
+(:data:`REFERENCE`); ``tests/integration/test_shard_ready.py`` checks both on the migrated
+schema and on the SQL, and ``docs/scale-out.md`` gives the plan.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from typing import NamedTuple
 
 from survey_service.reporting.columns import AGGREGATE_NAMES, DIMENSIONS, SERVED_AGGREGATES
 
-__all__ = ["DATA_TABLES", "TABLES", "Column", "Table"]
+__all__ = ["DATA_TABLES", "DISTRIBUTED", "LOCAL", "REFERENCE", "TABLES", "Column", "Table"]
 
 
 class Column(NamedTuple):
@@ -246,3 +249,19 @@ DATA_TABLES: tuple[str, ...] = tuple(
     t.name for t in TABLES if t.name not in ("survey", "survey_version")
 )
 """Tables holding collected data rather than definitions (emptied between tests)."""
+
+DISTRIBUTED: tuple[str, ...] = (
+    "response",
+    "assignment",
+    "invitation",
+    "experiment_subject",
+    *(t.name for t in TABLES if "_rollup" in t.name),
+)
+"""Hot tables: distributed by ``survey_id`` on Citus, all co-located with ``response``."""
+
+REFERENCE: tuple[str, ...] = ("survey", "survey_version", "api_key", "short_link", "suppression")
+"""Small tables read by every shard's queries (or by code alone): a copy on every node."""
+
+LOCAL: tuple[str, ...] = ("rollup_state", "erasure", "rate_window")
+"""Stay on the coordinator: settings, the erasure audit, and rate-limit counters (which
+a Citus deployment keeps in Redis instead)."""

@@ -195,38 +195,48 @@ async def claim_reminders(
     return [dict(r) for r in rows]
 
 
-async def renew(db: Executor, invitation_id: int, lease: dt.datetime) -> dt.datetime | None:
+async def renew(
+    db: Executor, survey_id: int, invitation_id: int, lease: dt.datetime
+) -> dt.datetime | None:
     """Renew a claimed row's lease just before sending it: the new lease, or None when the
     row is no longer ours (the lease lapsed and another sender claimed it)."""
     renewed: dt.datetime | None = await db.fetchval(
         "UPDATE invitation SET sent_at = clock_timestamp()"
-        " WHERE id = $1 AND status = $2 AND sent_at = $3 RETURNING sent_at",
+        " WHERE survey_id = $4 AND id = $1 AND status = $2 AND sent_at = $3 RETURNING sent_at",
         invitation_id,
         S.SENDING,
         lease,
+        survey_id,
     )
     return renewed
 
 
-async def finish(db: Executor, invitation_id: int, status: S, error: str | None) -> None:
+async def finish(
+    db: Executor, survey_id: int, invitation_id: int, status: S, error: str | None
+) -> None:
     """Record a send's outcome."""
     await db.execute(
-        "UPDATE invitation SET status = $2, last_error = $3, sent_at = now() WHERE id = $1",
+        "UPDATE invitation SET status = $2, last_error = $3, sent_at = now()"
+        " WHERE survey_id = $4 AND id = $1",
         invitation_id,
         status,
         error,
+        survey_id,
     )
 
 
-async def requeue(db: Executor, invitation_id: int, error: str, delay: dt.timedelta) -> None:
+async def requeue(
+    db: Executor, survey_id: int, invitation_id: int, error: str, delay: dt.timedelta
+) -> None:
     """Back to the queue, to be tried again after ``delay``."""
     await db.execute(
         "UPDATE invitation SET status = $2, last_error = $3, send_at = now() + $4::interval"
-        " WHERE id = $1",
+        " WHERE survey_id = $5 AND id = $1",
         invitation_id,
         S.QUEUED,
         error,
         delay,
+        survey_id,
     )
 
 

@@ -126,37 +126,41 @@ async def _send_one(
     row: dict[str, Any],
 ) -> str:
     db = invitations.db
-    if await queries.renew(db, row["id"], row["sent_at"]) is None:
+    if await queries.renew(db, row["survey_id"], row["id"], row["sent_at"]) is None:
         log.warning("invitation %s was taken over by another sender; skipped", row["id"])
         return _DEFERRED
     try:
         message = await _message(invitations, smtp, row, reminder=False)
     except Exception as exc:  # one bad row must not stall the outbox
         log.exception("invitation %s cannot be composed", row["id"])
-        await queries.finish(db, row["id"], S.FAILED, f"cannot compose the email: {exc}")
+        await queries.finish(
+            db, row["survey_id"], row["id"], S.FAILED, f"cannot compose the email: {exc}"
+        )
         return _FAILED
     if message is None:
-        await queries.finish(db, row["id"], S.FAILED, "survey version not found")
+        await queries.finish(db, row["survey_id"], row["id"], S.FAILED, "survey version not found")
         return _FAILED
     try:
         await client.send_message(message)
     except aiosmtplib.SMTPRecipientsRefused as exc:
         reasons = "; ".join(f"{r.code} {r.message}" for r in exc.recipients)
         if exc.recipients and all(500 <= r.code < 600 for r in exc.recipients):
-            await queries.finish(db, row["id"], S.FAILED, reasons)
+            await queries.finish(db, row["survey_id"], row["id"], S.FAILED, reasons)
             return _FAILED
         return await _requeue(invitations, row, reasons)
     except aiosmtplib.SMTPResponseException as exc:
         if 500 <= exc.code < 600:
-            await queries.finish(db, row["id"], S.FAILED, f"{exc.code} {exc.message}")
+            await queries.finish(
+                db, row["survey_id"], row["id"], S.FAILED, f"{exc.code} {exc.message}"
+            )
             return _FAILED
         return await _requeue(invitations, row, f"{exc.code} {exc.message}")
     except (aiosmtplib.SMTPNotSupported, ValueError) as exc:  # no retry can fix these
-        await queries.finish(db, row["id"], S.FAILED, f"cannot be sent: {exc}")
+        await queries.finish(db, row["survey_id"], row["id"], S.FAILED, f"cannot be sent: {exc}")
         return _FAILED
     except (aiosmtplib.SMTPException, OSError) as exc:
         return await _requeue(invitations, row, str(exc))
-    await queries.finish(db, row["id"], S.SENT, None)
+    await queries.finish(db, row["survey_id"], row["id"], S.SENT, None)
     return _SENT
 
 
@@ -181,7 +185,7 @@ async def _requeue(invitations: InvitationService, row: dict[str, Any], error: s
     attempts: int = row["attempts"]
     if attempts >= MAX_ATTEMPTS:
         message = f"gave up after {attempts} attempts: {error}"
-        await queries.finish(invitations.db, row["id"], S.FAILED, message)
+        await queries.finish(invitations.db, row["survey_id"], row["id"], S.FAILED, message)
         return _FAILED
-    await queries.requeue(invitations.db, row["id"], error, backoff(attempts))
+    await queries.requeue(invitations.db, row["survey_id"], row["id"], error, backoff(attempts))
     return _DEFERRED

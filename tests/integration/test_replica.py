@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import shutil
 import subprocess
 import tempfile
@@ -49,6 +48,7 @@ class Cluster:
                 shutil.chown(path, self.user)
         host = parse_qs(urlsplit(self.primary_dsn).query)["host"][0]
         self.run("pg_basebackup", "-h", host, "-U", "postgres", "-D", str(self.data), "-R")
+        assert (self.data / "standby.signal").exists()  # a standby, streaming from the primary
         self.start()
         self.replica_dsn = f"postgresql://postgres@/postgres?host={self.sockets}&port={self.port}"
 
@@ -190,4 +190,3 @@ async def test_reads_follow_the_replica_and_fall_back_to_the_primary(
             assert (ready["status"], ready["replica"]) == ("degraded", "unreachable")
         finally:
             cluster.start()
-    assert os.path.exists(cluster.data / "standby.signal")  # it really was a standby
