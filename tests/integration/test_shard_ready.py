@@ -103,3 +103,10 @@ def test_hot_statements_are_routed_by_survey() -> None:
             assert entry in SPANS_SURVEYS, f"{module}:{name} spans surveys (no survey_id)"
             spanning.add(entry)
     assert spanning == set(SPANS_SURVEYS)  # no stale entry either
+
+
+def test_the_citus_script_follows_the_schema() -> None:
+    script = (PACKAGE.parent / "docs" / "citus-distribute.sql").read_text(encoding="utf-8")
+    made = re.findall(r"create_(distributed|reference)_table\('(\w+)'", script)
+    assert sorted(t for kind, t in made if kind == "distributed") == sorted(DISTRIBUTED)
+    assert sorted(t for kind, t in made if kind == "reference") == sorted(REFERENCE)
