@@ -6,7 +6,6 @@ created; without either, the embedded server (pgserver) is started in a short te
 
 from __future__ import annotations
 
-import asyncio
 import os
 import secrets
 import shutil
@@ -23,7 +22,7 @@ from litestar import Litestar
 from survey_service.app import create_app
 from survey_service.db.schema import DATA_TABLES
 from survey_service.settings import Settings
-from tests.helpers import FORMS, SPLITS, TEST_KEY, split_form
+from tests.helpers import FORMS, SPLITS, TEST_KEY, running, split_form
 
 FIGURES = pytest.StashKey[list[str]]()
 
@@ -110,22 +109,8 @@ def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Set
 async def app(settings: Settings) -> AsyncIterator[Litestar]:
     """The app with its lifespan running (migrated database, synced forms)."""
     application = create_app(settings)
-    # Enter and exit the lifespan in one task: anyio's cancel scopes inside it must be left
-    # by the task that entered them, and fixture set-up and tear-down run in different ones.
-    started, stop = asyncio.Event(), asyncio.Event()
-
-    async def run() -> None:
-        async with application.lifespan():
-            started.set()
-            await stop.wait()
-
-    task = asyncio.create_task(run())
-    await asyncio.wait([task, asyncio.create_task(started.wait())], return_when="FIRST_COMPLETED")
-    if task.done():
-        task.result()  # start-up failed: raise its error here
-    yield application
-    stop.set()
-    await task
+    async with running(application):
+        yield application
 
 
 @pytest.fixture

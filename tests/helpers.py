@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import html
 import os
 import re
@@ -9,9 +11,11 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
+from litestar import Litestar
 
 ROOT = Path(__file__).resolve().parents[1]
 FORMS = ROOT / "forms"
@@ -60,14 +64,42 @@ def start_smtp(*handler: str) -> tuple[int, subprocess.Popen[bytes]]:
     process = subprocess.Popen(
         command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT
     )
-    deadline = time.monotonic() + 10
+    listening(port)
+    return port, process
+
+
+def listening(port: int, seconds: float = 10) -> None:
+    """Wait until something accepts connections on loopback ``port`` (or the time is up)."""
+    deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         try:
             socket.create_connection(("127.0.0.1", port), 0.2).close()
-            break
+            return
         except OSError:
             time.sleep(0.05)
-    return port, process
+
+
+@contextlib.asynccontextmanager
+async def running(app: Litestar) -> AsyncIterator[Litestar]:
+    """``app`` with its lifespan running. The lifespan is entered and left in one task of
+    its own: anyio's cancel scopes inside it must be left by the task that entered them,
+    and fixture set-up and tear-down run in different ones."""
+    started, stop = asyncio.Event(), asyncio.Event()
+
+    async def run() -> None:
+        async with app.lifespan():
+            started.set()
+            await stop.wait()
+
+    task = asyncio.create_task(run())
+    await asyncio.wait([task, asyncio.create_task(started.wait())], return_when="FIRST_COMPLETED")
+    if task.done():
+        task.result()  # start-up failed: raise its error here
+    try:
+        yield app
+    finally:
+        stop.set()
+        await task
 
 
 def hidden(page: str, name: str) -> str:

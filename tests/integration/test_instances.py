@@ -6,6 +6,7 @@ once in PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import mailbox
 import os
@@ -13,9 +14,11 @@ import secrets
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import NamedTuple
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -24,6 +27,7 @@ import pytest
 
 from tests.helpers import ROOT, hidden, start_service, start_smtp
 from tests.rows import rollup_tables
+from tests.servers import Cluster, pgbouncer
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 CLIENT_LIMIT = 12
@@ -51,14 +55,20 @@ async def own_database(server_dsn: str) -> AsyncIterator[str]:
     await admin.close()
 
 
-@pytest.fixture(params=["redis", "postgres"])
-def pair(
-    request: pytest.FixtureRequest, own_database: str, tmp_path: Path
-) -> Iterator[tuple[list[str], str, Path]]:
-    """Two instances sharing the database, the counters and an SMTP server (a Maildir):
-    (their base URLs, the DSN, the Maildir)."""
+class Pair(NamedTuple):
+    bases: list[str]
+    dsn: str  # the primary, directly
+    box: Path  # the Maildir the SMTP server delivers to
+    replicated: bool  # behind PgBouncer, with a streaming replica for reads
+
+
+@pytest.fixture(params=["redis", "postgres", "pooled"])
+def pair(request: pytest.FixtureRequest, own_database: str, tmp_path: Path) -> Iterator[Pair]:
+    """Two instances sharing the database, the counters and an SMTP server; ``pooled``:
+    Redis counters, PgBouncer in front of a primary of the test's own, whose streaming
+    replica serves the reads."""
     store = request.param
-    if store == "redis" and not redis_answers():
+    if store in ("redis", "pooled") and not redis_answers():
         if os.environ.get("CI"):
             pytest.fail(f"no Redis at {REDIS_URL}")
         pytest.skip(f"no Redis at {REDIS_URL}")
@@ -67,7 +77,7 @@ def pair(
     env = {
         "DATABASE_URL": own_database,
         "SURVEY_SECRET_KEY": secrets.token_urlsafe(32),  # fresh counter keys each run
-        "SURVEY_LIMIT_STORE": store,
+        "SURVEY_LIMIT_STORE": "redis" if store == "pooled" else store,
         "SURVEY_REDIS_URL": REDIS_URL,
         "SURVEY_SUBMIT_LIMIT_PER_IP": str(CLIENT_LIMIT),
         "SURVEY_TRUSTED_PROXIES": "127.0.0.1",  # clients are told apart by X-Forwarded-For
@@ -78,7 +88,20 @@ def pair(
         "SURVEY_SMTP_PER_SECOND": "1000",
     }
     processes, bases = [], []
+    dsn = own_database
+    servers = contextlib.ExitStack()
     try:
+        if store == "pooled":
+            cluster = Cluster(Path(tempfile.mkdtemp(prefix="sspair", dir="/tmp")))
+            servers.callback(cluster.close)
+            port = servers.enter_context(pgbouncer(cluster.primary_dsn))
+            dsn = cluster.primary_dsn
+            env |= {
+                "DATABASE_URL": f"postgresql://postgres@127.0.0.1:{port}/postgres",
+                "DATABASE_DIRECT_URL": dsn,
+                "SURVEY_DB_TRANSACTION_POOLER": "true",
+                "DATABASE_READ_URL": cluster.replica_dsn,
+            }
         for name in ("a", "b"):
             folder = tmp_path / name
             folder.mkdir()
@@ -87,7 +110,7 @@ def pair(
             )
             processes.append(process)
             bases.append(base)
-        yield bases, own_database, box
+        yield Pair(bases, dsn, box, store == "pooled")
     finally:
         for process in processes:
             process.terminate()
@@ -95,6 +118,7 @@ def pair(
             process.wait(timeout=20)
         smtp.terminate()
         smtp.wait(timeout=10)
+        servers.close()
 
 
 def away_from_a_window_edge() -> None:
@@ -103,10 +127,8 @@ def away_from_a_window_edge() -> None:
         time.sleep(60 - time.time() % 60 + 0.1)
 
 
-async def test_two_instances_behave_as_one(
-    pair: tuple[list[str], str, Path], tmp_path: Path
-) -> None:
-    (a, b), dsn, box = pair
+async def test_two_instances_behave_as_one(pair: Pair, tmp_path: Path) -> None:
+    (a, b), dsn, box = pair.bases, pair.dsn, pair.box
     async with httpx.AsyncClient(timeout=20) as http:
 
         def client(number: int) -> dict[str, str]:
@@ -184,6 +206,15 @@ async def test_two_instances_behave_as_one(
         assert await rollup_tables(connection) == folded
     finally:
         await connection.close()
+    if pair.replicated:  # the same figures, read on the replica
+        kpis = f"{b}/api/v1/surveys/nps-empathy/kpis?include_flagged=true"
+
+        async def replica_has_all() -> bool:
+            async with httpx.AsyncClient(timeout=20) as http:
+                got = await http.get(kpis, headers={"Authorization": f"Bearer {key}"})
+            return got.json()["n"] == 30 and got.headers["x-read-from"] == "replica"
+
+        assert await wait_for(replica_has_all, 20)
 
     # 5. Each instance logs JSON lines; every request's line carries its request id.
     log = (tmp_path / "a" / "server.log").read_text().splitlines()

@@ -5,15 +5,8 @@ transactions land on different server connections."""
 from __future__ import annotations
 
 import asyncio
-import os
-import shutil
-import socket
-import subprocess
-import tempfile
-import time
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
-from urllib.parse import parse_qs, urlsplit, urlunsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import httpx
@@ -25,68 +18,23 @@ from survey_service.apikeys.service import create_key
 from survey_service.app import create_app
 from survey_service.reporting.rollups import fold_all
 from survey_service.settings import Settings
-from tests.helpers import free_port
-
-INI = """[databases]
-* = host={host} port={port}
-
-[pgbouncer]
-listen_addr = 127.0.0.1
-listen_port = {listen}
-auth_type = trust
-auth_file = {folder}/users.txt
-pool_mode = transaction
-default_pool_size = 4
-max_client_conn = 100
-ignore_startup_parameters = extra_float_digits
-unix_socket_dir =
-logfile = {folder}/pgbouncer.log
-"""
+from tests.helpers import running
+from tests.servers import pgbouncer
 
 
 @pytest.fixture(scope="module")
-def pgbouncer(server_dsn: str) -> Iterator[tuple[str, int]]:
-    """pgbouncer (transaction pooling, 4 server connections) in front of the test server."""
-    binary = shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"
-    if not Path(binary).exists():
-        if os.environ.get("CI"):
-            pytest.fail("pgbouncer is missing: apt-get install pgbouncer")
-        pytest.skip("pgbouncer is not installed (apt-get install pgbouncer)")
-    parts = urlsplit(server_dsn)
-    host = parse_qs(parts.query).get("host", [parts.hostname or "127.0.0.1"])[0]
-    folder = Path(tempfile.mkdtemp(prefix="pgb"))
-    listen = free_port()
-    ini = folder / "pgbouncer.ini"
-    ini.write_text(INI.format(host=host, port=parts.port or 5432, listen=listen, folder=folder))
-    (folder / "users.txt").write_text('"postgres" ""\n')
-    command = [binary, str(ini)]
-    if os.geteuid() == 0:  # pgbouncer refuses to run as root: run it as the server's user
-        # (the embedded server's socket folder belongs to it), else as postgres.
-        user = Path(host).owner() if host.startswith("/") else "postgres"
-        shutil.chown(folder, user)
-        for path in folder.iterdir():
-            shutil.chown(path, user)
-        command = ["runuser", "-u", user, "--", *command]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", listen), 0.2).close()
-            break
-        except OSError:
-            time.sleep(0.05)
-    yield str(folder), listen
-    process.terminate()
-    process.wait(timeout=10)
-    shutil.rmtree(folder, ignore_errors=True)
+def pgbouncer_port(server_dsn: str) -> Iterator[int]:
+    """pgbouncer in front of the test server."""
+    with pgbouncer(server_dsn) as port:
+        yield port
 
 
 @pytest.fixture
 async def pooled_app(
-    pgbouncer: tuple[str, int], settings: Settings, database_url: str, db: asyncpg.Connection
+    pgbouncer_port: int, settings: Settings, database_url: str, db: asyncpg.Connection
 ) -> AsyncIterator[Litestar]:
     """The app with DATABASE_URL on pgbouncer, migrations on the direct connection."""
-    _, port = pgbouncer
+    port = pgbouncer_port
     parts = urlsplit(database_url)
     through = urlunsplit(parts._replace(netloc=f"postgres@127.0.0.1:{port}", query=""))
     app = create_app(
@@ -98,20 +46,8 @@ async def pooled_app(
             db_pool_max=8,  # more client connections than pgbouncer has server ones
         )
     )
-    started, stop = asyncio.Event(), asyncio.Event()
-
-    async def run() -> None:
-        async with app.lifespan():
-            started.set()
-            await stop.wait()
-
-    task = asyncio.create_task(run())
-    await asyncio.wait([task, asyncio.create_task(started.wait())], return_when="FIRST_COMPLETED")
-    if task.done():
-        task.result()
-    yield app
-    stop.set()
-    await task
+    async with running(app):
+        yield app
 
 
 async def test_everything_works_through_pgbouncer_in_transaction_mode(

@@ -142,7 +142,7 @@ def kiosk_app(app: Litestar, settings: Settings) -> Litestar:
 
 def with_pin(app: Litestar, settings: Settings, pin: str) -> Litestar:
     other = create_app(msgspec.structs.replace(settings, kiosk_pin=pin))
-    for name in ("surveys", "links", "db"):
+    for name in ("surveys", "links", "db", "limits"):
         other.state[name] = app.state[name]
     return other
 

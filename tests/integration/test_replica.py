@@ -6,14 +6,10 @@ a replica that lags too far, or is stopped, sends reads back to the primary."""
 from __future__ import annotations
 
 import asyncio
-import logging
-import shutil
-import subprocess
 import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import asyncpg
 import httpx
@@ -25,58 +21,15 @@ from survey_service.apikeys.service import create_key
 from survey_service.app import create_app
 from survey_service.reporting.rollups import fold_all
 from survey_service.settings import Settings
-from tests.helpers import free_port
-
-
-class Cluster:
-    """A primary (pgserver) and a streaming replica of it, run as the server's own user."""
-
-    def __init__(self, folder: Path) -> None:
-        import pgserver
-
-        logging.getLogger("pgserver").setLevel(logging.WARNING)
-        self.primary = pgserver.get_server(folder / "primary", cleanup_mode="stop")
-        self.primary_dsn: str = self.primary.get_uri()
-        self.bin = Path(pgserver.__file__).parent / "pginstall" / "bin"
-        self.user: str | None = self.primary.system_user  # set when we are root
-        self.data = folder / "replica"
-        self.sockets = folder / "replica-sockets"
-        self.port = free_port()
-        for path in (folder, self.sockets):
-            path.mkdir(exist_ok=True)
-            if self.user:
-                shutil.chown(path, self.user)
-        host = parse_qs(urlsplit(self.primary_dsn).query)["host"][0]
-        self.run("pg_basebackup", "-h", host, "-U", "postgres", "-D", str(self.data), "-R")
-        assert (self.data / "standby.signal").exists()  # a standby, streaming from the primary
-        self.start()
-        self.replica_dsn = f"postgresql://postgres@/postgres?host={self.sockets}&port={self.port}"
-
-    def run(self, tool: str, *args: str) -> None:
-        command = [str(self.bin / tool), *args]
-        if self.user:
-            command = ["runuser", "-u", self.user, "--", *command]
-        done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
-        assert done.returncode == 0, done.stderr[-2000:]
-
-    def start(self) -> None:
-        options = f"-p {self.port} -k {self.sockets} -c listen_addresses=''"
-        log = str(self.data / "replica.log")
-        self.run("pg_ctl", "-D", str(self.data), "-o", options, "-l", log, "-w", "start")
-
-    def stop(self) -> None:
-        self.run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
+from tests.helpers import running
+from tests.servers import Cluster
 
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[Cluster]:
-    folder = Path(tempfile.mkdtemp(prefix="ssrep", dir="/tmp"))
-    made = Cluster(folder)
+    made = Cluster(Path(tempfile.mkdtemp(prefix="ssrep", dir="/tmp")))
     yield made
-    if (made.data / "postmaster.pid").exists():
-        made.stop()
-    made.primary.cleanup()
-    shutil.rmtree(folder, ignore_errors=True)
+    made.close()
 
 
 @pytest.fixture
@@ -89,20 +42,8 @@ async def replicated_app(cluster: Cluster, settings: Settings) -> AsyncIterator[
             replica_max_lag_seconds=1.0,
         )
     )
-    started, stop = asyncio.Event(), asyncio.Event()
-
-    async def run() -> None:
-        async with app.lifespan():
-            started.set()
-            await stop.wait()
-
-    task = asyncio.create_task(run())
-    await asyncio.wait([task, asyncio.create_task(started.wait())], return_when="FIRST_COMPLETED")
-    if task.done():
-        task.result()
-    yield app
-    stop.set()
-    await task
+    async with running(app):
+        yield app
 
 
 async def on_replica(cluster: Cluster, sql: str) -> Any:
