@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from survey_service.errors import SettingsError
-from survey_service.settings import Settings
+from survey_service.settings import Settings, load_secret_key
 
 if TYPE_CHECKING:
     from survey_service.db import Database
@@ -30,29 +30,64 @@ def _settings() -> Settings:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    import os
+
+    import msgspec
     import uvicorn
 
     from survey_service.app import create_app
     from survey_service.lib.logs import logging_config
+    from survey_service.settings import env_name
 
     settings = _settings()
-    if args.host or args.port:
-        import msgspec
-
-        settings = msgspec.structs.replace(
-            settings, host=args.host or settings.host, port=args.port or settings.port
-        )
+    settings = msgspec.structs.replace(
+        settings,
+        host=args.host or settings.host,
+        port=args.port or settings.port,
+        workers=args.workers or settings.workers,
+    )
     base = settings.base_url
     slugs = ", ".join(f"{base}/s/{p.stem}" for p in sorted(Path(settings.forms_dir).glob("*.toml")))
-    print(f"survey-service on {base}\n  forms: {slugs}\n  API docs: {base}/schema\n", flush=True)
-    uvicorn.run(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        log_config=logging_config(settings.log_level, settings.log_format),
-        access_log=False,  # the service logs each request itself, with its request id
-        proxy_headers=False,  # client IPs come from the socket unless a proxy is configured
+    print(
+        f"survey-service on {base} ({settings.worker_count} worker process(es))\n"
+        f"  forms: {slugs}\n  API docs: {base}/schema\n",
+        flush=True,
     )
+    options: dict[str, Any] = {
+        "host": settings.host,
+        "port": settings.port,
+        "log_config": logging_config(settings.log_level, settings.log_format),
+        "access_log": False,  # the service logs each request itself, with its request id
+        "proxy_headers": False,  # client IPs come from the socket unless a proxy is configured
+    }
+    if settings.worker_count == 1:
+        uvicorn.run(create_app(settings), **options)
+        return 0
+    # Several processes: each builds its app from the environment, so this process hands
+    # them what it decided (address, workers, and the embedded server it starts for all).
+    embedded = None
+    if settings.database_url is None:
+        from survey_service.db.engine import start_embedded, stop_embedded
+
+        dsn, embedded = start_embedded(settings.data_dir)
+        os.environ["DATABASE_URL"] = dsn
+    load_secret_key(settings)  # created once here, not raced by the workers
+    for field, value in (
+        ("host", settings.host),
+        ("port", settings.port),
+        ("workers", settings.worker_count),
+    ):
+        os.environ[env_name(field)] = str(value)
+    try:
+        uvicorn.run(
+            "survey_service.app:create_app",
+            factory=True,
+            workers=settings.worker_count,
+            **options,
+        )
+    finally:
+        if embedded is not None:
+            stop_embedded(embedded)
     return 0
 
 
@@ -303,6 +338,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the HTTP service (applies migrations first)")
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
+    serve.add_argument(
+        "--workers", type=int, help="processes (default SURVEY_WORKERS, else one per CPU)"
+    )
     serve.set_defaults(func=_serve)
     commands.add_parser("migrate", help="apply pending database migrations").set_defaults(
         func=_migrate

@@ -77,8 +77,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     limit_store: LimitStore | None = None
     """Where rate-limit counters live: ``memory`` (this process only), ``redis`` (needs
     ``redis_url``) or ``postgres`` (an UNLOGGED table in the service's database). Unset:
-    ``redis`` when ``redis_url`` is set, else ``memory``. Several instances need one of the
-    shared two, or each allows the full limit."""
+    ``redis`` when ``redis_url`` is set, else ``memory`` for one process and ``postgres``
+    for several (``workers``). Several instances need one of the shared two, or each
+    allows the full limit."""
 
     catalog_refresh_seconds: Annotated[float, msgspec.Meta(gt=0, le=3600)] = 10.0
     """How often an instance checks whether another one made a new survey version
@@ -95,6 +96,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
 
     port: Port = 8000
     """TCP port that ``survey-service serve`` binds."""
+
+    workers: PositiveInt | None = None
+    """Processes ``survey-service serve`` runs (each with its own pool of ``db_pool_max``
+    connections). Unset: one per CPU. Periodic jobs are safe in every process; with more
+    than one, rate limits need a shared ``limit_store`` (the default becomes
+    ``postgres`` when no Redis is configured)."""
 
     public_url: str | None = None
     """Base URL customers reach (e.g. ``https://survey.example.com``); default http://host:port."""
@@ -188,11 +195,21 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """One log line per request (method, route template, status, milliseconds)."""
 
     @property
+    def worker_count(self) -> int:
+        """``workers``, its default resolved."""
+        return self.workers or os.cpu_count() or 1
+
+    @property
     def counter_store(self) -> LimitStore:
-        """``limit_store``, its default resolved."""
+        """``limit_store``, its default resolved: Redis when configured; else this
+        process's memory for one process, PostgreSQL (shared) for several."""
         if self.limit_store is not None:
             return self.limit_store
-        return "redis" if self.redis_url else "memory"
+        if self.redis_url:
+            return "redis"
+        # ``serve`` sets ``workers`` for the processes it starts; an app built in-process
+        # (tests, another ASGI server) is one process unless told otherwise.
+        return "memory" if (self.workers or 1) == 1 else "postgres"
 
     @property
     def smtp(self) -> SmtpSettings | None:

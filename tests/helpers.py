@@ -32,8 +32,9 @@ def free_port() -> int:
 
 def start_service(env: dict[str, str], log: Path) -> tuple[subprocess.Popen[bytes], str]:
     """``survey-service serve`` as a real process with ``env`` on top of this one's (on a
-    free port unless ``SURVEY_PORT`` is given), ready to answer: (process, base URL)."""
-    env = {**os.environ, "SURVEY_PORT": str(free_port()), **env}
+    free port unless ``SURVEY_PORT`` is given; one process unless ``SURVEY_WORKERS`` is
+    given), ready to answer: (process, base URL)."""
+    env = {**os.environ, "SURVEY_PORT": str(free_port()), "SURVEY_WORKERS": "1", **env}
     with log.open("w") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "survey_service", "serve"],

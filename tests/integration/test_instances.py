@@ -262,3 +262,42 @@ async def wait_for(check: object, seconds: float) -> bool:
             return True
         await asyncio.sleep(0.2)
     return False
+
+
+async def test_serve_with_two_workers(own_database: str, tmp_path: Path) -> None:
+    """``serve --workers 2``: two processes answer on one port, share the limits (in
+    PostgreSQL by default), and each writes its buffered assignments on SIGTERM."""
+    import psutil
+
+    process, base = start_service(
+        {
+            "DATABASE_URL": own_database,
+            "SURVEY_WORKERS": "2",
+            "SURVEY_DATA_DIR": str(tmp_path),
+            "SURVEY_SECRET_KEY": secrets.token_urlsafe(32),
+            "SURVEY_SUBMIT_LIMIT_PER_IP": str(CLIENT_LIMIT),
+            "SURVEY_ASSIGNMENT_FLUSH_SECONDS": "30",  # only shutdown writes them
+        },
+        tmp_path / "server.log",
+    )
+    try:
+        children = psutil.Process(process.pid).children()
+        # (multiprocessing's resource tracker is a child too)
+        workers = [c for c in children if "resource_tracker" not in " ".join(c.cmdline())]
+        assert len(workers) == 2
+        async with httpx.AsyncClient(timeout=20) as http:
+            away_from_a_window_edge()
+            served = await asyncio.gather(
+                *(http.get(f"{base}/api/v1/surveys/nps-empathy") for _ in range(2 * CLIENT_LIMIT))
+            )
+        assert sorted(r.status_code for r in served) == [200] * CLIENT_LIMIT + [429] * CLIENT_LIMIT
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    assert not any(w.is_running() and w.status() != psutil.STATUS_ZOMBIE for w in workers)
+    connection = await asyncpg.connect(own_database)
+    try:
+        assert await connection.fetchval("SELECT count(*) FROM assignment") == CLIENT_LIMIT
+        assert await connection.fetchval("SELECT count(*) FROM rate_window") >= 1
+    finally:
+        await connection.close()
