@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -103,6 +105,18 @@ def _counter(settings: Settings, db: Database) -> Counter:
     return MemoryCounter()
 
 
+SERVE_PID = "SURVEY_SERVE_PID"
+"""Set by ``survey-service serve`` for its worker processes: the supervisor's pid."""
+
+
+def _exit_if_orphaned(parent: int) -> None:
+    """A worker whose supervisor died (SIGKILL, OOM) shuts itself down gracefully rather
+    than serve on unsupervised, holding the port."""
+    if os.getppid() != parent:
+        log.warning("the serving process %d is gone; shutting down", parent)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
 @asynccontextmanager
 async def _lifespan(app: Litestar) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
@@ -141,6 +155,13 @@ async def _lifespan(app: Litestar) -> AsyncIterator[None]:
     ]
     if isinstance(counter, PostgresCounter):
         jobs.append(Periodic(counter.prune, PRUNE_SECONDS, "rate-window-prune"))
+    if SERVE_PID in os.environ:
+        supervisor = int(os.environ[SERVE_PID])
+
+        async def watch() -> None:
+            _exit_if_orphaned(supervisor)
+
+        jobs.append(Periodic(watch, 1.0, "parent-watch"))
     try:
         outcomes, current = await sync_definitions(db, [form.definition for form in forms])
         for outcome in outcomes:

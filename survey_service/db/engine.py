@@ -143,7 +143,7 @@ def embedded_dsn(data_dir: str) -> str:
 def stop_embedded(server: Any) -> None:
     """Leave the embedded server: stop it when no other live process uses it.
 
-    Called on shutdown rather than left to pgserver's exit hook: uvicorn re-raises SIGTERM
+    Called on shutdown rather than left to pgserver's exit hook: ASGI servers re-raise SIGTERM
     after a graceful shutdown, so exit hooks never run under docker, systemd or ``kill``.
     """
     server._cleanup()

@@ -51,7 +51,7 @@ class _TextFormatter(logging.Formatter):
 
 
 def logging_config(level: str, style: str) -> dict[str, Any]:
-    """A ``logging.config.dictConfig`` for the service and uvicorn's own loggers."""
+    """A ``logging.config.dictConfig`` for the service and its HTTP server's loggers."""
     formatter: dict[str, Any] = (
         {"()": JsonFormatter}
         if style == "json"
@@ -60,7 +60,7 @@ def logging_config(level: str, style: str) -> dict[str, Any]:
     handler = {"class": "logging.StreamHandler", "formatter": "main", "stream": "ext://sys.stderr"}
     loggers = {
         name: {"handlers": ["main"], "level": level, "propagate": False}
-        for name in ("survey_service", "uvicorn", "uvicorn.error", "uvicorn.access")
+        for name in ("survey_service", "_granian", "granian.access")
     }
     return {
         "version": 1,

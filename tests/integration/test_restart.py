@@ -20,6 +20,7 @@ from typing import Any
 
 import asyncpg
 import httpx
+import psutil
 import pytest
 
 from tests.helpers import free_port, start_service
@@ -217,7 +218,11 @@ def test_a_killed_service_leaves_no_response_without_its_assignment(
     process, base = serve(dsn, tmp_path, SURVEY_ASSIGNMENT_FLUSH_SECONDS="60")
     with Load(base) as load:
         assert wait_until(lambda: load.statuses[201] >= 50, 30)
+        # The worker holds the buffers: kill it and its supervisor, as a crash would.
+        workers = psutil.Process(process.pid).children()
         process.send_signal(signal.SIGKILL)
+        for worker in workers:
+            worker.kill()
         process.wait(timeout=10)
     assert load.acknowledged >= 50
     orphans = count(
@@ -229,3 +234,25 @@ def test_a_killed_service_leaves_no_response_without_its_assignment(
     # At most the one answer in flight when the service died is stored unacknowledged.
     stored = count(dsn, "SELECT count(*) FROM response")
     assert load.acknowledged <= stored <= load.acknowledged + 1
+
+
+def test_a_worker_whose_supervisor_died_shuts_down(
+    own_postgres: tuple[Any, str], tmp_path: Path
+) -> None:
+    """SIGKILL of ``serve`` alone (an OOM kill): its worker notices and stops by itself,
+    writing what it buffered, instead of serving on unsupervised."""
+    server, _ = own_postgres
+    dsn = server.get_uri()
+    process, base = serve(dsn, tmp_path, SURVEY_ASSIGNMENT_FLUSH_SECONDS="60")
+    assert httpx.get(f"{base}/api/v1/surveys/nps-empathy").status_code == 200
+    [worker] = [
+        c
+        for c in psutil.Process(process.pid).children()
+        if "resource_tracker" not in " ".join(c.cmdline())
+    ]
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=10)
+    worker.wait(timeout=15)
+    log = (tmp_path / "server.log").read_text()
+    assert "is gone; shutting down" in log
+    assert count(dsn, "SELECT count(*) FROM assignment") == 1  # its buffer was written

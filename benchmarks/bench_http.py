@@ -1,0 +1,302 @@
+"""The HTTP figures of issue 13, each against a baseline measured in the same run.
+
+Usage (``benchmarks/run`` calls this):
+
+    .venv/bin/python benchmarks/bench_http.py [--dsn postgresql://postgres@127.0.0.1/postgres]
+        [--seconds 10] [--connections 32] [--workers 1 2]
+
+For each worker count it starts, one after the other: a bare Litestar hello-world under
+Granian (the baseline for pages: the server ``serve`` runs) and under uvicorn (for the
+choice of server), then ``survey-service serve`` on a throwaway database.
+Load comes from wrk in its own process, one connection per wrk thread so that each Lua
+state is one customer (``benchmarks/wrk/*.lua``):
+
+- form page: ``GET /s/counter-check`` (target: at least 0.6x the hello-world);
+- phone flow: GET the page, POST the answers with the CSRF cookie and field, 303
+  (target: 1,270 completed submissions/s, p99 under 50 ms, no errors);
+- JSON answers: GET a form's token, POST the answers, 201 (target: at least 1.0x a raw
+  asyncpg single-row INSERT loop into the same table, same concurrency, a pool as large as
+  the service's, run alone afterwards).
+
+Rows stored are counted against acknowledged submissions (wrk stops with up to one request
+per connection in flight, whose row may be stored unacknowledged). Resident memory of each
+service process is read at the end of its runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import psutil
+from _common import ROOT, throwaway_database
+
+HERE = Path(__file__).resolve().parent
+WRK = HERE / "wrk"
+POOL = 10  # the service's default SURVEY_DB_POOL_MAX
+
+
+BIN = Path(sys.executable).parent
+HELLO_SERVERS = {
+    "granian": lambda port, workers: [
+        str(BIN / "granian"),
+        "--interface=asgi",
+        f"--port={port}",
+        f"--workers={workers}",
+        "--log-level=warning",
+        "hello_app:app",
+    ],
+    "uvicorn": lambda port, workers: [
+        str(BIN / "uvicorn"),
+        "hello_app:app",
+        f"--port={port}",
+        f"--workers={workers}",
+        "--log-level=warning",
+        "--no-access-log",
+    ],
+}
+"""The same bare app under both servers: Granian is the one ``serve`` runs (its figure is
+the baseline); uvicorn's is printed for the choice."""
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def start(
+    command: list[str], env: dict[str, str], ready: str, log: Path
+) -> subprocess.Popen[bytes]:
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            command, env={**os.environ, **env}, cwd=HERE, stdout=out, stderr=out
+        )
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(ready, timeout=1).status_code == 200:
+                time.sleep(1)  # every worker up
+                return process
+        except httpx.HTTPError:
+            pass
+        if process.poll() is not None:
+            break
+        time.sleep(0.2)
+    process.kill()
+    raise SystemExit(f"{command[0]} did not start:\n{log.read_text()[-3000:]}")
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+def wrk(url: str, scenario: str, seconds: int, connections: int) -> dict[str, Any]:
+    """Run wrk with ``common.lua`` + ``<scenario>.lua``; its JSON summary."""
+    script = Path(tempfile.mkdtemp(prefix="wrk")) / f"{scenario}.lua"
+    script.write_text((WRK / "common.lua").read_text() + (WRK / f"{scenario}.lua").read_text())
+    command = [
+        "wrk",
+        f"-t{connections}",
+        f"-c{connections}",
+        f"-d{seconds}s",
+        "--timeout",
+        "10s",
+        "-s",
+        str(script),
+        url,
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, check=True)
+    shutil.rmtree(script.parent)
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    result["per_second"] = result["completed"] / result["seconds"]
+    return result
+
+
+async def count(dsn: str, slug: str) -> int:
+    connection = await asyncpg.connect(dsn)
+    try:
+        value: int = await connection.fetchval(
+            "SELECT count(*) FROM response r JOIN survey s ON s.id = r.survey_id WHERE s.slug = $1",
+            slug,
+        )
+        return value
+    finally:
+        await connection.close()
+
+
+async def raw_inserts(dsn: str, seconds: float, concurrency: int) -> float:
+    """Single-row INSERTs like the service's into ``response``, committed one by one."""
+    pool = await asyncpg.create_pool(dsn, min_size=POOL, max_size=POOL)
+    assert pool is not None
+    ids = await pool.fetchrow(
+        "SELECT s.id, s.current_version_id FROM survey s WHERE slug = 'nps-empathy'"
+    )
+    assert ids is not None
+    sql = (
+        "INSERT INTO response (survey_id, survey_version_id, token_nonce, variant, channel,"
+        " language, metadata, answers, nps, flags) VALUES ($1, $2, $3, NULL, 'api', 'en',"
+        " '{}', $4, 9, '{}') ON CONFLICT (survey_id, token_nonce) DO NOTHING RETURNING id"
+    )
+    done = 0
+    deadline = time.monotonic() + seconds
+
+    async def worker() -> None:
+        nonlocal done
+        while time.monotonic() < deadline:
+            await pool.fetchval(sql, ids[0], ids[1], uuid.uuid4(), '{"recommend": 9}')
+            done += 1
+
+    started = time.monotonic()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    elapsed = time.monotonic() - started
+    await pool.close()
+    return done / elapsed
+
+
+def rss_mb(process: subprocess.Popen[bytes]) -> list[float]:
+    """Resident memory of the service's processes (its workers when it has several)."""
+    parent = psutil.Process(process.pid)
+    children = [c for c in parent.children() if "resource_tracker" not in " ".join(c.cmdline())]
+    return [round(p.memory_info().rss / 2**20, 1) for p in (children or [parent])]
+
+
+def line(name: str, figure: str, p50: float | None, p99: float | None, extra: str = "") -> None:
+    lat = f"p50 {p50:6.1f} ms  p99 {p99:6.1f} ms" if p50 is not None and p99 is not None else ""
+    print(f"  {name:<34} {figure:>16}  {lat:<30} {extra}", flush=True)
+
+
+def verdict(ratio: float, target: float) -> str:
+    return f"ratio {ratio:5.2f} (target {target}: {'met' if ratio >= target else 'NOT met'})"
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--dsn", default=os.environ.get("TEST_DATABASE_URL"))
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is missing: apt-get install wrk")
+    c, seconds = args.connections, args.seconds
+    logs = Path(tempfile.mkdtemp(prefix="bench-http"))
+    print(f"{os.cpu_count()} CPUs, {c} connections, {seconds} s per run; logs in {logs}")
+    async with throwaway_database(args.dsn) as dsn:
+        raw_rate = None
+        for workers in args.workers:
+            print(f"\n{workers} worker process(es)")
+            hellos = {}
+            for server, command in HELLO_SERVERS.items():
+                port = free_port()
+                hello = start(
+                    command(port, workers),
+                    {},
+                    f"http://127.0.0.1:{port}/hello",
+                    logs / f"hello-{server}-{workers}.log",
+                )
+                try:
+                    hellos[server] = wrk(f"http://127.0.0.1:{port}/hello", "page", seconds, c)
+                finally:
+                    stop(hello)
+                result = hellos[server]
+                line(
+                    f"bare Litestar GET /hello, {server}",
+                    f"{result['per_second']:,.0f} req/s",
+                    result["p50_ms"],
+                    result["p99_ms"],
+                )
+            bare = hellos["granian"]  # the server `serve` runs
+
+            port = free_port()
+            service = start(
+                [str(BIN / "survey-service"), "serve"],
+                {
+                    "DATABASE_URL": dsn,
+                    "SURVEY_PORT": str(port),
+                    "SURVEY_WORKERS": str(workers),
+                    "SURVEY_FORMS_DIR": str(ROOT / "forms"),
+                    "SURVEY_DATA_DIR": str(logs / "data"),
+                    "SURVEY_SECRET_KEY": "b" * 40,
+                    "SURVEY_ACCESS_LOG": "false",
+                    "SURVEY_LOG_LEVEL": "WARNING",
+                    # abuse limits far above the load: this measures the work, not the 429s
+                    "SURVEY_SUBMIT_LIMIT_PER_IP": "100000000",
+                    "SURVEY_SUBMIT_LIMIT_PER_SURVEY": "100000000",
+                },
+                f"http://127.0.0.1:{port}/health/ready",
+                logs / f"service-{workers}.log",
+            )
+            base = f"http://127.0.0.1:{port}"
+            try:
+                page = wrk(f"{base}/s/counter-check", "page", seconds, c)
+                line(
+                    "form page GET /s/counter-check",
+                    f"{page['per_second']:,.0f} req/s",
+                    page["p50_ms"],
+                    page["p99_ms"],
+                    verdict(page["per_second"] / bare["per_second"], 0.6),
+                )
+                before = await count(dsn, "counter-check")
+                flow = wrk(f"{base}/s/counter-check", "phone_flow", seconds, c)
+                stored = await count(dsn, "counter-check") - before
+                errors = flow["failed"] + flow["socket_errors"]
+                line(
+                    "phone flow (GET + POST, 303)",
+                    f"{flow['per_second']:,.0f} sub/s",
+                    flow["p50_ms"],
+                    flow["p99_ms"],
+                    f"{verdict(flow['per_second'] / 12.7 / 100, 1.0)} of 100x LimeSurvey's"
+                    f" 12.7/s; errors {errors}; stored {stored} for {flow['completed']}"
+                    " acknowledged",
+                )
+                before = await count(dsn, "nps-empathy")
+                answers = wrk(base, "json_answers", seconds, c)
+                stored = await count(dsn, "nps-empathy") - before
+                line(
+                    "JSON answers (GET token + POST, 201)",
+                    f"{answers['per_second']:,.0f} created/s",
+                    answers["p50_ms"],
+                    answers["p99_ms"],
+                    f"errors {answers['failed'] + answers['socket_errors']}; stored {stored}"
+                    f" for {answers['completed']} acknowledged",
+                )
+                memory = rss_mb(service)
+                line("resident memory per process", f"{memory} MB", None, None)
+            finally:
+                stop(service)
+            if raw_rate is None:
+                raw_rate = await raw_inserts(dsn, seconds, c)
+                line(
+                    f"raw asyncpg INSERT loop (pool {POOL})", f"{raw_rate:,.0f} rows/s", None, None
+                )
+            line(
+                "JSON answers against raw INSERTs",
+                f"{answers['per_second']:,.0f} / {raw_rate:,.0f}",
+                None,
+                None,
+                verdict(answers["per_second"] / raw_rate, 1.0),
+            )
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
