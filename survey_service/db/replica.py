@@ -19,7 +19,7 @@ from typing import TypeVar
 
 import asyncpg
 
-from survey_service.db.engine import Database
+from survey_service.db.engine import Database, PooledConnection
 from survey_service.errors import database_unavailable
 from survey_service.lib.freshness import READ_SOURCE, ReadSource
 
@@ -48,6 +48,7 @@ async def open_replica(dsn: str, *, pool_max: int, transaction_pooler: bool) -> 
     must not stop the service: reads go to the primary meanwhile)."""
     pool = await asyncpg.create_pool(
         dsn,
+        connection_class=PooledConnection,
         min_size=0,
         max_size=pool_max,
         statement_cache_size=0 if transaction_pooler else 100,
