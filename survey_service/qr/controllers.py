@@ -134,7 +134,7 @@ async def short_link(
     settings: NamedDependency[Settings],
     links: NamedDependency[LinkService],
     code: FromPath[str],
-) -> Template:
+) -> Template | Response[bytes]:
     """A QR code's short link: the form with the link's channel and signed metadata."""
     link = await links.resolve(code)
     if link is None:

@@ -20,7 +20,7 @@ from survey_service.settings import Settings
 from survey_service.surveys.abuse import HONEYPOT_FIELD
 from survey_service.surveys.definitions import pick_language
 from survey_service.surveys.serving import SurveyService
-from survey_service.web.pages import form_page, notice, thanks_page
+from survey_service.web.pages import blank_form_page, form_page, notice, thanks_page
 from survey_service.web.security import client_of
 
 __all__ = ["COOKIE_PATH", "FORM_BODY_LIMIT", "SurveyPages", "serve_form"]
@@ -40,7 +40,7 @@ async def serve_form(
     slug: str,
     params: dict[str, str],
     single_use_nonce: bytes | None = None,
-) -> Template:
+) -> Template | Response[bytes]:
     """The form page for ``slug`` with link parameters ``params`` (from the query string or
     a short link). The browser keeps its form in a cookie so a reload keeps the variant."""
     accept = request.headers.get("accept-language")
@@ -77,6 +77,8 @@ async def serve_form(
         and params.get(q.id, "").isdecimal()
         and q.min <= int(params[q.id]) <= (q.max or 0)
     }
+    if not chosen:
+        return blank_form_page(request, served.survey, served.token, cookie)
     return form_page(served.survey, served.token, values=chosen, cookie=cookie)
 
 
@@ -93,7 +95,7 @@ class SurveyPages(Controller):
         surveys: NamedDependency[SurveyService],
         settings: NamedDependency[Settings],
         slug: FromPath[str],
-    ) -> Template:
+    ) -> Template | Response[bytes]:
         """Render the form; a link's ``t=`` or this browser's cookie keeps its assignment."""
         return await serve_form(
             request, surveys, settings, slug, dict(request.query_params.items())

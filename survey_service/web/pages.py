@@ -3,16 +3,23 @@
 
 from __future__ import annotations
 
+import html
+import re
+from typing import Any
 from urllib.parse import urlencode
 
+from litestar import Request, Response
 from litestar.datastructures import Cookie
+from litestar.enums import MediaType
 from litestar.response import Template
+from litestar.utils.scope.state import ScopeState
 
 from survey_service.lib.i18n import LANGUAGE_NAMES, ui_text
+from survey_service.lib.templates import environment
 from survey_service.surveys.definitions import SurveyDefinition
 from survey_service.surveys.serving import SurveyView
 
-__all__ = ["NO_STORE", "form_page", "notice", "thanks_page"]
+__all__ = ["NO_STORE", "blank_form_page", "form_page", "notice", "thanks_page"]
 
 NO_STORE = {"Cache-Control": "no-store"}
 
@@ -60,6 +67,26 @@ def thanks_page(
     )
 
 
+def _form_context(
+    survey: SurveyView, token: str, errors: dict[str, str], values: dict[str, str]
+) -> dict[str, Any]:
+    base = f"/s/{survey.slug}"
+    return {
+        "lang": survey.language,
+        "title": survey.title,
+        "survey": survey,
+        "token": token,
+        "action": base,
+        "errors": errors,
+        "values": values,
+        "t": ui_text(survey.language),
+        "language_names": LANGUAGE_NAMES,
+        "lang_urls": {
+            code: f"{base}?{urlencode({'lang': code, 't': token})}" for code in survey.languages
+        },
+    }
+
+
 def form_page(
     survey: SurveyView,
     token: str,
@@ -71,24 +98,48 @@ def form_page(
 ) -> Template:
     """The form as ``survey`` describes it, carrying ``token``; ``errors`` by question id
     and the ``values`` to keep when it is shown again."""
-    base = f"/s/{survey.slug}"
     return Template(
         template_name="form.html",
-        context={
-            "lang": survey.language,
-            "title": survey.title,
-            "survey": survey,
-            "token": token,
-            "action": base,
-            "errors": errors or {},
-            "values": values or {},
-            "t": ui_text(survey.language),
-            "language_names": LANGUAGE_NAMES,
-            "lang_urls": {
-                code: f"{base}?{urlencode({'lang': code, 't': token})}" for code in survey.languages
-            },
-        },
+        context=_form_context(survey, token, errors or {}, values or {}),
         status_code=status,
+        headers=NO_STORE,
+        cookies=[cookie] if cookie else None,
+    )
+
+
+# Placeholders that HTML escaping and URL encoding leave as they are, as they do tokens
+# (base64url and dots) and CSRF tokens (hex).
+_TOKEN, _CSRF = "tokenSLOTq7x", "csrfSLOTq7x"
+_SLOTS = re.compile(f"({_TOKEN}|{_CSRF})")
+_BLANK_PAGES: dict[tuple[str, int, str, str | None], list[str]] = {}
+_MAX_PAGES = 1024  # surveys x versions x languages x variants; cleared when full
+
+
+def _blank_page_parts(survey: SurveyView) -> list[str]:
+    key = (survey.slug, survey.version, survey.language, survey.variant)
+    parts = _BLANK_PAGES.get(key)
+    if parts is None:
+        csrf_input = f'<input type="hidden" name="_csrf_token" value="{_CSRF}" />'
+        context = {**_form_context(survey, _TOKEN, {}, {}), "csrf_input": csrf_input}
+        parts = _SLOTS.split(environment().get_template("form.html").render(context))
+        if len(_BLANK_PAGES) >= _MAX_PAGES:
+            _BLANK_PAGES.clear()
+        _BLANK_PAGES[key] = parts
+    return parts
+
+
+def blank_form_page(
+    request: Request[Any, Any, Any], survey: SurveyView, token: str, cookie: Cookie | None
+) -> Response[bytes]:
+    """:func:`form_page` with nothing chosen and no errors (every first visit), rendered
+    once per survey version, language and variant; only the token and the CSRF token
+    (which Litestar's CSRF middleware put in the request's scope) differ per visit."""
+    csrf = ScopeState.from_scope(request.scope).csrf_token
+    values = {_TOKEN: token, _CSRF: html.escape(csrf if isinstance(csrf, str) else "")}
+    body = "".join(values.get(part, part) for part in _blank_page_parts(survey))
+    return Response(
+        body.encode(),
+        media_type=MediaType.HTML,
         headers=NO_STORE,
         cookies=[cookie] if cookie else None,
     )

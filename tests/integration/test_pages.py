@@ -431,3 +431,31 @@ async def test_user_text_is_escaped_in_pages(client: httpx.AsyncClient) -> None:
     )
     assert "<img src=x" not in poster.text
     assert "&#34;&gt;&lt;img src=x onerror=1&gt;" in poster.text
+
+
+async def test_a_blank_form_is_the_page_jinja_renders_with_this_visits_tokens(
+    app: Litestar,
+) -> None:
+    """First visits get the page rendered once per version, language and variant, with
+    this visit's form token and CSRF token put in: exactly what rendering it afresh gives."""
+    from survey_service.lib.templates import environment
+    from survey_service.web.pages import _form_context
+
+    pages = []
+    for _ in range(2):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+            page = await c.get("/s/empathy-csat", headers={"Accept-Language": "es"})
+            pages.append((page, c.cookies["ss_csrf"], c.cookies["ss_empathy_csat"]))
+    (first, csrf1, token1), (second, csrf2, token2) = pages
+    assert (token1, csrf1) != (token2, csrf2)
+    for page, csrf, token in pages:
+        assert hidden(page.text, "token") == token
+        assert hidden(page.text, "_csrf_token") == csrf
+        claims = app.state.surveys.signer.verify(token)
+        version = await app.state.surveys.catalog.version(claims.survey_version_id)
+        view = app.state.surveys.view(version, claims)
+        csrf_input = f'<input type="hidden" name="_csrf_token" value="{csrf}" />'
+        context = {**_form_context(view, token, {}, {}), "csrf_input": csrf_input}
+        assert page.text == environment().get_template("form.html").render(context)
+        assert page.headers["cache-control"] == "no-store"
