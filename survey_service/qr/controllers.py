@@ -16,7 +16,6 @@ from survey_service.lib.i18n import ui_text
 from survey_service.qr.images import QrOptions, check, draw, render
 from survey_service.qr.links import LinkService
 from survey_service.qr.pages import who
-from survey_service.settings import Settings
 from survey_service.surveys.definitions import pick_language
 from survey_service.surveys.pages import serve_form
 from survey_service.surveys.serving import SurveyService, clean_metadata
@@ -63,7 +62,7 @@ class QrController(Controller):
         kind: Literal["svg", "png"],
     ) -> Response[bytes]:
         options = _options(request)
-        client = client_of(request, request.app.state.settings.proxies)
+        client = client_of(request)
         url = await links.short_url(slug, dict(request.query_params.items()), client=client)
         image = await draw(url, options, kind)
         headers = {"ETag": image.etag, "Cache-Control": _CACHE, "X-QR-Version": str(image.version)}
@@ -87,7 +86,7 @@ class QrController(Controller):
         language = pick_language(
             definition, params.get("lang"), request.headers.get("accept-language")
         )
-        client = client_of(request, request.app.state.settings.proxies)
+        client = client_of(request)
         url = await links.short_url(slug, params, client=client)
         svg = render(url, QrOptions(ec="Q", scale=10), "svg").body.decode()
         metadata = clean_metadata(definition.metadata_keys, params)
@@ -131,7 +130,6 @@ class QrController(Controller):
 async def short_link(
     request: Request[Any, Any, Any],
     surveys: NamedDependency[SurveyService],
-    settings: NamedDependency[Settings],
     links: NamedDependency[LinkService],
     code: FromPath[str],
 ) -> Template | Response[bytes]:
@@ -152,4 +150,4 @@ async def short_link(
             return notice(language, "used", 200)
         if link.expired:
             return notice(language, "expired", 410)
-    return await serve_form(request, surveys, settings, link.slug, params, link.nonce)
+    return await serve_form(request, surveys, link.slug, params, link.nonce)

@@ -14,7 +14,6 @@ from litestar.response import Stream
 from survey_service.lib.structs import Struct
 from survey_service.reporting.service import KpiParams, ReportingService, ResponsePage
 from survey_service.responses.storage import StoredResponse
-from survey_service.settings import Settings
 from survey_service.surveys.serving import SurveyService
 from survey_service.surveys.tokens import MAX_TOKEN_LENGTH
 from survey_service.web.auth import API_KEY, api_key_of, requires
@@ -43,13 +42,12 @@ class ResponseController(Controller):
         self,
         request: Request[Any, Any, Any],
         surveys: NamedDependency[SurveyService],
-        settings: NamedDependency[Settings],
         slug: FromPath[str],
         data: JSONBody[ResponseIn],
     ) -> Response[StoredResponse]:
         """Store the response: 201 the first time, 200 with the same body for a replay.
         The same abuse controls as the form: rate limits, ``too_fast``, hashed client."""
-        address = client_of(request, settings.proxies)
+        address = client_of(request)
         stored, created = await surveys.submit(
             slug, data.token, data.answers, client_address=address
         )

@@ -16,7 +16,6 @@ from litestar.response import Redirect, Template
 from survey_service.errors import AnswersRejected
 from survey_service.lib.i18n import ui_text
 from survey_service.responses.answers import coerce_form_fields
-from survey_service.settings import Settings
 from survey_service.surveys.abuse import HONEYPOT_FIELD
 from survey_service.surveys.definitions import pick_language
 from survey_service.surveys.serving import SurveyService
@@ -36,7 +35,6 @@ def _cookie_name(slug: str) -> str:
 async def serve_form(
     request: Request[Any, Any, Any],
     surveys: SurveyService,
-    settings: Settings,
     slug: str,
     params: dict[str, str],
     single_use_nonce: bytes | None = None,
@@ -65,7 +63,7 @@ async def serve_form(
         path=COOKIE_PATH,
         max_age=max(0, int(served.expires_at.timestamp() - time.time())),
         httponly=True,
-        secure=settings.base_url.startswith("https:"),
+        secure=surveys.base_url.startswith("https:"),
         samesite="lax",
     )
     # One-tap answers from an email (``?recommend=9``) come pre-selected, still to be sent:
@@ -93,20 +91,18 @@ class SurveyPages(Controller):
         self,
         request: Request[Any, Any, Any],
         surveys: NamedDependency[SurveyService],
-        settings: NamedDependency[Settings],
         slug: FromPath[str],
     ) -> Template | Response[bytes]:
-        """Render the form; a link's ``t=`` or this browser's cookie keeps its assignment."""
-        return await serve_form(
-            request, surveys, settings, slug, dict(request.query_params.items())
-        )
+        """Render the form; a link's ``t=`` or this browser's cookie keeps its assignment.
+        (One dependency only: Litestar resolves several in a task group, which costs more
+        than the rest of this handler.)"""
+        return await serve_form(request, surveys, slug, dict(request.query_params.items()))
 
     @post("/{slug:str}", request_max_body_size=FORM_BODY_LIMIT, status_code=303)
     async def submit(
         self,
         request: Request[Any, Any, Any],
         surveys: NamedDependency[SurveyService],
-        settings: NamedDependency[Settings],
         slug: FromPath[str],
         data: Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)],
     ) -> Response[Any]:
@@ -121,7 +117,7 @@ class SurveyPages(Controller):
             kind = "expired" if exc.reason == "expired" else "invalid"
             return notice(language, kind, 410 if kind == "expired" else 400, f"/s/{slug}")
         flags = surveys.flags(claims, data.get(HONEYPOT_FIELD))
-        address = client_of(request, settings.proxies)
+        address = client_of(request)
         answers = coerce_form_fields(version.definition, data)
         try:
             _, created = await surveys.store(

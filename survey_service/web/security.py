@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from typing import Any
+from typing import Any, cast
 
 from litestar import Request
 from litestar.enums import ScopeType
@@ -91,13 +91,22 @@ def is_submission(method: str, path: str) -> bool:
     return method == "GET" and path.count("/") == 4 and path.startswith("/api/v1/surveys/")
 
 
-def client_of(request: Request[Any, Any, Any], proxies: list[str]) -> str:
-    """The client's address (see :func:`survey_service.surveys.abuse.client_address`); every
-    X-Forwarded-For header line counts, so a client cannot slip its own first line in front
-    of what the proxy appended."""
-    peer = request.client.host if request.client else None
-    forwarded = ",".join(request.headers.getall("x-forwarded-for", []))
-    return client_address(peer, forwarded or None, proxies)
+_CLIENT = "survey_service.client"
+
+
+def client_of(request: Request[Any, Any, Any]) -> str:
+    """The client's address (see :func:`survey_service.surveys.abuse.client_address`), with
+    ``trusted_proxies`` from the app's settings; every X-Forwarded-For header line counts,
+    so a client cannot slip its own first line in front of what the proxy appended. Worked
+    out once per request (the client limit needs it before the handler)."""
+    state = cast(dict[str, Any], request.scope)
+    found: str | None = state.get(_CLIENT)
+    if found is None:
+        peer = request.client.host if request.client else None
+        forwarded = ",".join(request.headers.getall("x-forwarded-for", []))
+        proxies = request.app.state.settings.proxies
+        found = state[_CLIENT] = client_address(peer, forwarded or None, proxies)
+    return found
 
 
 class ClientLimit(ASGIMiddleware):
@@ -111,14 +120,13 @@ class ClientLimit(ASGIMiddleware):
 
     def __init__(self, settings: Settings) -> None:
         self.limit = settings.submit_limit_per_ip
-        self.proxies = settings.proxies
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         """Count a submission against its client; raise TooBusy past the limit."""
         if scope["type"] == ScopeType.HTTP and is_submission(scope["method"], scope["path"]):
             request: Request[Any, Any, Any] = Request(scope)
             limits: Limits = request.app.state.limits
-            client = client_of(request, self.proxies)
+            client = client_of(request)
             wait = await limits.hit("client", client, self.limit)
             if wait is not None:
                 raise TooBusy("too many submissions from this address", retry_after=wait)
