@@ -1,7 +1,11 @@
 -- Generated from survey_service/db/schema.py (DISTRIBUTED, REFERENCE, LOCAL): run once on
 -- the Citus coordinator after `survey-service migrate`, before data arrives.
 -- Local tables stay on the coordinator: rollup_state, erasure, rate_window.
+-- The fold's queue is filled by statement-level triggers on response and assignment;
+-- Citus runs triggers on distributed tables only with citus.enable_unsafe_triggers,
+-- and the queue tables are co-located so each shard's trigger writes its own shard.
 CREATE EXTENSION IF NOT EXISTS citus;
+SET citus.enable_unsafe_triggers = on;
 SELECT create_reference_table('survey');
 SELECT create_reference_table('survey_version');
 SELECT create_reference_table('api_key');
@@ -11,6 +15,8 @@ SELECT create_distributed_table('response', 'survey_id');
 SELECT create_distributed_table('assignment', 'survey_id', colocate_with => 'response');
 SELECT create_distributed_table('invitation', 'survey_id', colocate_with => 'response');
 SELECT create_distributed_table('experiment_subject', 'survey_id', colocate_with => 'response');
+SELECT create_distributed_table('response_unfolded', 'survey_id', colocate_with => 'response');
+SELECT create_distributed_table('assignment_unfolded', 'survey_id', colocate_with => 'response');
 SELECT create_distributed_table('response_rollup', 'survey_id', colocate_with => 'response');
 SELECT create_distributed_table('response_rollup_daily', 'survey_id', colocate_with => 'response');
 SELECT create_distributed_table('response_rollup_daily_totals', 'survey_id', colocate_with => 'response');

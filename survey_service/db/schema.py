@@ -110,7 +110,6 @@ ASSIGNMENT = _table(
     Column("id", BIGINT),
     *_SERVED,
     Column("created_at", TIME),
-    Column("folded", BOOL),
 )
 RESPONSE = _table(
     "response",
@@ -133,9 +132,19 @@ RESPONSE = _table(
     Column("sentiment_version", _varchar(20), null=True),
     Column("score_text_mismatch", BOOL),
     Column("created_at", TIME),
-    Column("folded", BOOL),
     Column("redacted_at", TIME, null=True),
 )
+
+
+def _unfolded(table: str) -> Table:
+    return _table(
+        f"{table}_unfolded",
+        f"the fold's queue: {table} rows the rollups do not hold yet (filled by a trigger)",
+        Column("survey_id", INT),
+        Column("id", BIGINT),
+    )
+
+
 ROLLUP_STATE = _table(
     "rollup_state",
     "settings the rollups depend on (daily_zone: the zone daily rows are kept in)",
@@ -234,6 +243,8 @@ TABLES: tuple[Table, ...] = (
     RESPONSE,
     *_rollups("response", AGGREGATE_NAMES, flagged=True),
     *_rollups("assignment", [name for name, _ in SERVED_AGGREGATES], flagged=False),
+    _unfolded("response"),
+    _unfolded("assignment"),
     ROLLUP_STATE,
     API_KEY,
     EXPERIMENT_SUBJECT,
@@ -255,6 +266,8 @@ DISTRIBUTED: tuple[str, ...] = (
     "assignment",
     "invitation",
     "experiment_subject",
+    "response_unfolded",
+    "assignment_unfolded",
     *(t.name for t in TABLES if "_rollup" in t.name),
 )
 """Hot tables: distributed by ``survey_id`` on Citus, all co-located with ``response``."""

@@ -162,7 +162,6 @@ def _branches(
     grain = _grain(q)
     branches = []
     zone = zoneinfo.ZoneInfo(q.time_zone)
-    edges = ["NOT folded"]
     edge_hours: tuple[dt.datetime | None, dt.datetime | None] = (None, None)
     if grain != "raw":
         keys = [
@@ -195,50 +194,83 @@ def _branches(
     keys = [
         f"{_group_expression(sql, g, 'raw', q.time_zone)} AS g{i}" for i, g in enumerate(q.group_by)
     ]
-    where = raw_conditions(sql, q, flagged=flagged)
-    if grain == "hourly":  # parameters in text order: the raw branch comes second
-        if edge_hours[0]:
-            edges.append(f"created_at < {sql.param(edge_hours[0])}")
-        if edge_hours[1]:
-            edges.append(f"created_at >= {sql.param(edge_hours[1])}")
-    if grain != "raw":
-        where.append(f"({' OR '.join(edges)})")
+    raw = " AND ".join(raw_conditions(sql, q, flagged=flagged))
     columns = ", ".join([*keys, *(f"{expr} AS {name}" for name, expr in aggregates)])
-    branches.append(f"SELECT {columns} FROM {table} WHERE {' AND '.join(where)}")
+    if grain == "raw":
+        branches.append(f"SELECT {columns} FROM {table} WHERE {raw}")
+    else:
+        branches.append(f"SELECT {columns} FROM {unfolded_rows(table)} WHERE {raw}")
+        edges = _edges(sql, "created_at", edge_hours)
+        if edges:  # folded rows in the partial hours at the window's edges
+            branches.append(
+                f"SELECT {columns} FROM {table} WHERE {raw} AND ({edges})"
+                f" AND NOT {_queued(table, table)}"
+            )
     if table == "assignment":
-        branches.append(_answered_branch(sql, q, keys, grain, edge_hours))
+        branches += _answered_branches(sql, q, keys, grain, edge_hours)
     return branches
 
 
-def _answered_branch(
+def unfolded_rows(table: str, alias: str | None = None) -> str:
+    """The rows of ``table`` the rollups do not hold yet (listed in ``<table>_unfolded``),
+    as a subquery named ``alias`` (default: the table's name): driven by the small queue,
+    never a scan of the table."""
+    return (
+        f"(SELECT t.* FROM {table}_unfolded u JOIN {table} t"
+        f" ON t.survey_id = u.survey_id AND t.id = u.id) AS {alias or table}"
+    )
+
+
+def _queued(table: str, alias: str) -> str:
+    """Whether the ``alias`` row of ``table`` is still waiting for the fold."""
+    return (
+        f"EXISTS (SELECT 1 FROM {table}_unfolded u"
+        f" WHERE u.survey_id = {alias}.survey_id AND u.id = {alias}.id)"
+    )
+
+
+def _edges(
+    sql: SqlBuilder, column: str, edge_hours: tuple[dt.datetime | None, dt.datetime | None]
+) -> str:
+    """``column`` in a partial hour before or after the hourly rollup branch's hours."""
+    edges = []
+    if edge_hours[0]:
+        edges.append(f"{column} < {sql.param(edge_hours[0])}")
+    if edge_hours[1]:
+        edges.append(f"{column} >= {sql.param(edge_hours[1])}")
+    return " OR ".join(edges)
+
+
+def _answered_branches(
     sql: SqlBuilder,
     q: AggregateQuery,
     keys: list[str],
     grain: str,
     edge_hours: tuple[dt.datetime | None, dt.datetime | None],
-) -> str:
+) -> list[str]:
     """Answers the rollups do not hold yet, as rows of the assignments they answer (``keys``:
-    the raw branch's group expressions; n 0,
-    answered 1): responses not folded, and those whose form was served in a partial hour at
-    the window's edges (their fold went to an hour the rollup branch does not read). The
-    response rate is a cohort by serving time: of the forms served in the window, the share
-    answered, whenever the answer came."""
-    pick = []
-    if grain != "raw":
-        pick = ["NOT r.folded"]
-        if edge_hours[0]:
-            pick.append(f"a.created_at < {sql.param(edge_hours[0])}")
-        if edge_hours[1]:
-            pick.append(f"a.created_at >= {sql.param(edge_hours[1])}")
-    inner = (
-        "SELECT a.* FROM assignment a JOIN response r"
-        " ON r.survey_id = a.survey_id AND r.token_nonce = a.token_nonce"
-        f" WHERE a.survey_id = ANY({sql.param(q.survey_ids)})"
-        + (f" AND ({' OR '.join(pick)})" if pick else "")
+    the raw branch's group expressions; n 0, answered 1): responses not folded, and those
+    whose form was served in a partial hour at the window's edges (their fold went to an
+    hour the rollup branch does not read). The response rate is a cohort by serving time:
+    of the forms served in the window, the share answered, whenever the answer came."""
+    surveys = sql.param(q.survey_ids)
+    answered = (
+        "JOIN assignment a ON a.survey_id = r.survey_id AND a.token_nonce = r.token_nonce"
+        f" WHERE a.survey_id = ANY({surveys})"
     )
-    where = raw_conditions(sql, q, flagged=False)
+    if grain == "raw":
+        inners = [f"SELECT a.* FROM response r {answered}"]
+    else:
+        inners = [f"SELECT a.* FROM {unfolded_rows('response', 'r')} {answered}"]
+        edges = _edges(sql, "a.created_at", edge_hours)
+        if edges:
+            inners.append(
+                f"SELECT a.* FROM response r {answered} AND ({edges})"
+                f" AND NOT {_queued('response', 'r')}"
+            )
+    where = " AND ".join(raw_conditions(sql, q, flagged=False))
     columns = ", ".join([*keys, "0 AS n", "1 AS answered"])
-    return f"SELECT {columns} FROM ({inner}) AS assignment WHERE {' AND '.join(where)}"
+    return [f"SELECT {columns} FROM ({inner}) AS assignment WHERE {where}" for inner in inners]
 
 
 def raw_conditions(sql: SqlBuilder, q: AggregateQuery, *, flagged: bool = True) -> list[str]:
@@ -370,12 +402,10 @@ async def export_page(
 
 async def unfolded(db: Executor) -> dict[str, Backlog]:
     """Rows not yet folded into the rollups, per table (the fold's lag)."""
+    age = "coalesce(extract(epoch FROM now() - min(created_at)), 0)"
     rows = await db.fetch(
-        "SELECT 'response' AS source, count(*) AS n,"
-        " coalesce(extract(epoch FROM now() - min(created_at)), 0) AS age"
-        " FROM response WHERE NOT folded"
-        " UNION ALL SELECT 'assignment', count(*),"
-        " coalesce(extract(epoch FROM now() - min(created_at)), 0)"
-        " FROM assignment WHERE NOT folded"
+        f"SELECT 'response' AS source, count(*) AS n, {age} AS age"
+        f" FROM {unfolded_rows('response')}"
+        f" UNION ALL SELECT 'assignment', count(*), {age} FROM {unfolded_rows('assignment')}"
     )
     return {r["source"]: Backlog(rows=r["n"], oldest_seconds=float(r["age"])) for r in rows}

@@ -1,10 +1,13 @@
 """Incremental rollups: the fold that keeps them, a rebuild, and the zone they are kept in.
 
-Writes never touch a rollup (no hot row lock in the response path). A fold job takes
-unfolded responses and assignments (``FOR UPDATE SKIP LOCKED``), marks them folded and adds
-their sums to three rollups in the same statement, so each row is counted exactly once:
-hourly (UTC), daily (in the business's zone) and daily totals (no staff or channel
-dimensions). The read side is :mod:`survey_service.reporting.queries`.
+Writes never touch a rollup (no hot row lock in the response path). Every inserted response
+and assignment is listed in ``response_unfolded`` / ``assignment_unfolded`` (a
+statement-level trigger, so every writer does it). A fold job takes a batch off that queue
+(``FOR UPDATE SKIP LOCKED``) and adds the rows' sums to three rollups in the same
+statement, so each row is counted exactly once: hourly (UTC), daily (in the business's
+zone) and daily totals (no staff or channel dimensions). Folding never updates a response
+or an assignment, so it leaves no dead row versions in those big tables. The read side is
+:mod:`survey_service.reporting.queries`.
 """
 
 from __future__ import annotations
@@ -51,11 +54,13 @@ def _rollup_sql(
     batch: str,
     sign: str = "",
     only_folded: bool = False,
+    before: str = "",
 ) -> str:
     """One statement: take the ``batch`` of ``table`` rows (a data-modifying CTE body) and add
     them (``sign`` "-": take them away) to the hourly, the daily and the daily totals rollups,
     and, for responses, to the answered count of the forms they answer. ``only_folded``: the
-    rollups hold only the batch's folded rows. $1 is the daily zone."""
+    rollups hold only the batch's rows whose ``folded`` is true. ``before``: data-modifying
+    CTEs the batch reads (``name AS (...),``). $1 is the daily zone."""
     names = [name for name, _ in aggregates]
     sums = ", ".join(f"{sign}coalesce(sum({expr}), 0)" for _, expr in aggregates)
     flag_column = ", flagged, low_trust" if flagged else ""
@@ -104,7 +109,7 @@ def _rollup_sql(
         ctes += [answered_upsert(f"assignment_rollup{s}", b, v, t) for s, b, v, t in grains]
     upserts = ",\n".join(ctes)
     return f"""
-WITH batch AS ({batch}),
+WITH {before}batch AS ({batch}),
 {upserts}
 SELECT count(*) AS n FROM batch
 """
@@ -113,22 +118,41 @@ SELECT count(*) AS n FROM batch
 def _fold_sql(
     table: str, aggregates: Sequence[tuple[str, str]], *, flagged: bool, limit: bool
 ) -> str:
-    """Mark a batch of ``table`` rows folded and add them to the rollups. $1 the daily zone,
-    $2 the batch size (when ``limit``)."""
-    pick = "ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED" if limit else "FOR UPDATE"
-    batch = (
-        f"UPDATE {table} SET folded = true"
-        f" WHERE id IN (SELECT id FROM {table} WHERE NOT folded {pick}) RETURNING *"
+    """Add a batch of ``table`` rows to the rollups: taken off the queue (``limit``: $2 of
+    them, oldest first), or every row (a rebuild, the queue emptied first). $1 the daily
+    zone."""
+    if not limit:
+        return _rollup_sql(table, aggregates, flagged=flagged, batch=f"SELECT * FROM {table}")
+    queued = (
+        f"queued AS (DELETE FROM {table}_unfolded WHERE (survey_id, id) IN"
+        f" (SELECT survey_id, id FROM {table}_unfolded ORDER BY id LIMIT $2"
+        " FOR UPDATE SKIP LOCKED) RETURNING survey_id, id), "
     )
-    return _rollup_sql(table, aggregates, flagged=flagged, batch=batch)
+    batch = f"SELECT t.* FROM {table} t JOIN queued q ON t.survey_id = q.survey_id AND t.id = q.id"
+    return _rollup_sql(table, aggregates, flagged=flagged, batch=batch, before=queued)
 
 
 def erase_sql(where: str) -> str:
     """Delete the responses ``where`` selects (its parameters from $2) and take the folded
-    ones out of every rollup, in one statement: rollups stay equal to a rebuild."""
-    batch = f"DELETE FROM response WHERE {where} RETURNING *"
+    ones out of every rollup, in one statement: rollups stay equal to a rebuild. (Callers
+    hold the fold's lock, so no fold is halfway through these rows.)"""
+    gone = (
+        f"gone AS (DELETE FROM response WHERE {where} RETURNING *), "
+        "dequeued AS (DELETE FROM response_unfolded u USING gone"
+        " WHERE u.survey_id = gone.survey_id AND u.id = gone.id RETURNING u.survey_id, u.id), "
+    )
+    batch = (
+        "SELECT gone.*, NOT EXISTS (SELECT 1 FROM dequeued d"
+        " WHERE d.survey_id = gone.survey_id AND d.id = gone.id) AS folded FROM gone"
+    )
     return _rollup_sql(
-        "response", RESPONSE_AGGREGATES, flagged=True, batch=batch, sign="-", only_folded=True
+        "response",
+        RESPONSE_AGGREGATES,
+        flagged=True,
+        batch=batch,
+        sign="-",
+        only_folded=True,
+        before=gone,
     )
 
 
@@ -194,9 +218,7 @@ async def rebuild(db: Database, zone: str) -> None:
     """Recompute every rollup from the raw rows, daily ones in ``zone``, in one transaction."""
     async with db.transaction() as tx:
         await tx.execute("SELECT pg_advisory_xact_lock($1)", FOLD_LOCK)
-        await tx.execute(f"TRUNCATE {_ROLLUPS}")
-        await tx.execute("UPDATE response SET folded = false WHERE folded")
-        await tx.execute("UPDATE assignment SET folded = false WHERE folded")
+        await tx.execute(f"TRUNCATE {_ROLLUPS}, response_unfolded, assignment_unfolded")
         for _, everything_sql in _FOLDS:
             await tx.execute(everything_sql, zone)
         await tx.execute(

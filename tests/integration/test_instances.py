@@ -246,8 +246,8 @@ def recipients(box: Path) -> list[str]:
 
 async def folded_everything(connection: asyncpg.Connection) -> bool:
     unfolded = await connection.fetchval(
-        "SELECT (SELECT count(*) FROM response WHERE NOT folded)"
-        " + (SELECT count(*) FROM assignment WHERE NOT folded)"
+        "SELECT (SELECT count(*) FROM response_unfolded)"
+        " + (SELECT count(*) FROM assignment_unfolded)"
     )
     return bool(unfolded == 0)
 

@@ -330,7 +330,7 @@ async def test_rebuild_equals_the_incremental_state(
     assert all(incremental.values())
     await rebuild(app.state.db, "UTC")
     assert await rollup_tables(db) == incremental
-    assert await db.fetchval("SELECT count(*) FROM response WHERE NOT folded") == 0
+    assert await db.fetchval("SELECT count(*) FROM response_unfolded") == 0
 
 
 async def test_daily_rollups_in_the_business_zone(app: Litestar, db: asyncpg.Connection) -> None:
@@ -480,15 +480,15 @@ async def test_the_background_fold_folds_and_respects_the_kept_zone(
     await other_zone.start()
     await asyncio.sleep(0.3)
     await other_zone.stop()
-    assert await db.fetchval("SELECT count(*) FROM response WHERE NOT folded") == 1
+    assert await db.fetchval("SELECT count(*) FROM response_unfolded") == 1
     folder = Periodic(lambda: fold_all(app.state.db, "UTC"), 0.02, "fold-utc")
     await folder.start()
     for _ in range(100):
-        if not await db.fetchval("SELECT count(*) FROM response WHERE NOT folded"):
+        if not await db.fetchval("SELECT count(*) FROM response_unfolded"):
             break
         await asyncio.sleep(0.05)
     await folder.stop()
-    assert await db.fetchval("SELECT count(*) FROM response WHERE NOT folded") == 0
+    assert await db.fetchval("SELECT count(*) FROM response_unfolded") == 0
     assert await db.fetchval("SELECT sum(nps_n) FROM response_rollup_daily") == 1
 
 

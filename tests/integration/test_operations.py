@@ -76,7 +76,7 @@ async def test_metrics_count_requests_responses_and_backlogs(
         ("status", "200"),
     )
     assert after[("survey_http_request_duration_seconds_count", route)] >= 1
-    unfolded = await db.fetchval("SELECT count(*) FROM response WHERE NOT folded")
+    unfolded = await db.fetchval("SELECT count(*) FROM response_unfolded")
     assert after[("survey_fold_backlog_rows", (("table", "response"),))] == unfolded == 1
     assert after[("survey_fold_lag_seconds", (("table", "response"),))] >= 0
     assert after[("survey_outbox_depth", ())] == 0

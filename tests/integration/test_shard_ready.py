@@ -31,7 +31,6 @@ SPANS_SURVEYS = {
     ("invitations/queries.py", "claim_due"): "the outbox: due invitations of every survey",
     ("invitations/queries.py", "due"): "metrics: the outbox depth over every survey",
     ("privacy/queries.py", "*"): "erasure, export and retention: a person or a date, all surveys",
-    ("reporting/queries.py", "unfolded"): "metrics: the fold's backlog over every survey",
     ("responses/queries.py", "_PENDING"): "rescoring (CLI): every survey's comments",
     ("responses/queries.py", "rescore"): "rescoring (CLI): rows by id from _PENDING",
 }
