@@ -191,27 +191,38 @@ async def kept_zone(db: Executor) -> str | None:
     return zone
 
 
-async def fold(db: Database, zone: str, batch_size: int = 20_000) -> bool:
-    """Fold one batch of responses and of assignments (daily rows in ``zone``); False when
-    another process holds the fold (it will do the work), nothing was waiting, or the daily
-    rollups are kept in another zone (a process with an older setting must not mix zones)."""
+VACUUM_AFTER = 10_000
+"""Rows a fold pass takes off a queue before it vacuums that queue itself."""
+
+
+async def fold(db: Database, zone: str, batch_size: int = 20_000) -> int:
+    """Fold one batch of responses and of assignments (daily rows in ``zone``); how many
+    rows: 0 when another process holds the fold (it will do the work), nothing was
+    waiting, or the daily rollups are kept in another zone (a process with an older setting
+    must not mix zones)."""
     async with db.transaction() as tx:
         if not await tx.fetchval("SELECT pg_try_advisory_xact_lock($1)", FOLD_LOCK):
-            return False
+            return 0
         kept = await kept_zone(tx)
         if kept is not None and kept != zone:
             log.warning("rollups are kept in %s, not %s: not folding", kept, zone)
-            return False
+            return 0
         folded = 0
         for batch_sql, _ in _FOLDS:
             folded += await tx.fetchval(batch_sql, zone, batch_size)
-    return folded > 0
+    return folded
 
 
 async def fold_all(db: Database, zone: str, batch_size: int = 20_000) -> None:
-    """Fold until nothing is waiting (or another process is folding)."""
-    while await fold(db, zone, batch_size):
-        pass
+    """Fold until nothing is waiting (or another process is folding). After taking many
+    rows off the queues, vacuum them: a queue's dead rows are what the next reads of the
+    unfolded tail would wade through, and autovacuum may be a minute away."""
+    folded = 0
+    while done := await fold(db, zone, batch_size):
+        folded += done
+    if folded >= VACUUM_AFTER:
+        for queue in ("response_unfolded", "assignment_unfolded"):
+            await db.execute(f"VACUUM {queue}")
 
 
 async def rebuild(db: Database, zone: str) -> None:

@@ -333,6 +333,23 @@ async def test_rebuild_equals_the_incremental_state(
     assert await db.fetchval("SELECT count(*) FROM response_unfolded") == 0
 
 
+async def test_folding_never_rewrites_a_response_or_an_assignment(
+    app: Litestar, db: asyncpg.Connection
+) -> None:
+    """The fold takes rows off its queue: every row version stays where the insert put it
+    (no UPDATE, so no dead versions for autovacuum to chase), through folds and a rebuild."""
+    await random_csat(db, 80, seed=41)
+    await insert_assignments(db, "empathy-csat", 20, T0)
+    versions = "SELECT array_agg((ctid, xmin)::text ORDER BY id) FROM {}"
+    before = [await db.fetchval(versions.format(t)) for t in ("response", "assignment")]
+    assert await db.fetchval("SELECT count(*) FROM response_unfolded") == 80
+    await fold_all(app.state.db, "UTC", batch_size=30)
+    assert await db.fetchval("SELECT count(*) FROM response_unfolded") == 0
+    await rebuild(app.state.db, "UTC")
+    after = [await db.fetchval(versions.format(t)) for t in ("response", "assignment")]
+    assert after == before
+
+
 async def test_daily_rollups_in_the_business_zone(app: Litestar, db: asyncpg.Connection) -> None:
     await random_csat(db, 150, seed=31)
     zone = "America/New_York"
