@@ -35,6 +35,7 @@ __all__ = [
     "apply_migrations",
     "embedded_dsn",
     "open_database",
+    "pooled",
     "start_embedded",
     "stop_embedded",
 ]
@@ -201,15 +202,29 @@ async def open_database(
     try:
         if migrate:
             await apply_migrations(migrate_dsn or dsn)
-        pool = await asyncpg.create_pool(
-            dsn,
-            connection_class=PooledConnection,
-            min_size=1,
-            max_size=pool_max,
-            statement_cache_size=0 if transaction_pooler else 100,
-        )
+        return await pooled(dsn, pool_max=pool_max, transaction_pooler=transaction_pooler)
     except (OSError, asyncpg.PostgresError) as exc:
         raise DatabaseError(f"cannot use the database: {exc}") from exc
+
+
+async def pooled(
+    dsn: str,
+    *,
+    pool_max: int,
+    transaction_pooler: bool,
+    min_size: int = 1,
+    connect_timeout: float = 10.0,
+) -> Database:
+    """A pool of :class:`PooledConnection` on ``dsn`` (``min_size`` 0: it connects on first
+    use). Behind a transaction pooler no statement is cached."""
+    pool = await asyncpg.create_pool(
+        dsn,
+        connection_class=PooledConnection,
+        min_size=min_size,
+        max_size=pool_max,
+        statement_cache_size=0 if transaction_pooler else 100,
+        timeout=connect_timeout,
+    )
     return Database(pool=pool, dsn=dsn)
 
 

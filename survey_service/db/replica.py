@@ -17,9 +17,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-import asyncpg
-
-from survey_service.db.engine import Database, PooledConnection
+from survey_service.db.engine import Database, pooled
 from survey_service.errors import database_unavailable
 from survey_service.lib.freshness import READ_SOURCE, ReadSource
 
@@ -46,15 +44,13 @@ last replayed transaction committed on the primary."""
 async def open_replica(dsn: str, *, pool_max: int, transaction_pooler: bool) -> Database:
     """A pool on the replica that connects on first use (a replica that is down at start
     must not stop the service: reads go to the primary meanwhile)."""
-    pool = await asyncpg.create_pool(
+    return await pooled(
         dsn,
-        connection_class=PooledConnection,
+        pool_max=pool_max,
+        transaction_pooler=transaction_pooler,
         min_size=0,
-        max_size=pool_max,
-        statement_cache_size=0 if transaction_pooler else 100,
-        timeout=2.0,
+        connect_timeout=2.0,  # the lag check waits for it before falling back
     )
-    return Database(pool=pool, dsn=dsn)
 
 
 class ReadRouter:
