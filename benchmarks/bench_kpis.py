@@ -7,9 +7,11 @@ Usage (a throwaway database is created and dropped):
 
 Loads synthetic counter-check responses (and 1.2 served forms per response) spread over
 the last 90 days (20 agents at 4 touchpoints, 3 channels, the warm/neutral experiment) with
-COPY, folds them into the rollups (no VACUUM anywhere: folding leaves no dead rows), then times in-process GET /api/v1/surveys/counter-check/kpis
-for an unfiltered 90-day window and for group_by=day,agent, and
-GET /api/v1/experiments/counter-wording/results, printing median and p99. Beside it, the same unfiltered aggregate as one
+COPY and folds them into the rollups (no VACUUM anywhere: folding leaves no dead rows).
+Then times in-process GET /api/v1/surveys/counter-check/kpis for an unfiltered 90-day
+window and for group_by=day,agent, and GET /api/v1/experiments/counter-wording/results, in
+three states: after the fold, after a rebuild, and while 500 answers a second arrive and
+the fold runs every 2 s; median and p99. Beside it, the same unfiltered aggregate as one
 raw SQL scan over the responses (the baseline the rollups replace), measured in this run.
 """
 
@@ -31,6 +33,7 @@ from _common import ROOT, throwaway_database
 
 from survey_service.apikeys.service import create_key
 from survey_service.app import create_app
+from survey_service.db import Database
 from survey_service.reporting.columns import RESPONSE_AGGREGATES
 from survey_service.reporting.rollups import fold_all, rebuild
 from survey_service.settings import Settings
@@ -125,6 +128,34 @@ async def timed(
     return statistics.median(samples), percentile(samples, 0.99)
 
 
+async def ingest(dsn: str, survey_id: int, version_id: int, stop: asyncio.Event) -> int:
+    """50 new answers (and their served forms) every 0.1 s until ``stop``; how many."""
+    connection = await asyncpg.connect(dsn)
+    added = 0
+    try:
+        while not stop.is_set():
+            rows, served = synthetic(50, survey_id, version_id, seed=10_000_000 + added)
+            now = dt.datetime.now(dt.UTC)
+            rows = [(*row[:-2], now, row[-1]) for row in rows]
+            await connection.copy_records_to_table("response", records=rows, columns=COLUMNS)
+            await connection.copy_records_to_table(
+                "assignment", records=served, columns=ASSIGNMENT_COLUMNS
+            )
+            added += len(rows)
+            await asyncio.sleep(0.1)
+    finally:
+        await connection.close()
+    return added
+
+
+async def keep_folding(db: Database, zone: str, stop: asyncio.Event) -> int:
+    """The service's fold job: every 2 s until ``stop``."""
+    while not stop.is_set():
+        await fold_all(db, zone)
+        await asyncio.sleep(2.0)
+    return 0
+
+
 async def raw_scan(dsn: str, survey_id: int, since: dt.datetime, calls: int) -> tuple[float, float]:
     sums = ", ".join(f"coalesce(sum({expr}), 0)" for _, expr in RESPONSE_AGGREGATES)
     sql = f"SELECT {sums} FROM response WHERE survey_id = $1 AND created_at >= $2 AND cardinality(flags) = 0"
@@ -213,6 +244,22 @@ async def main() -> None:
                         print(
                             f"{target:>10,} {label + ' (rebuilt)':<20} {median:>10.1f} {p99:>8.1f}"
                         )
+                    # And while answers keep arriving (500 a second) and the service's own
+                    # fold runs every 2 s, as in production: the queue fills and empties.
+                    stop = asyncio.Event()
+                    load = asyncio.gather(
+                        ingest(dsn, info.survey_id, info.version_id, stop),
+                        keep_folding(app.state.db, settings.time_zone, stop),
+                    )
+                    await asyncio.sleep(10)
+                    for label, url in urls.items():
+                        median, p99 = await timed(client, url, headers, args.calls)
+                        ingesting = label + " (ingesting)"
+                        print(f"{target:>10,} {ingesting:<20} {median:>10.1f} {p99:>8.1f}")
+                    stop.set()
+                    added = sum(await load)
+                    loaded += added
+                    print(f"# {added:,} answers arrived meanwhile")
                     median, p99 = await raw_scan(
                         dsn,
                         info.survey_id,

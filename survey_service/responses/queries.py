@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -12,51 +13,105 @@ from survey_service.surveys.definitions import Role
 __all__ = [
     "answered",
     "count_pending",
-    "existing",
-    "insert_response",
+    "existing_many",
+    "insert_responses",
     "pending_comments",
     "rescore",
 ]
 
-_COLUMNS = (
-    "survey_id, survey_version_id, token_nonce, variant, channel, language, metadata, answers,"
-    " flags, client_hash, sentiment_polarity, sentiment_class, sentiment_cues,"
-    " sentiment_version, score_text_mismatch, " + ", ".join(role.value for role in Role)
-)
-_VALUES = ", ".join(f"${i}" for i in range(1, _COLUMNS.count(",") + 2))
-_SERVED_AT = f"${_COLUMNS.count(',') + 2}"
-_INSERT = (
-    # The response's own assignment, in the same statement: assignments are written in
-    # batches, and a crash before the batch lands must not leave a response without one.
-    "WITH served AS (INSERT INTO assignment"
+# Responses are inserted many at once (group commit: one statement, one commit), each with
+# its own assignment in the same statement: assignments are written in batches, and a crash
+# before the batch lands must not leave a response without one. Array columns (flags,
+# sentiment cues) travel as JSON text: unnest would flatten a 2-D array.
+_ROLE_TYPES = {
+    Role.NPS: "smallint",
+    Role.CSAT: "smallint",
+    Role.EMPATHY_UNDERSTOOD: "smallint",
+    Role.EMPATHY_CARED: "boolean",
+    Role.EMPATHY_EMOTIONAL: "smallint",
+    Role.EMPATHY_INFLUENCE: "smallint",
+    Role.COMMENT: "text",
+}
+_INPUT = [
+    ("survey_id", "integer"),
+    ("survey_version_id", "integer"),
+    ("token_nonce", "uuid"),
+    ("variant", "text"),
+    ("channel", "text"),
+    ("language", "text"),
+    ("metadata", "text"),
+    ("answers", "text"),
+    ("flags", "text"),
+    ("client_hash", "text"),
+    ("sentiment_polarity", "real"),
+    ("sentiment_class", "smallint"),
+    ("sentiment_cues", "text"),
+    ("sentiment_version", "text"),
+    ("score_text_mismatch", "boolean"),
+    *((role.value, _ROLE_TYPES[role]) for role in Role),
+    ("served_at", "bigint"),
+]
+_COLUMNS = ", ".join(name for name, _ in _INPUT[:-1])
+_JSON_ARRAYS = {"flags", "sentiment_cues"}
+_JSON = {"metadata", "answers"}
+
+
+def _select(name: str) -> str:
+    if name in _JSON_ARRAYS:
+        return f"ARRAY(SELECT jsonb_array_elements_text({name}::jsonb))"
+    return f"{name}::jsonb" if name in _JSON else name
+
+
+_INSERT_MANY = (
+    "WITH input AS (SELECT * FROM unnest("
+    + ", ".join(f"${i}::{kind}[]" for i, (_, kind) in enumerate(_INPUT, start=1))
+    + ") WITH ORDINALITY AS i("
+    + ", ".join(name for name, _ in _INPUT)
+    + ", ord)),"
+    " served AS (INSERT INTO assignment"
     " (survey_id, survey_version_id, token_nonce, variant, channel, language, metadata,"
-    f" created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, to_timestamp({_SERVED_AT}))"
+    " created_at) SELECT survey_id, survey_version_id, token_nonce, variant, channel,"
+    " language, metadata::jsonb, to_timestamp(served_at) FROM input ORDER BY ord"
     " ON CONFLICT (survey_id, token_nonce) DO NOTHING)"
-    f" INSERT INTO response ({_COLUMNS}) VALUES ({_VALUES})"
-    " ON CONFLICT (survey_id, token_nonce) DO NOTHING RETURNING id, variant, created_at"
+    f" INSERT INTO response ({_COLUMNS}) SELECT "
+    + ", ".join(_select(name) for name, _ in _INPUT[:-1])
+    + " FROM input ORDER BY ord ON CONFLICT (survey_id, token_nonce) DO NOTHING"
+    " RETURNING survey_id, token_nonce, id, variant, created_at"
 )
 
 
-async def insert_response(
-    db: Executor, values: Sequence[Any], served_at: int
-) -> tuple[int, str | None, Any] | None:
-    """Insert one response (values in the order of the columns above) and, when it is not
-    there yet, the assignment its token describes (served at ``served_at``, Unix time);
-    None when the token nonce already has a response. created_at comes from the database
-    clock."""
-    row = await db.fetchrow(_INSERT, *values, served_at)
-    return None if row is None else (row["id"], row["variant"], row["created_at"])
+async def insert_responses(
+    db: Executor, rows: Sequence[Sequence[Any]], served_at: Sequence[int]
+) -> dict[tuple[int, uuid.UUID], tuple[int, str | None, Any]]:
+    """Insert responses (values in the order of ``_INPUT``; created_at from the database
+    clock) and, where missing, the assignments their tokens describe (served at
+    ``served_at``, Unix time), in one statement: the rows inserted, by (survey_id,
+    token_nonce). A token already stored, or twice in ``rows``, is inserted once."""
+    columns: list[list[Any]] = [list(column) for column in zip(*rows, strict=True)]
+    for name in _JSON_ARRAYS:
+        index = [n for n, _ in _INPUT].index(name)
+        columns[index] = [json.dumps(value) for value in columns[index]]
+    inserted = await db.fetch(_INSERT_MANY, *columns, list(served_at))
+    return {
+        (r["survey_id"], r["token_nonce"]): (r["id"], r["variant"], r["created_at"])
+        for r in inserted
+    }
 
 
-async def existing(db: Executor, survey_id: int, nonce: uuid.UUID) -> tuple[int, str | None, Any]:
-    """The response already stored for this token nonce."""
-    row = await db.fetchrow(
-        "SELECT id, variant, created_at FROM response WHERE survey_id = $1 AND token_nonce = $2",
-        survey_id,
-        nonce,
+async def existing_many(
+    db: Executor, keys: Sequence[tuple[int, uuid.UUID]]
+) -> dict[tuple[int, uuid.UUID], tuple[int, str | None, Any]]:
+    """The responses already stored for these (survey_id, token_nonce) pairs."""
+    rows = await db.fetch(
+        "SELECT r.survey_id, r.token_nonce, r.id, r.variant, r.created_at FROM response r"
+        " JOIN unnest($1::integer[], $2::uuid[]) AS k(survey_id, token_nonce)"
+        " ON r.survey_id = k.survey_id AND r.token_nonce = k.token_nonce",
+        [k[0] for k in keys],
+        [k[1] for k in keys],
     )
-    assert row is not None, "called after a conflicting insert"
-    return row["id"], row["variant"], row["created_at"]
+    return {
+        (r["survey_id"], r["token_nonce"]): (r["id"], r["variant"], r["created_at"]) for r in rows
+    }
 
 
 async def answered(db: Executor, survey_id: int, nonce: uuid.UUID) -> bool:

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import msgspec
 
 from survey_service.db import Database
+from survey_service.errors import database_unavailable
 from survey_service.lib.structs import Struct
 from survey_service.responses import queries
 from survey_service.responses.answers import AnswerValue, role_columns
@@ -23,7 +26,20 @@ from survey_service.surveys.catalog import SurveyVersionInfo
 from survey_service.surveys.definitions import Role
 from survey_service.surveys.tokens import FormClaims
 
-__all__ = ["StoredResponse", "record_response", "rescore_comments", "score_comment"]
+__all__ = [
+    "ResponseWriter",
+    "StoredResponse",
+    "record_response",
+    "rescore_comments",
+    "score_comment",
+]
+
+log = logging.getLogger(__name__)
+
+Inserted = tuple[int, str | None, dt.datetime]
+"""A stored response's id, variant and creation time."""
+_Pending = tuple[Sequence[Any], int, "asyncio.Future[tuple[Inserted, bool]]"]
+"""An answer waiting for the next write: its values, when its form was served, its caller."""
 
 
 class StoredResponse(Struct):
@@ -49,8 +65,89 @@ async def score_comment(comment: str | None, language: str) -> Sentiment:
     return analyse(comment, language)
 
 
+class ResponseWriter:
+    """Group commit: responses that arrive while a write is under way go into the next
+    one, so many answers cost one statement and one commit instead of one each.
+
+    No timer: a lone answer is written at once; only answers that would have waited
+    anyway are gathered (at most ``max_batch``, ``max_writes`` statements at a time).
+    Each caller hears back only when the statement that holds its row has committed.
+    One row per token stays exact: the statement inserts with ON CONFLICT DO NOTHING on
+    (survey_id, token_nonce), so a token twice in a batch, or already stored, is inserted
+    once, and only its first caller is told it created the row.
+    """
+
+    def __init__(self, db: Database, *, max_batch: int = 256, max_writes: int = 4) -> None:
+        self.db = db
+        self.max_batch = max_batch
+        self.max_writes = max_writes
+        self.statements = 0
+        """Insert statements issued so far (each holds one or more answers)."""
+        self._waiting: list[_Pending] = []
+        self._writes: set[asyncio.Task[None]] = set()
+
+    async def write(self, values: Sequence[Any], served_at: int) -> tuple[Inserted, bool]:
+        """Store one response (values as :func:`queries.insert_responses` takes a row)
+        unless its token has one; the stored row and whether this call created it."""
+        future: asyncio.Future[tuple[Inserted, bool]] = asyncio.get_running_loop().create_future()
+        self._waiting.append((values, served_at, future))
+        if len(self._writes) < self.max_writes:
+            task = asyncio.create_task(self._drain())
+            self._writes.add(task)
+            task.add_done_callback(self._writes.discard)
+        return await future
+
+    async def _drain(self) -> None:
+        while self._waiting:
+            batch = self._waiting[: self.max_batch]
+            del self._waiting[: self.max_batch]
+            try:
+                await self._write(batch)
+            except Exception as exc:
+                if len(batch) > 1 and not database_unavailable(exc):
+                    # One bad row must not fail the others: write them one by one.
+                    log.warning(
+                        "a batch of %d answers failed (%s); retrying singly", len(batch), exc
+                    )
+                    for item in batch:
+                        await self._write_or_fail([item])
+                else:
+                    _fail(batch, exc)
+
+    async def _write_or_fail(self, batch: list[_Pending]) -> None:
+        try:
+            await self._write(batch)
+        except Exception as exc:
+            _fail(batch, exc)
+
+    async def _write(self, batch: list[_Pending]) -> None:
+        self.statements += 1
+        inserted = await queries.insert_responses(
+            self.db, [values for values, _, _ in batch], [at for _, at, _ in batch]
+        )
+        keys = [(values[0], values[2]) for values, _, _ in batch]
+        found = {}
+        if missing := [key for key in keys if key not in inserted]:
+            found = await queries.existing_many(self.db, missing)
+        created: set[tuple[int, uuid.UUID]] = set()
+        for key, (_, _, future) in zip(keys, batch, strict=True):
+            if future.done():  # the caller went away; its row is stored all the same
+                continue
+            if key in inserted and key not in created:
+                created.add(key)
+                future.set_result((inserted[key], True))
+            else:
+                future.set_result((inserted.get(key) or found[key], False))
+
+
+def _fail(batch: list[_Pending], exc: Exception) -> None:
+    for _, _, future in batch:
+        if not future.done():
+            future.set_exception(exc)
+
+
 async def record_response(
-    db: Database,
+    writer: ResponseWriter,
     version: SurveyVersionInfo,
     claims: FormClaims,
     answers: dict[str, AnswerValue],
@@ -92,11 +189,7 @@ async def record_response(
         ),
         *(columns[role.value] for role in Role),
     )
-    inserted = await queries.insert_response(db, values, claims.issued_at)
-    created = inserted is not None
-    response_id, variant, created_at = inserted or await queries.existing(
-        db, version.survey_id, nonce
-    )
+    (response_id, variant, created_at), created = await writer.write(values, claims.issued_at)
     stored = StoredResponse(
         id=response_id, survey=version.slug, variant=variant, created_at=created_at
     )

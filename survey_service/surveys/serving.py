@@ -19,7 +19,7 @@ from survey_service.lib.structs import Struct
 from survey_service.lib.text import has_line_break, one_line
 from survey_service.responses import queries as response_queries
 from survey_service.responses.answers import validate_answers
-from survey_service.responses.storage import StoredResponse, record_response
+from survey_service.responses.storage import ResponseWriter, StoredResponse, record_response
 from survey_service.surveys.abuse import client_hash, submission_flags
 from survey_service.surveys.catalog import Catalog, SurveyVersionInfo
 from survey_service.surveys.definitions import (
@@ -176,6 +176,7 @@ class SurveyService:
         self._client_secret = client_secret
         self._min_fill_seconds = min_fill_seconds
         self.limits = limits
+        self.writer = ResponseWriter(db)
         self._submit_limit = submit_limit_per_survey
         self.listeners: list[FormEvents] = []
 
@@ -355,7 +356,7 @@ class SurveyService:
                 self._client_secret, client_address, dt.datetime.now(dt.UTC).date()
             )
         stored, created = await record_response(
-            self.db, version, claims, clean, flags=flags, client_hash=hashed
+            self.writer, version, claims, clean, flags=flags, client_hash=hashed
         )
         if created:
             for listener in self.listeners:

@@ -132,6 +132,30 @@ async def test_concurrent_submissions_of_one_token_store_exactly_one_row(
     assert await count(db) == 1
 
 
+async def test_answers_arriving_together_are_written_together(
+    app: Litestar, client: httpx.AsyncClient, db: asyncpg.Connection
+) -> None:
+    """Group commit: 40 answers and 20 replays of one of them at once are stored in fewer
+    statements than answers, one row per token, and only one caller per token hears 201."""
+    writer = app.state.surveys.writer
+    forms = [await serve(client, "nps-empathy") for _ in range(40)]
+    payloads = [
+        {"token": form["token"], "answers": {"recommend": i % 11}} for i, form in enumerate(forms)
+    ]
+    before = writer.statements
+    url = "/api/v1/surveys/nps-empathy/responses"
+    results = await asyncio.gather(
+        *(client.post(url, json=p) for p in [*payloads, *[payloads[7]] * 20])
+    )
+    assert writer.statements - before < len(results)
+    assert sorted(r.status_code for r in results) == [200] * 20 + [201] * 40
+    replays = {r.json()["id"] for r in results[40:]}
+    assert replays == {results[7].json()["id"]}
+    assert await count(db) == 40
+    stored = await db.fetch("SELECT nps FROM response ORDER BY id")
+    assert sorted(r["nps"] for r in stored) == sorted(i % 11 for i in range(40))
+
+
 @pytest.mark.parametrize(
     ("answers", "field", "message"),
     [
