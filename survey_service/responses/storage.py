@@ -82,7 +82,7 @@ class ResponseWriter:
         self.max_batch = max_batch
         self.max_writes = max_writes
         self.statements = 0
-        """Insert statements issued so far (each holds one or more answers)."""
+        """How many statements stored answers so far (each holds one or more)."""
         self._waiting: list[_Pending] = []
         self._writes: set[asyncio.Task[None]] = set()
 
