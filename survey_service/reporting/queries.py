@@ -27,7 +27,7 @@ from survey_service.reporting.columns import (
     SERVED_AGGREGATES,
     TIME_GROUPS,
 )
-from survey_service.reporting.rollups import ABUSE_FLAGGED, LOW_TRUST
+from survey_service.reporting.rollups import ABUSE_FLAGGED, LOW_TRUST, by_key
 
 __all__ = [
     "AggregateQuery",
@@ -215,10 +215,8 @@ def unfolded_rows(table: str, alias: str | None = None) -> str:
     """The rows of ``table`` the rollups do not hold yet (listed in ``<table>_unfolded``),
     as a subquery named ``alias`` (default: the table's name): driven by the small queue,
     never a scan of the table."""
-    return (
-        f"(SELECT t.* FROM {table}_unfolded u JOIN {table} t"
-        f" ON t.survey_id = u.survey_id AND t.id = u.id) AS {alias or table}"
-    )
+    lookup = by_key(table)
+    return f"(SELECT t.* FROM {table}_unfolded u CROSS JOIN LATERAL {lookup}) AS {alias or table}"
 
 
 def _queued(table: str, alias: str) -> str:

@@ -22,6 +22,7 @@ __all__ = [
     "ABUSE_FLAGGED",
     "FOLD_LOCK",
     "LOW_TRUST",
+    "by_key",
     "ensure_zone",
     "erase_sql",
     "fold",
@@ -115,6 +116,15 @@ SELECT count(*) AS n FROM batch
 """
 
 
+def by_key(table: str) -> str:
+    """The ``table`` row (as ``t``) whose key is the current ``u`` row's (a queue row),
+    looked up by its primary key. ``LIMIT 1`` keeps the planner from turning this into a
+    hash join over a scan of the whole table, which it otherwise picks once a queue's dead
+    rows make the queue look a few thousand rows long (200 ms instead of 5 at a million
+    responses)."""
+    return f"(SELECT * FROM {table} r WHERE r.survey_id = u.survey_id AND r.id = u.id LIMIT 1) t"
+
+
 def _fold_sql(
     table: str, aggregates: Sequence[tuple[str, str]], *, flagged: bool, limit: bool
 ) -> str:
@@ -128,7 +138,7 @@ def _fold_sql(
         f" (SELECT survey_id, id FROM {table}_unfolded ORDER BY id LIMIT $2"
         " FOR UPDATE SKIP LOCKED) RETURNING survey_id, id), "
     )
-    batch = f"SELECT t.* FROM {table} t JOIN queued q ON t.survey_id = q.survey_id AND t.id = q.id"
+    batch = f"SELECT t.* FROM queued u CROSS JOIN LATERAL {by_key(table)}"
     return _rollup_sql(table, aggregates, flagged=flagged, batch=batch, before=queued)
 
 

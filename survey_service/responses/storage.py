@@ -84,35 +84,42 @@ class ResponseWriter:
         self.statements = 0
         """How many statements stored answers so far (each holds one or more)."""
         self._waiting: list[_Pending] = []
-        self._writes: set[asyncio.Task[None]] = set()
+        self._draining = 0  # counted in the drain itself: a done callback would come late
+        self._tasks: set[asyncio.Task[None]] = set()
 
     async def write(self, values: Sequence[Any], served_at: int) -> tuple[Inserted, bool]:
         """Store one response (values as :func:`queries.insert_responses` takes a row)
         unless its token has one; the stored row and whether this call created it."""
         future: asyncio.Future[tuple[Inserted, bool]] = asyncio.get_running_loop().create_future()
         self._waiting.append((values, served_at, future))
-        if len(self._writes) < self.max_writes:
+        if self._draining < self.max_writes:
+            self._draining += 1
             task = asyncio.create_task(self._drain())
-            self._writes.add(task)
-            task.add_done_callback(self._writes.discard)
+            self._tasks.add(task)  # held until done (the loop keeps only weak references)
+            task.add_done_callback(self._tasks.discard)
         return await future
 
     async def _drain(self) -> None:
-        while self._waiting:
-            batch = self._waiting[: self.max_batch]
-            del self._waiting[: self.max_batch]
-            try:
-                await self._write(batch)
-            except Exception as exc:
-                if len(batch) > 1 and not database_unavailable(exc):
-                    # One bad row must not fail the others: write them one by one.
-                    log.warning(
-                        "a batch of %d answers failed (%s); retrying singly", len(batch), exc
-                    )
-                    for item in batch:
-                        await self._write_or_fail([item])
-                else:
-                    _fail(batch, exc)
+        try:
+            while self._waiting:
+                batch = self._waiting[: self.max_batch]
+                del self._waiting[: self.max_batch]
+                try:
+                    await self._write(batch)
+                except Exception as exc:
+                    if len(batch) > 1 and not database_unavailable(exc):
+                        # One bad row must not fail the others: write them one by one.
+                        log.warning(
+                            "a batch of %d answers failed (%s); retrying singly", len(batch), exc
+                        )
+                        for item in batch:
+                            await self._write_or_fail([item])
+                    else:
+                        _fail(batch, exc)
+        finally:
+            # No await between the empty queue seen above and this: a write arriving
+            # meanwhile sees the count already lowered and starts a drain of its own.
+            self._draining -= 1
 
     async def _write_or_fail(self, batch: list[_Pending]) -> None:
         try:
