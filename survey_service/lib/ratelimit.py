@@ -47,19 +47,25 @@ class Counter(Protocol):
 
 
 class MemoryCounter:
-    """Counts in this process; at most ``max_keys`` windows are remembered."""
+    """Counts in this process. Windows that ended are swept out once a window, so memory
+    follows the clients of the last two windows, never more than ``max_keys`` of them."""
 
     def __init__(self, max_keys: int = 100_000) -> None:
         self._max_keys = max_keys
-        self._counts: dict[str, int] = {}
+        self._counts: dict[str, tuple[int, float]] = {}  # key: (hits, forget after)
+        self._next_sweep = 0.0
 
-    async def incr(self, key: str, window: int) -> int:
+    async def incr(self, key: str, window: int, now: float | None = None) -> int:
         """See :meth:`Counter.incr`."""
+        moment = time.monotonic() if now is None else now
+        if moment >= self._next_sweep:
+            self._counts = {k: v for k, v in self._counts.items() if v[1] > moment}
+            self._next_sweep = moment + window
         if len(self._counts) >= self._max_keys and key not in self._counts:
-            self._counts.clear()  # a flood of keys (or old windows): forget rather than grow
-        count = self._counts.get(key, 0) + 1
-        self._counts[key] = count
-        return count
+            self._counts.clear()  # a flood of keys within one window: forget rather than grow
+        hits, forget = self._counts.get(key, (0, moment + 2 * window))
+        self._counts[key] = (hits + 1, forget)
+        return hits + 1
 
     async def ping(self) -> bool:
         """Always: it is this process."""

@@ -12,9 +12,9 @@ class Recording(MemoryCounter):
         super().__init__()
         self.names: list[str] = []
 
-    async def incr(self, key: str, window: int) -> int:
+    async def incr(self, key: str, window: int, now: float | None = None) -> int:
         self.names.append(key)
-        return await super().incr(key, window)
+        return await super().incr(key, window, now)
 
 
 async def test_limit_per_key_and_scope_within_a_window() -> None:
@@ -47,5 +47,17 @@ async def test_a_failing_store_lets_the_hit_through() -> None:
 async def test_memory_counter_is_bounded() -> None:
     counter = MemoryCounter(max_keys=10)
     for i in range(25):
-        await counter.incr(f"k{i}", 60)
+        await counter.incr(f"k{i}", 60, now=0)
     assert len(counter._counts) <= 10
+
+
+async def test_memory_counter_forgets_windows_that_ended() -> None:
+    """Clients of past windows are swept out: memory follows the recent clients only."""
+    counter = MemoryCounter()
+    for i in range(500):
+        await counter.incr(f"old{i}", 60, now=10.0)
+    assert await counter.incr("old7", 60, now=11.0) == 2
+    for i in range(3):
+        await counter.incr(f"new{i}", 60, now=200.0)  # two windows later
+    assert len(counter._counts) == 3
+    assert await counter.incr("old7", 60, now=200.0) == 1
