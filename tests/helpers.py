@@ -103,6 +103,16 @@ async def running(app: Litestar) -> AsyncIterator[Litestar]:
         await task
 
 
+async def answer_nps(client: httpx.AsyncClient, score: int) -> int:
+    """Serve nps-empathy over the JSON API and answer it with ``score``: the answer's status."""
+    served = await client.get("/api/v1/surveys/nps-empathy")
+    posted = await client.post(
+        "/api/v1/surveys/nps-empathy/responses",
+        json={"token": served.json()["token"], "answers": {"recommend": score}},
+    )
+    return posted.status_code
+
+
 def hidden(page: str, name: str) -> str:
     """The value of the hidden input ``name`` in an HTML page."""
     match = re.search(rf'name="{name}" value="([^"]*)"', page)

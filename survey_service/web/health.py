@@ -7,6 +7,8 @@ from typing import Protocol, runtime_checkable
 from litestar import Controller, Response, get
 from litestar.di import NamedDependency
 
+from survey_service.lib.ratelimit import Limits
+
 __all__ = ["HealthController"]
 
 
@@ -29,21 +31,6 @@ class Replica(Protocol):
         """The replica's lag now; None when it does not answer (or none is configured)."""
 
 
-@runtime_checkable
-class Counters(Protocol):
-    """The rate-limit store (:class:`survey_service.lib.ratelimit.Counter`)."""
-
-    async def ping(self) -> bool:
-        """Whether the store answers."""
-
-
-@runtime_checkable
-class HasCounter(Protocol):
-    """The limits as readiness needs them (:class:`survey_service.lib.ratelimit.Limits`)."""
-
-    counter: Counters
-
-
 class HealthController(Controller):
     """``live``: the process answers; ``ready``: it can do its work."""
 
@@ -61,7 +48,7 @@ class HealthController(Controller):
         self,
         db: NamedDependency[Pingable],
         reads: NamedDependency[Replica],
-        limits: NamedDependency[HasCounter],
+        limits: NamedDependency[Limits],
     ) -> Response[dict[str, str]]:
         """200 while the primary answers, else 503 (nothing works without it). The replica
         (when configured) and the rate-limit store are reported too, but neither makes the

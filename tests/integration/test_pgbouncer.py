@@ -18,7 +18,7 @@ from survey_service.apikeys.service import create_key
 from survey_service.app import create_app
 from survey_service.reporting.rollups import fold_all
 from survey_service.settings import Settings
-from tests.helpers import running
+from tests.helpers import answer_nps, running
 from tests.servers import pgbouncer
 
 
@@ -55,16 +55,8 @@ async def test_everything_works_through_pgbouncer_in_transaction_mode(
 ) -> None:
     transport = httpx.ASGITransport(app=pooled_app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-
-        async def answer(score: int) -> int:
-            served = await client.get("/api/v1/surveys/nps-empathy")
-            posted = await client.post(
-                "/api/v1/surveys/nps-empathy/responses",
-                json={"token": served.json()["token"], "answers": {"recommend": score}},
-            )
-            return posted.status_code
-
-        assert await asyncio.gather(*(answer(i % 11) for i in range(40))) == [201] * 40
+        answers = [answer_nps(client, i % 11) for i in range(40)]
+        assert await asyncio.gather(*answers) == [201] * 40
         await fold_all(pooled_app.state.db, "UTC")
         key = await create_key(pooled_app.state.db, "pooled", ["admin"])
         headers = {"Authorization": f"Bearer {key.key}"}

@@ -21,7 +21,7 @@ from survey_service.apikeys.service import create_key
 from survey_service.app import create_app
 from survey_service.reporting.rollups import fold_all
 from survey_service.settings import Settings
-from tests.helpers import running
+from tests.helpers import answer_nps, running
 from tests.servers import Cluster
 
 
@@ -76,14 +76,6 @@ async def test_reads_follow_the_replica_and_fall_back_to_the_primary(
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
 
-        async def answer(score: int) -> None:
-            served = await client.get("/api/v1/surveys/nps-empathy")
-            posted = await client.post(
-                "/api/v1/surveys/nps-empathy/responses",
-                json={"token": served.json()["token"], "answers": {"recommend": score}},
-            )
-            assert posted.status_code == 201
-
         async def kpis() -> tuple[int, str, float]:
             await asyncio.sleep(1.05)  # past the router's once-a-second lag check
             got = await client.get(
@@ -94,7 +86,7 @@ async def test_reads_follow_the_replica_and_fall_back_to_the_primary(
             return got.json()["n"], got.headers["x-read-from"], lag
 
         for score in range(20):
-            await answer(score % 11)
+            assert await answer_nps(client, score % 11) == 201
         await caught_up(cluster, 20)
         # Nothing folded yet: the replica's unfolded tail gives every answer.
         assert await kpis() == (20, "replica", 0.0)
@@ -106,7 +98,7 @@ async def test_reads_follow_the_replica_and_fall_back_to_the_primary(
         # Replay paused: the replica falls behind; once past the limit, the primary answers.
         await on_replica(cluster, "SELECT pg_wal_replay_pause()")
         for score in range(5):
-            await answer(score)
+            assert await answer_nps(client, score) == 201
         n, source, _ = await kpis()
         assert (n, source) == (25, "primary")
         ready = (await client.get("/health/ready")).json()
