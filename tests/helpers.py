@@ -103,6 +103,13 @@ async def running(app: Litestar) -> AsyncIterator[Litestar]:
         await task
 
 
+async def outside_a_window_edge(margin: float = 10.0) -> None:
+    """Limits count in wall-clock minutes: wait for the next minute when a burst starting
+    now could straddle two of them."""
+    if time.time() % 60 > 60 - margin:
+        await asyncio.sleep(60 - time.time() % 60 + 0.1)
+
+
 async def answer_nps(client: httpx.AsyncClient, score: int) -> int:
     """Serve nps-empathy over the JSON API and answer it with ``score``: the answer's status."""
     served = await client.get("/api/v1/surveys/nps-empathy")

@@ -16,7 +16,7 @@ from survey_service.app import create_app
 from survey_service.lib.ratelimit import Limits, MemoryCounter
 from survey_service.settings import Settings
 from survey_service.surveys.serving import SurveyService
-from tests.helpers import TEST_KEY
+from tests.helpers import TEST_KEY, outside_a_window_edge
 
 
 async def serve(client: httpx.AsyncClient, slug: str, **params: str) -> dict[str, Any]:
@@ -325,6 +325,7 @@ async def test_the_json_api_gets_the_forms_abuse_controls(
 ) -> None:
     """Same treatment as the HTML form: the client limit (serving counts too, so anonymous
     callers cannot mint assignments without end), ``too_fast``, a hashed client address."""
+    await outside_a_window_edge()
     strict = create_app(msgspec.structs.replace(settings, submit_limit_per_ip=4))
     strict.state.surveys = app.state.surveys
     strict.state.db = app.state.db

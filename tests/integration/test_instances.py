@@ -25,7 +25,7 @@ import asyncpg
 import httpx
 import pytest
 
-from tests.helpers import ROOT, hidden, start_service, start_smtp
+from tests.helpers import ROOT, hidden, outside_a_window_edge, start_service, start_smtp
 from tests.rows import rollup_tables
 from tests.servers import Cluster, pgbouncer
 
@@ -121,12 +121,6 @@ def pair(request: pytest.FixtureRequest, own_database: str, tmp_path: Path) -> I
         servers.close()
 
 
-def away_from_a_window_edge() -> None:
-    """Limits count in wall-clock minutes: a burst must not straddle two of them."""
-    if time.time() % 60 > 55:
-        time.sleep(60 - time.time() % 60 + 0.1)
-
-
 async def test_two_instances_behave_as_one(pair: Pair, tmp_path: Path) -> None:
     (a, b), dsn, box = pair.bases, pair.dsn, pair.box
     async with httpx.AsyncClient(timeout=20) as http:
@@ -136,7 +130,7 @@ async def test_two_instances_behave_as_one(pair: Pair, tmp_path: Path) -> None:
 
         # 1. One client, 2x the limit at once, alternating between the instances: exactly
         # the limit gets through (serving a JSON form counts as a submission).
-        away_from_a_window_edge()
+        await outside_a_window_edge()
         burst = await asyncio.gather(
             *(
                 http.get(f"{(a, b)[i % 2]}/api/v1/surveys/nps-empathy", headers=client(1))
@@ -286,7 +280,7 @@ async def test_serve_with_two_workers(own_database: str, tmp_path: Path) -> None
         workers = [c for c in children if "resource_tracker" not in " ".join(c.cmdline())]
         assert len(workers) == 2
         async with httpx.AsyncClient(timeout=20) as http:
-            away_from_a_window_edge()
+            await outside_a_window_edge()
             served = await asyncio.gather(
                 *(http.get(f"{base}/api/v1/surveys/nps-empathy") for _ in range(2 * CLIENT_LIMIT))
             )

@@ -18,7 +18,7 @@ from survey_service.lib.ratelimit import Limits, MemoryCounter
 from survey_service.settings import Settings
 from survey_service.surveys.serving import SurveyService
 from survey_service.surveys.tokens import FormClaims
-from tests.helpers import TEST_KEY, hidden
+from tests.helpers import TEST_KEY, hidden, outside_a_window_edge
 
 PAGE_BUDGET = 20 * 1024
 
@@ -349,6 +349,7 @@ async def post_from(app: Litestar, address: str, slug: str) -> int:
 async def test_rate_limits_per_client_and_per_survey(
     limited_app: Litestar, db: asyncpg.Connection
 ) -> None:
+    await outside_a_window_edge()
     statuses: list[Any] = [
         await post_from(limited_app, "10.0.0.1", "nps-empathy") for _ in range(4)
     ]
@@ -392,6 +393,7 @@ async def test_forwarded_for_lines_a_client_adds_are_not_believed(
 ) -> None:
     """Behind a trusted proxy that appends its own X-Forwarded-For line (HAProxy), a line
     the client sent first does not make it a new client each time."""
+    await outside_a_window_edge()
     proxied = create_app(
         msgspec.structs.replace(settings, submit_limit_per_ip=3, trusted_proxies="10.7.0.1")
     )

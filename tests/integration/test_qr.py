@@ -18,7 +18,7 @@ from survey_service.qr.images import clear_cache
 from survey_service.qr.links import NEW_LINKS_PER_MINUTE
 from survey_service.settings import Settings
 from survey_service.surveys.tokens import TokenSigner
-from tests.helpers import TEST_KEY, hidden
+from tests.helpers import TEST_KEY, hidden, outside_a_window_edge
 
 
 def decode_png(body: bytes) -> list[str]:
@@ -179,6 +179,7 @@ async def test_kiosk_unlock_is_safe_and_ends_with_a_pin_change(
 
 
 async def test_anonymous_callers_cannot_fill_the_short_link_table(app: Litestar, db: Any) -> None:
+    await outside_a_window_edge()
     transport = httpx.ASGITransport(app=app, client=("10.5.0.1", 4000))
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
         statuses = [
