@@ -30,6 +30,8 @@ from survey_service.errors import StartupError
 from survey_service.experiments.assignment import AssignmentRecorder
 from survey_service.experiments.controllers import ExperimentController
 from survey_service.experiments.service import ExperimentService
+from survey_service.interactions.controllers import InteractionController
+from survey_service.interactions.service import InteractionService
 from survey_service.invitations.controllers import InvitationController
 from survey_service.invitations.pages import UnsubscribeController
 from survey_service.invitations.sender import SendReport, send_due
@@ -37,6 +39,7 @@ from survey_service.invitations.service import InvitationService
 from survey_service.lib.keys import derive_key
 from survey_service.lib.periodic import Periodic
 from survey_service.lib.ratelimit import Counter, Limits, MemoryCounter, RedisCounter
+from survey_service.lib.references import CustomerKeys
 from survey_service.lib.templates import PAGE_CSS, environment
 from survey_service.privacy.controllers import PrivacyController
 from survey_service.privacy.service import PrivacyService
@@ -88,6 +91,7 @@ _SERVICES = (
     "limits",
     "metrics",
     "reads",
+    "interactions",
 )
 """What the lifespan puts in ``app.state``; each is also a dependency of that name."""
 
@@ -192,6 +196,15 @@ async def _lifespan(app: Litestar) -> AsyncIterator[None]:
         app.state.links = LinkService(surveys, secret)
         app.state.invitations = invitations
         app.state.experiments = ExperimentService(surveys, reporting)
+        customer_keys = CustomerKeys(secret)
+        app.state.interactions = InteractionService(
+            db,
+            catalog,
+            customer_keys,
+            min_n=settings.kpi_min_n,
+            time_zone=settings.time_zone,
+            reads=reads,
+        )
         privacy = app.state.privacy = PrivacyService(db, catalog, secret)
         jobs.append(
             Periodic(
@@ -256,6 +269,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             ResponseController,
             ExperimentController,
             InvitationController,
+            InteractionController,
             PrivacyController,
             UnsubscribeController,
             SurveyPages,

@@ -33,8 +33,11 @@ async def insert(
     channel: str = "link",
     low_trust: bool = False,
     served_before: dt.timedelta = dt.timedelta(minutes=20),
+    metadata: dict[str, str] | None = None,
 ) -> None:
-    """A response, and the assignment that served its form ``served_before`` earlier."""
+    """A response, and the assignment that served its form ``served_before`` earlier
+    (metadata: the agent's, and ``metadata``)."""
+    carried = json.dumps({"agent": agent, **(metadata or {})})
     survey_id, version_id = await db.fetchrow(
         "SELECT s.id, s.current_version_id FROM survey s WHERE slug = $1", slug
     )
@@ -47,7 +50,7 @@ async def insert(
         nonce,
         variant,
         channel,
-        json.dumps({"agent": agent}),
+        carried,
         at - served_before,
     )
     await db.execute(
@@ -61,7 +64,7 @@ async def insert(
         nonce,
         variant,
         channel,
-        json.dumps({"agent": agent}),
+        carried,
         nps,
         csat,
         understood,

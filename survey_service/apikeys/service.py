@@ -28,7 +28,15 @@ __all__ = [
     "revoke_key",
 ]
 
-SCOPES = ("kpis:read", "responses:read", "invitations:write", "assignments:write", "admin")
+SCOPES = (
+    "kpis:read",
+    "responses:read",
+    "invitations:write",
+    "assignments:write",
+    "interactions:write",
+    "outcomes:write",
+    "admin",
+)
 """``admin`` grants every other scope."""
 
 _LAST_USED_EVERY = dt.timedelta(seconds=60)  # at most one last_used_at write a minute per key

@@ -227,6 +227,40 @@ ERASURE = _table(
     Column("invitations", INT),
     Column("requested_by", _varchar(100)),
     Column("created_at", TIME),
+    Column("interactions", INT),
+    Column("outcomes", INT),
+)
+INTERACTION = _table(
+    "interaction",
+    "a staff member's log of one customer interaction: emotion, actions, reaction",
+    Column("id", BIGINT),
+    Column("occurred_at", TIME),
+    Column("touchpoint", _varchar(63), null=True),
+    Column("agent", _varchar(63), null=True),
+    Column("channel", _varchar(10)),
+    Column("emotion", _varchar(12)),
+    Column("actions", TEXTS),
+    Column("reaction", _varchar(12)),
+    Column("duration_seconds", INT, null=True),
+    Column("note", TEXT, null=True),
+    Column("customer_key", _varchar(32), null=True),
+    Column("customer_ref", _varchar(200), null=True),
+    Column("recorded_by", _varchar(100)),
+    Column("created_at", TIME),
+)
+OUTCOME = _table(
+    "outcome",
+    "what a customer did later (purchase, referral, refund ...), unique by event_id",
+    Column("id", BIGINT),
+    Column("event_id", _varchar(200)),
+    Column("kind", _varchar(20)),
+    Column("customer_key", _varchar(32)),
+    Column("customer_ref", _varchar(200), null=True),
+    Column("occurred_at", TIME),
+    Column("amount", "numeric(18,4)", null=True),
+    Column("currency", _varchar(3), null=True),
+    Column("recorded_by", _varchar(100)),
+    Column("created_at", TIME),
 )
 RATE_WINDOW = _table(
     "rate_window",
@@ -253,6 +287,8 @@ TABLES: tuple[Table, ...] = (
     SUPPRESSION,
     ERASURE,
     RATE_WINDOW,
+    INTERACTION,
+    OUTCOME,
 )
 """Every table of the service (Piccolo's own ``migration`` table aside)."""
 
@@ -275,6 +311,8 @@ DISTRIBUTED: tuple[str, ...] = (
 REFERENCE: tuple[str, ...] = ("survey", "survey_version", "api_key", "short_link", "suppression")
 """Small tables read by every shard's queries (or by code alone): a copy on every node."""
 
-LOCAL: tuple[str, ...] = ("rollup_state", "erasure", "rate_window")
-"""Stay on the coordinator: settings, the erasure audit, and rate-limit counters (which
-a Citus deployment keeps in Redis instead)."""
+LOCAL: tuple[str, ...] = ("rollup_state", "erasure", "rate_window", "interaction", "outcome")
+"""Stay on the coordinator: settings, the erasure audit, rate-limit counters (which a Citus
+deployment keeps in Redis instead), and the business-wide staff log and outcome events
+(keyed by customer, not survey; a small business logs thousands a day at most, and the
+service links them to responses itself, never in a cross-shard join)."""

@@ -203,6 +203,16 @@ class Moments(Struct):
         variance = scale * scale * (n * total_sq - total * total) / (n * (n - 1)) if n > 1 else None
         return cls(n=n, mean=mean, variance=variance)
 
+    @classmethod
+    def from_values(cls, values: Sequence[float]) -> Moments:
+        """From the values themselves (two passes, for the variance's accuracy)."""
+        n = len(values)
+        if n == 0:
+            return cls(n=0, mean=None, variance=None)
+        mean = math.fsum(values) / n
+        variance = math.fsum((v - mean) ** 2 for v in values) / (n - 1) if n > 1 else None
+        return cls(n=n, mean=mean, variance=variance)
+
     def interval(self, alpha: float = 0.05) -> tuple[float, float] | None:
         """The two-sided t interval of the mean (Student's t, n - 1 degrees of freedom);
         None under two values."""

@@ -25,7 +25,18 @@ from survey_service.lib.stats import Moments, wilson_interval
 from survey_service.lib.structs import Struct
 from survey_service.surveys.definitions import Metric
 
-__all__ = ["METRICS", "CssKpi", "Estimate", "Kpis", "NpsKpi", "compute_kpis", "metric_moments"]
+__all__ = [
+    "METRICS",
+    "CssKpi",
+    "Estimate",
+    "Kpis",
+    "NpsKpi",
+    "compute_kpis",
+    "empathy_index_of",
+    "estimate_of",
+    "metric_moments",
+    "share_of",
+]
 
 METRICS: tuple[Metric, ...] = (
     "nps",
@@ -106,13 +117,15 @@ class Kpis(Struct):
     ignored_share: Estimate
 
 
-def _estimate(moments: Moments) -> Estimate:
+def estimate_of(moments: Moments) -> Estimate:
+    """The mean of ``moments`` with its t interval."""
     interval = moments.interval()
     low, high = interval if interval else (None, None)
     return Estimate(value=moments.mean, ci_low=low, ci_high=high, n=moments.n)
 
 
-def _share(successes: int, n: int) -> Estimate:
+def share_of(successes: int, n: int) -> Estimate:
+    """``successes`` of ``n`` in percent with the Wilson interval (None values when n is 0)."""
     interval = wilson_interval(successes, n)
     if interval is None:
         return Estimate(value=None, ci_low=None, ci_high=None, n=0)
@@ -124,7 +137,18 @@ def _share(successes: int, n: int) -> Estimate:
 def _rating_0_100(a: Mapping[str, int], column: str) -> Estimate:
     # x = 25 * (r - 1): integer sums of (r - 1) from those of r.
     n, total, total_sq = a[f"{column}_n"], a[f"{column}_sum"], a[f"{column}_sumsq"]
-    return _estimate(Moments.from_sums(n, total - n, total_sq - 2 * total + n, 25.0))
+    return estimate_of(Moments.from_sums(n, total - n, total_sq - 2 * total + n, 25.0))
+
+
+def empathy_index_of(
+    understood: int | None, cared: bool | None, emotional: int | None
+) -> float | None:
+    """One response's empathy index (0-100): the mean of its answered items, ratings as
+    (r - 1) / 4 * 100 and yes/no as 100 / 0; None when it answered none."""
+    items = [25.0 * (r - 1) for r in (understood, emotional) if r is not None]
+    if cared is not None:
+        items.append(100.0 if cared else 0.0)
+    return sum(items) / len(items) if items else None
 
 
 def _percent(part: int, whole: int) -> float | None:
@@ -135,7 +159,7 @@ def compute_kpis(a: Mapping[str, int], assignments: int = 0, answered: int = 0) 
     """All KPIs from the aggregates ``a`` and the forms served in the window (``assignments``)
     of which ``answered`` have a response; no response rate without served forms."""
     m = metric_moments(a, assignments, answered)
-    nps, css = _estimate(m["nps"]), _estimate(m["css"])
+    nps, css = estimate_of(m["nps"]), estimate_of(m["css"])
     promoters, detractors, nps_n = a["nps_promoters"], a["nps_detractors"], a["nps_n"]
     passives = nps_n - promoters - detractors
     cared_n, cared_yes = a["empathy_cared_n"], a["empathy_cared_yes"]
@@ -152,11 +176,11 @@ def compute_kpis(a: Mapping[str, int], assignments: int = 0, answered: int = 0) 
             passive_share=_percent(passives, nps_n),
             detractor_share=_percent(detractors, nps_n),
         ),
-        csat_top2=_share(a["csat_top2"], a["csat_n"]),
-        csat_mean=_estimate(m["csat_mean"]),
-        empathy_index=_estimate(m["empathy_index"]),
+        csat_top2=share_of(a["csat_top2"], a["csat_n"]),
+        csat_mean=estimate_of(m["csat_mean"]),
+        empathy_index=estimate_of(m["empathy_index"]),
         empathy_understood=_rating_0_100(a, "empathy_understood"),
-        empathy_cared=_estimate(Moments.from_sums(cared_n, cared_yes, cared_yes, 100.0)),
+        empathy_cared=estimate_of(Moments.from_sums(cared_n, cared_yes, cared_yes, 100.0)),
         empathy_emotional=_rating_0_100(a, "empathy_emotional"),
         empathy_influence=_rating_0_100(a, "empathy_influence"),
         css=CssKpi(
@@ -169,7 +193,7 @@ def compute_kpis(a: Mapping[str, int], assignments: int = 0, answered: int = 0) 
             negative=a["css_negative"],
             unclassified=a["comments"] - css.n,
         ),
-        response_rate=_share(answered, assignments) if assignments else None,
-        heard_share=_share(a["heard"], a["comments"]),
-        ignored_share=_share(a["ignored"], a["comments"]),
+        response_rate=share_of(answered, assignments) if assignments else None,
+        heard_share=share_of(a["heard"], a["comments"]),
+        ignored_share=share_of(a["ignored"], a["comments"]),
     )

@@ -30,6 +30,7 @@ __all__ = [
     "ReportingService",
     "ResponsePage",
     "parse_moment",
+    "parse_window",
 ]
 
 FILTER_DIMENSIONS = tuple(d.name for d in DIMENSIONS)
@@ -110,6 +111,26 @@ def parse_moment(text: str, zone: zoneinfo.ZoneInfo, *, end: bool) -> dt.datetim
     if len(text) == 10 and end:
         moment = dt.datetime.combine(moment.date() + dt.timedelta(days=1), dt.time(), zone)
     return moment.astimezone(dt.UTC)
+
+
+def parse_window(
+    tz: str, start: str | None, end: str | None
+) -> tuple[dt.datetime | None, dt.datetime | None]:
+    """The ``from`` and ``to`` parameters as UTC moments (see :func:`parse_moment`), dates
+    read in the IANA zone ``tz``; BadParameter naming the parameter that cannot be used."""
+    try:
+        zone = zoneinfo.ZoneInfo(tz)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise BadParameter("tz", f"'{tz}' is not an IANA time zone") from None
+    bounds: dict[str, dt.datetime | None] = {}
+    for name, text, is_end in (("from", start, False), ("to", end, True)):
+        try:
+            bounds[name] = parse_moment(text, zone, end=is_end) if text else None
+        except ValueError as exc:
+            raise BadParameter(name, str(exc)) from None
+    if bounds["from"] and bounds["to"] and bounds["from"] > bounds["to"]:
+        raise BadParameter("from", "is after to")
+    return bounds["from"], bounds["to"]
 
 
 class ReportingService:
@@ -251,19 +272,7 @@ class ReportingService:
         flagged: bool = False,
     ) -> tuple[AggregateQuery, dict[str, str | int]]:
         tz = params.tz or self.time_zone
-        try:
-            zone = zoneinfo.ZoneInfo(tz)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            raise BadParameter("tz", f"'{tz}' is not an IANA time zone") from None
-        bounds: dict[str, dt.datetime | None] = {}
-        for name, text, is_end in (("from", params.start, False), ("to", params.end, True)):
-            try:
-                bounds[name] = parse_moment(text, zone, end=is_end) if text else None
-            except ValueError as exc:
-                raise BadParameter(name, str(exc)) from None
-        start, end = bounds["from"], bounds["to"]
-        if start and end and start > end:
-            raise BadParameter("from", "is after to")
+        start, end = parse_window(tz, params.start, params.end)
         group_by = [g.strip() for g in (params.group_by or "").split(",") if g.strip()]
         allowed = (*GROUP_DIMENSIONS, "survey") if not single else GROUP_DIMENSIONS
         for g in group_by:

@@ -27,6 +27,8 @@ DOMAINS = (
     "qr",
     "apikeys",
     "privacy",
+    "interactions",
+    "outcomes",
 )
 DATA_LAYER = ("survey_service.db", "asyncpg", "piccolo")
 _SQL = re.compile(r"^\s*(SELECT|INSERT|UPDATE|DELETE|WITH|TRUNCATE)\s", re.IGNORECASE)

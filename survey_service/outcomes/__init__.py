@@ -1,0 +1,1 @@
+"""Business outcomes from other systems, and what empathy is worth."""
