@@ -41,6 +41,8 @@ from survey_service.lib.periodic import Periodic
 from survey_service.lib.ratelimit import Counter, Limits, MemoryCounter, RedisCounter
 from survey_service.lib.references import CustomerKeys
 from survey_service.lib.templates import PAGE_CSS, environment
+from survey_service.outcomes.controllers import OutcomeController
+from survey_service.outcomes.service import OutcomeService
 from survey_service.privacy.controllers import PrivacyController
 from survey_service.privacy.service import PrivacyService
 from survey_service.qr.controllers import PAGE_SIZES, QrController, short_link
@@ -92,6 +94,7 @@ _SERVICES = (
     "metrics",
     "reads",
     "interactions",
+    "outcomes",
 )
 """What the lifespan puts in ``app.state``; each is also a dependency of that name."""
 
@@ -205,6 +208,7 @@ async def _lifespan(app: Litestar) -> AsyncIterator[None]:
             time_zone=settings.time_zone,
             reads=reads,
         )
+        app.state.outcomes = OutcomeService(db, reporting, customer_keys, reads=reads)
         privacy = app.state.privacy = PrivacyService(db, catalog, secret)
         jobs.append(
             Periodic(
@@ -270,6 +274,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             ExperimentController,
             InvitationController,
             InteractionController,
+            OutcomeController,
             PrivacyController,
             UnsubscribeController,
             SurveyPages,

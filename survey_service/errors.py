@@ -16,7 +16,10 @@ to its HTTP answer in one place.
 
 from __future__ import annotations
 
+import re
+
 import asyncpg
+import msgspec
 
 from survey_service.lib.structs import Struct
 
@@ -26,12 +29,14 @@ __all__ = [
     "DatabaseError",
     "FieldError",
     "NotFound",
+    "RowError",
     "ServiceError",
     "SettingsError",
     "StartupError",
     "TokenError",
     "TooBusy",
     "database_unavailable",
+    "field_error",
 ]
 
 
@@ -45,6 +50,24 @@ class FieldError(Struct):
     key: str
     message: str
     code: str = "invalid"
+
+
+class RowError(Struct):
+    """Why row ``row`` (0-based, in the order sent) of a batch was not stored."""
+
+    row: int
+    errors: list[FieldError]
+
+
+_AT = re.compile(r" - at `\$\.(\w+)")
+
+
+def field_error(exc: msgspec.ValidationError) -> FieldError:
+    """msgspec's complaint about one decoded object, named by the field it points at
+    (``row`` when it names none)."""
+    message = str(exc)
+    found = _AT.search(message)
+    return FieldError(key=found.group(1) if found else "row", message=message, code="type")
 
 
 class ServiceError(Exception):

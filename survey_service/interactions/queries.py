@@ -17,7 +17,6 @@ __all__ = [
     "insert_interaction",
     "interaction_groups",
     "interactions_between",
-    "referenced_responses",
     "unheard_groups",
 ]
 
@@ -111,29 +110,6 @@ async def interactions_between(
     )
     keys = {row["id"]: row["customer_key"] for row in rows if row["customer_key"]}
     return [_out(row) for row in rows], keys
-
-
-async def referenced_responses(
-    db: Executor, survey_ids: list[int], start: dt.datetime, end: dt.datetime | None
-) -> list[Any]:
-    """Responses in [start, end) of these surveys that name a customer: by a reference in
-    their metadata or as an experiment subject's form. Columns: ``created_at``,
-    ``reference``, the three empathy items, ``touchpoint``, ``channel``, ``survey_id``."""
-    return await db.fetch(
-        "SELECT r.survey_id, r.created_at, r.channel, r.metadata->>'touchpoint' AS touchpoint,"
-        " COALESCE(NULLIF(r.metadata->>'customer_ref', ''), NULLIF(r.metadata->>'order_ref', ''),"
-        " s.subject) AS reference, r.empathy_understood, r.empathy_cared, r.empathy_emotional"
-        " FROM response r LEFT JOIN experiment_subject s"
-        " ON s.survey_id = r.survey_id AND s.token_nonce = r.token_nonce"
-        " WHERE r.survey_id = ANY($1) AND r.created_at >= $2"
-        " AND ($3::timestamptz IS NULL OR r.created_at < $3) AND r.redacted_at IS NULL"
-        f" AND {ABUSE_FLAGGED.replace('flags', 'r.flags')} = 0"
-        " AND (r.metadata ?| array['customer_ref', 'order_ref'] OR s.subject IS NOT NULL)"
-        " ORDER BY r.created_at",
-        survey_ids,
-        start,
-        end,
-    )
 
 
 async def interaction_groups(

@@ -25,6 +25,7 @@ from survey_service.lib.references import CustomerKeys
 from survey_service.lib.structs import Struct
 from survey_service.reporting.metrics import empathy_index_of
 from survey_service.reporting.service import MAX_FILTER_VALUE, parse_window
+from survey_service.responses import queries as response_queries
 from survey_service.surveys.catalog import Catalog
 
 __all__ = [
@@ -162,7 +163,7 @@ class InteractionService:
             moments = [i.occurred_at for i in items if i.id in keys]
             if moments:
                 _, survey_ids = self._survey_ids(key)
-                responses = await queries.referenced_responses(
+                responses = await response_queries.referenced(
                     db,
                     survey_ids,
                     min(moments) - LEAD,
@@ -173,6 +174,8 @@ class InteractionService:
         items, keys, responses = await self.reads.read(read)
         by_customer: dict[str, list[tuple[dt.datetime, float | None]]] = {}
         for r in responses:
+            if r["reference"] is None:
+                continue
             index = empathy_index_of(
                 r["empathy_understood"], r["empathy_cared"], r["empathy_emotional"]
             )

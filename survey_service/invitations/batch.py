@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 import msgspec
 
-from survey_service.errors import FieldError
+from survey_service.errors import FieldError, RowError
 from survey_service.invitations.statuses import InvitationStatus
 from survey_service.lib.structs import Struct
 from survey_service.lib.text import one_line
@@ -63,13 +63,6 @@ class BounceIn(Struct):
 
     email: Annotated[str, msgspec.Meta(min_length=3, max_length=254)]
     reason: str = "bounced"
-
-
-class RowError(Struct):
-    """Why row ``row`` (0-based, in the order sent) was not stored."""
-
-    row: int
-    errors: list[FieldError]
 
 
 class InvitationOut(Struct):

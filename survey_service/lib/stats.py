@@ -15,6 +15,8 @@ __all__ = [
     "Moments",
     "chi_square_gof",
     "chi_square_sf",
+    "correlation",
+    "correlation_interval",
     "regularized_beta",
     "regularized_gamma_q",
     "t_ppf",
@@ -179,6 +181,29 @@ def wilson_interval(successes: int, n: int, z: float = Z_95) -> tuple[float, flo
     centre = (p + z * z / (2 * n)) / denominator
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denominator
     return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def correlation_interval(r: float, n: int) -> tuple[float | None, float | None]:
+    """The Fisher-z 95% interval of a Pearson correlation ``r`` over ``n`` pairs (None
+    ends under four pairs or at |r| = 1)."""
+    if n <= 3 or abs(r) >= 1:
+        return None, None
+    z, half = math.atanh(r), Z_95 / math.sqrt(n - 3)
+    return math.tanh(z - half), math.tanh(z + half)
+
+
+def correlation(xs: Sequence[float], ys: Sequence[float]) -> float | None:
+    """Pearson's r of paired values; None under two pairs or when either side is constant."""
+    n = len(xs)
+    if n < 2:
+        return None
+    mx, my = math.fsum(xs) / n, math.fsum(ys) / n
+    sxy = math.fsum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True))
+    sxx = math.fsum((x - mx) ** 2 for x in xs)
+    syy = math.fsum((y - my) ** 2 for y in ys)
+    if sxx <= 0 or syy <= 0:
+        return None
+    return max(-1.0, min(1.0, sxy / math.sqrt(sxx * syy)))
 
 
 class Moments(Struct):

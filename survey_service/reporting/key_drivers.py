@@ -11,7 +11,8 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from survey_service.lib.stats import Z_95
+from survey_service.lib.regression import solve
+from survey_service.lib.stats import correlation_interval
 from survey_service.lib.structs import Struct
 
 __all__ = ["MIN_RELIABLE_N", "Driver", "DriverReport", "key_drivers"]
@@ -40,22 +41,6 @@ class DriverReport(Struct):
     warning: str | None
 
 
-def _solve(matrix: list[list[float]], vector: list[float]) -> list[float] | None:
-    """Gaussian elimination with partial pivoting; None when singular."""
-    size = len(vector)
-    a = [[*row, vector[i]] for i, row in enumerate(matrix)]
-    for col in range(size):
-        pivot = max(range(col, size), key=lambda r: abs(a[r][col]))
-        if abs(a[pivot][col]) < 1e-12:
-            return None
-        a[col], a[pivot] = a[pivot], a[col]
-        for r in range(size):
-            if r != col:
-                factor = a[r][col] / a[col][col]
-                a[r] = [x - factor * y for x, y in zip(a[r], a[col], strict=True)]
-    return [a[i][size] / a[i][i] for i in range(size)]
-
-
 def key_drivers(
     outcome: str,
     items: Sequence[str],
@@ -76,14 +61,11 @@ def key_drivers(
     if n > k and all(s > 0 for s in sd):
         rxx = [[corr(i, j) or 0.0 for j in range(1, k)] for i in range(1, k)]
         rxy = [corr(i, 0) or 0.0 for i in range(1, k)]
-        betas = _solve(rxx, rxy)
+        betas = solve(rxx, rxy)
     drivers = []
     for index, item in enumerate(items, start=1):
         r = corr(index, 0)
-        low = high = None
-        if r is not None and n > 3 and abs(r) < 1:
-            z, half = math.atanh(r), Z_95 / math.sqrt(n - 3)
-            low, high = math.tanh(z - half), math.tanh(z + half)
+        low, high = correlation_interval(r, n) if r is not None else (None, None)
         drivers.append(
             Driver(
                 item=item,

@@ -1,13 +1,16 @@
-"""SQL of the responses domain: storing a response once, and rescoring comments."""
+"""SQL of the responses domain: storing a response once, rescoring comments, and the
+responses that name a customer."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import uuid
 from collections.abc import Sequence
 from typing import Any
 
 from survey_service.db import Database, Executor
+from survey_service.reporting.rollups import ABUSE_FLAGGED
 from survey_service.surveys.definitions import Role
 
 __all__ = [
@@ -16,8 +19,11 @@ __all__ = [
     "existing_many",
     "insert_responses",
     "pending_comments",
+    "referenced",
     "rescore",
 ]
+
+_ABUSE_FLAGGED_R = ABUSE_FLAGGED.replace("flags", "r.flags")
 
 # Responses are inserted many at once (group commit: one statement, one commit), each with
 # its own assignment in the same statement: assignments are written in batches, and a crash
@@ -153,4 +159,27 @@ async def rescore(db: Database, updates: Sequence[tuple[Any, ...]]) -> None:
         "UPDATE response SET sentiment_polarity = $2, sentiment_class = $3, sentiment_cues = $4,"
         " sentiment_version = $5, score_text_mismatch = $6 WHERE id = $1",
         updates,
+    )
+
+
+async def referenced(
+    db: Executor, survey_ids: list[int], start: dt.datetime, end: dt.datetime | None
+) -> list[Any]:
+    """Responses in [start, end) of these surveys that name a customer: by a reference in
+    their metadata or as an experiment subject's form. Columns: ``created_at``,
+    ``reference``, the three empathy items, ``touchpoint``, ``channel``, ``survey_id``."""
+    return await db.fetch(
+        "SELECT r.survey_id, r.created_at, r.channel, r.metadata->>'touchpoint' AS touchpoint,"
+        " COALESCE(NULLIF(r.metadata->>'customer_ref', ''), NULLIF(r.metadata->>'order_ref', ''),"
+        " s.subject) AS reference, r.empathy_understood, r.empathy_cared, r.empathy_emotional"
+        " FROM response r LEFT JOIN experiment_subject s"
+        " ON s.survey_id = r.survey_id AND s.token_nonce = r.token_nonce"
+        " WHERE r.survey_id = ANY($1) AND r.created_at >= $2"
+        " AND ($3::timestamptz IS NULL OR r.created_at < $3) AND r.redacted_at IS NULL"
+        f" AND {_ABUSE_FLAGGED_R} = 0"
+        " AND (r.metadata ?| array['customer_ref', 'order_ref'] OR s.subject IS NOT NULL)"
+        " ORDER BY r.created_at",
+        survey_ids,
+        start,
+        end,
     )
