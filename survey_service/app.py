@@ -170,8 +170,8 @@ async def _lifespan(app: Litestar) -> AsyncIterator[None]:
 
         jobs.append(Periodic(watch, 1.0, "parent-watch"))
     try:
-        outcomes, current = await sync_definitions(db, [form.definition for form in forms])
-        for outcome in outcomes:
+        synced, current = await sync_definitions(db, [form.definition for form in forms])
+        for outcome in synced:
             state = "new version" if outcome.created else "unchanged"
             log.info("survey %s: version %d (%s)", outcome.slug, outcome.version, state)
         catalog = Catalog(db, current)
@@ -198,8 +198,9 @@ async def _lifespan(app: Litestar) -> AsyncIterator[None]:
         app.state.reporting = reporting
         app.state.links = LinkService(surveys, secret)
         app.state.invitations = invitations
-        app.state.experiments = ExperimentService(surveys, reporting)
         customer_keys = CustomerKeys(secret)
+        outcomes = app.state.outcomes = OutcomeService(db, reporting, customer_keys, reads=reads)
+        app.state.experiments = ExperimentService(surveys, reporting, outcomes)
         app.state.interactions = InteractionService(
             db,
             catalog,
@@ -208,7 +209,6 @@ async def _lifespan(app: Litestar) -> AsyncIterator[None]:
             time_zone=settings.time_zone,
             reads=reads,
         )
-        app.state.outcomes = OutcomeService(db, reporting, customer_keys, reads=reads)
         privacy = app.state.privacy = PrivacyService(db, catalog, secret)
         jobs.append(
             Periodic(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
@@ -13,7 +13,7 @@ from survey_service.db import Executor
 if TYPE_CHECKING:
     from survey_service.experiments.assignment import NewAssignment
 
-__all__ = ["clustered", "insert_assignments", "subject_variant"]
+__all__ = ["clustered", "insert_assignments", "outcome_subjects", "subject_variant"]
 
 
 async def insert_assignments(db: Executor, batch: Sequence[NewAssignment]) -> None:
@@ -79,3 +79,21 @@ async def clustered(db: Executor, survey_id: int, experiment: str) -> bool:
         experiment,
     )
     return found
+
+
+async def outcome_subjects(db: Executor, survey_id: int, experiment: str) -> list[Any]:
+    """Every subject of the experiment that names a customer, with its variant and when it
+    was assigned: subjects assigned over the API, and invitations carrying a variant and a
+    customer reference in their metadata. Columns: ``reference``, ``variant``,
+    ``assigned_at``, in assignment order."""
+    return await db.fetch(
+        "SELECT subject AS reference, variant, created_at AS assigned_at"
+        " FROM experiment_subject WHERE survey_id = $1 AND experiment_key = $2"
+        " UNION ALL SELECT COALESCE(NULLIF(metadata->>'customer_ref', ''),"
+        " NULLIF(metadata->>'order_ref', '')), variant, created_at FROM invitation"
+        " WHERE survey_id = $1 AND variant IS NOT NULL AND redacted_at IS NULL"
+        " AND COALESCE(NULLIF(metadata->>'customer_ref', ''), NULLIF(metadata->>'order_ref', ''))"
+        " IS NOT NULL ORDER BY 3",
+        survey_id,
+        experiment,
+    )

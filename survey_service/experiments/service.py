@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
+from typing import get_args
 
 import msgspec
 
@@ -25,6 +26,7 @@ from survey_service.experiments.statistics import (
 from survey_service.lib.stats import Moments
 from survey_service.lib.structs import Struct
 from survey_service.lib.text import one_line
+from survey_service.outcomes.service import OutcomeService, SubjectOutcomes
 from survey_service.reporting.columns import AGGREGATE_NAMES
 from survey_service.reporting.metrics import METRICS, metric_moments
 from survey_service.reporting.queries import AggregateRow, aggregate
@@ -34,11 +36,21 @@ from survey_service.surveys.definitions import Experiment, Metric
 from survey_service.surveys.serving import SurveyService
 
 __all__ = [
+    "OUTCOME_METRICS",
     "AssignmentResult",
     "ExperimentResults",
     "ExperimentService",
     "ExperimentView",
 ]
+
+
+OUTCOME_METRICS: tuple[str, ...] = tuple(m for m in get_args(Metric) if m not in METRICS)
+"""Metrics from what subjects did after their assignment (``repeat_purchase_90d`` ...)."""
+
+
+def _horizon(metric: str) -> int:
+    """The horizon in days of an outcome metric (``revenue_90d`` -> 90)."""
+    return int(metric.rsplit("_", 1)[1].removesuffix("d"))
 
 
 class VariantView(Struct):
@@ -126,6 +138,16 @@ class PowerEstimate(Struct):
     progress: float | None
 
 
+class OutcomeProgress(Struct):
+    """Subjects behind an outcome metric's horizon: counted (their horizon ended) and still
+    inside it (not counted yet), per variant; revenue in ``currency`` only."""
+
+    horizon_days: int
+    currency: str | None
+    subjects: dict[str, int]
+    still_in_horizon: dict[str, int]
+
+
 class ExperimentResults(Struct):
     """Everything an analyst needs to sign off an experiment."""
 
@@ -136,6 +158,8 @@ class ExperimentResults(Struct):
     treatments: list[TreatmentResult]
     power: PowerEstimate | None
     warnings: list[str]
+    outcomes: list[OutcomeProgress] = []
+    """Present when the primary metric or the asked metric is an outcome metric."""
 
 
 def _view(info: SurveyVersionInfo, e: Experiment) -> ExperimentView:
@@ -154,9 +178,15 @@ def _view(info: SurveyVersionInfo, e: Experiment) -> ExperimentView:
 class ExperimentService:
     """Experiments of the served surveys."""
 
-    def __init__(self, surveys: SurveyService, reporting: ReportingService) -> None:
+    def __init__(
+        self,
+        surveys: SurveyService,
+        reporting: ReportingService,
+        outcomes: OutcomeService | None = None,
+    ) -> None:
         self.surveys = surveys
         self.reporting = reporting
+        self.outcomes = outcomes
 
     def _find(self, key: ApiKeyInfo, experiment: str) -> tuple[SurveyVersionInfo, Experiment]:
         for slug in self.surveys.catalog.slugs():
@@ -231,8 +261,8 @@ class ExperimentService:
     ) -> ExperimentResults:
         """Per-variant metrics, treatment comparisons, SRM and power, from the rollups."""
         info, e = self._find(key, experiment)
-        if metric is not None and metric not in METRICS:
-            raise BadParameter("metric", f"one of {', '.join(METRICS)}")
+        if metric is not None and metric not in (*METRICS, *OUTCOME_METRICS):
+            raise BadParameter("metric", f"one of {', '.join((*METRICS, *OUTCOME_METRICS))}")
         if mde is not None and not 0 < mde < 10:
             raise BadParameter("mde", "a relative effect such as 0.05 for 5%")
         if params.start is None and e.start is not None:
@@ -255,6 +285,13 @@ class ExperimentService:
             else metric_moments(empty, 0, 0)
             for name in names
         }
+        horizons = sorted({_horizon(m) for m in (metric, e.primary_metric) if m in OUTCOME_METRICS})
+        progress = []
+        for days in horizons:
+            found = await self._outcomes(info, e, days)
+            progress.append(_progress(found, names))
+            for name in names:
+                moments[name].update(_outcome_moments(found, name))
         variants = [self._variant(name, rows, moments[name]) for name in names]
         treatments = self._treatments(e, moments, sequential)
         assigned = [rows[n].assignments if n in rows else 0 for n in names]
@@ -275,7 +312,16 @@ class ExperimentService:
             treatments=treatments,
             power=self._power(e, moments, metric or e.primary_metric, mde) if mde else None,
             warnings=warnings,
+            outcomes=progress,
         )
+
+    async def _outcomes(self, info: SurveyVersionInfo, e: Experiment, days: int) -> SubjectOutcomes:
+        if self.outcomes is None:
+            raise BadParameter("metric", "outcome metrics need the outcomes service")
+        subjects = await self.reporting.reads.read(
+            lambda db: queries.outcome_subjects(db, info.survey_id, e.key)
+        )
+        return await self.outcomes.after_assignment(subjects, days, dt.datetime.now(dt.UTC))
 
     @staticmethod
     def _variant(
@@ -307,12 +353,12 @@ class ExperimentService:
         compared = {
             t: {
                 metric: compare(control[metric], moments[t][metric], sequential=sequential)
-                for metric in METRICS
+                for metric in control
             }
             for t in treatments
         }
         if len(treatments) > 1 and not sequential:
-            for metric in METRICS:
+            for metric in control:
                 adjusted = holm([compared[t][metric].p_value for t in treatments])
                 for t, p in zip(treatments, adjusted, strict=True):
                     compared[t][metric] = msgspec.structs.replace(
@@ -370,6 +416,26 @@ class ExperimentService:
                 "a cluster are alike, so these intervals are too narrow; compare clusters."
             )
         return warnings
+
+
+def _outcome_moments(found: SubjectOutcomes, variant: str) -> dict[str, Moments]:
+    """A variant's outcome metrics: repeat purchase (100 / 0 per subject) and net revenue
+    per subject, over the subjects whose horizon ended."""
+    done = found.done.get(variant, [])
+    days = found.horizon_days
+    return {
+        f"repeat_purchase_{days}d": Moments.from_values([100.0 if b else 0.0 for b, _, _ in done]),
+        f"revenue_{days}d": Moments.from_values([revenue for _, _, revenue in done]),
+    }
+
+
+def _progress(found: SubjectOutcomes, names: list[str]) -> OutcomeProgress:
+    return OutcomeProgress(
+        horizon_days=found.horizon_days,
+        currency=found.currency,
+        subjects={name: len(found.done.get(name, [])) for name in names},
+        still_in_horizon={name: found.still_in_horizon.get(name, 0) for name in names},
+    )
 
 
 def _verdict(c: Comparison, control_n: int, treatment_n: int, sequential: bool) -> Verdict:

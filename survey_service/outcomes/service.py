@@ -34,7 +34,7 @@ from survey_service.reporting.metrics import empathy_index_of
 from survey_service.reporting.service import ReportingService, parse_window
 from survey_service.responses import queries as response_queries
 
-__all__ = ["HORIZONS", "OutcomeReport", "OutcomeService"]
+__all__ = ["HORIZONS", "OutcomeReport", "OutcomeService", "SubjectOutcomes"]
 
 HORIZONS = (30, 90, 365)
 """Days after a customer's first response in which their outcomes count."""
@@ -59,6 +59,17 @@ class OutcomeReport(Struct):
     figures: ValueFigures
     lifetime_method: str
     note: str
+
+
+class SubjectOutcomes(Struct):
+    """What an experiment's subjects did within the horizon after their assignment, per
+    variant: (bought again, referrals, net revenue) of each subject whose horizon ended,
+    and how many are still inside it."""
+
+    horizon_days: int
+    currency: str | None
+    done: dict[str, list[tuple[bool, int, float]]]
+    still_in_horizon: dict[str, int]
 
 
 class _Seen:
@@ -228,4 +239,38 @@ class OutcomeService:
             figures=value_figures(rows, cuts, self.reporting.min_n),
             lifetime_method=LIFETIME_METHOD,
             note=ASSOCIATION,
+        )
+
+    async def after_assignment(
+        self, subjects: Sequence[Any], horizon_days: int, now: dt.datetime
+    ) -> SubjectOutcomes:
+        """Outcomes of experiment subjects (rows with ``reference``, ``variant`` and
+        ``assigned_at``, in assignment order; a customer counts once, in their first
+        assignment) within ``horizon_days`` after their assignment."""
+        span = dt.timedelta(days=horizon_days)
+        first: dict[str, tuple[str, dt.datetime]] = {}
+        for row in subjects:
+            first.setdefault(
+                self.customer_keys(row["reference"]), (row["variant"], row["assigned_at"])
+            )
+        pending: dict[str, int] = {}
+        anchors = []
+        for key, (variant, assigned_at) in first.items():
+            if assigned_at + span > now:
+                pending[variant] = pending.get(variant, 0) + 1
+            else:
+                anchors.append((key, assigned_at))
+
+        async def read(db: Any) -> tuple[dict[str, queries.Behaviour], str | None]:
+            if not anchors:
+                return {}, None
+            money = await queries.main_currency(db, [k for k, _ in anchors])
+            return await queries.behaviour_after(db, anchors, span, money), money
+
+        behaviour, money = await self.reads.read(read)
+        done: dict[str, list[tuple[bool, int, float]]] = {}
+        for key, _ in anchors:
+            done.setdefault(first[key][0], []).append(behaviour[key])
+        return SubjectOutcomes(
+            horizon_days=horizon_days, currency=money, done=done, still_in_horizon=pending
         )

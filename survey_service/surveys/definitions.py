@@ -54,7 +54,22 @@ MaxLength = Annotated[int, msgspec.Meta(ge=1, le=2000)]
 Channel = Literal["link", "qr", "email", "kiosk", "api"]
 CHANNELS: tuple[Channel, ...] = ("link", "qr", "email", "kiosk", "api")
 
-Metric = Literal["nps", "csat_top2", "csat_mean", "empathy_index", "css", "response_rate"]
+Metric = Literal[
+    "nps",
+    "csat_top2",
+    "csat_mean",
+    "empathy_index",
+    "css",
+    "response_rate",
+    "repeat_purchase_30d",
+    "repeat_purchase_90d",
+    "repeat_purchase_365d",
+    "revenue_30d",
+    "revenue_90d",
+    "revenue_365d",
+]
+"""Survey metrics (from the responses), and outcome metrics: what subjects did within 30,
+90 or 365 days of their assignment (repeat purchase in %, net revenue per subject)."""
 
 # Query parameters with a meaning of their own cannot be metadata keys.
 RESERVED_KEYS = frozenset({"lang", "channel", "variant", "token", "t", "v", "answers"})

@@ -4,6 +4,7 @@ independent calculation (SciPy's Welch test, the delta method by hand)."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import math
 import uuid
@@ -276,3 +277,131 @@ async def test_results_of_an_experiment_without_any_data(
     assert body["sample_ratio"]["mismatch"] is False
     assert [v["responses"] for v in body["variants"]] == [0, 0]
     assert body["treatments"][0]["metrics"]["empathy_index"]["verdict"] == "not enough data"
+
+
+async def test_outcome_metrics_compare_what_subjects_did_after_assignment(
+    app: Litestar, client: httpx.AsyncClient, db: asyncpg.Connection, headers: dict[str, str]
+) -> None:
+    outcome_key = await create_key(
+        app.state.db, "shop", ["outcomes:write", "invitations:write", "kpis:read"]
+    )
+    shop = {"Authorization": f"Bearer {outcome_key.key}"}
+    url = "/api/v1/experiments/counter-wording/assignments"
+    for i in range(90):
+        r = await client.post(url, json={"subject": f"S{i}"}, headers=headers)
+        assert r.status_code in (200, 201), r.text
+    invited = await client.post(
+        "/api/v1/invitations",
+        json={
+            "survey": "counter-check",
+            "email": "i@example.com",
+            "metadata": {"customer_ref": "INV"},
+        },
+        headers=shop,
+    )
+    assert invited.status_code == 201, invited.text
+    # 80 subjects (and the invitation) were assigned 120 days ago; 10 only yesterday.
+    await db.execute(
+        "UPDATE experiment_subject SET created_at = now() - interval '120 days'"
+        " WHERE substr(subject, 2)::int < 80"
+    )
+    await db.execute("UPDATE invitation SET created_at = now() - interval '120 days'")
+    await db.execute(
+        "UPDATE experiment_subject SET created_at = now() - interval '1 day'"
+        " WHERE substr(subject, 2)::int >= 80"
+    )
+    subjects = {
+        r["subject"]: (r["variant"], r["created_at"])
+        for r in await db.fetch("SELECT subject, variant, created_at FROM experiment_subject")
+    }
+    subjects["INV"] = (
+        await db.fetchval("SELECT variant FROM invitation"),
+        await db.fetchval("SELECT created_at FROM invitation"),
+    )
+    events = []
+    revenue: dict[str, float] = {}
+    for i, (subject, (variant, at)) in enumerate(sorted(subjects.items())):
+        if subject in {f"S{n}" for n in range(80, 90)}:
+            continue
+        # warm subjects buy more often; one purchase after the horizon never counts
+        if i % (2 if variant == "warm" else 3) == 0:
+            amount = 10 + i
+            events.append(
+                {
+                    "event_id": f"b{i}",
+                    "kind": "purchase",
+                    "customer": subject,
+                    "occurred_at": (at + dt.timedelta(days=30)).isoformat(),
+                    "amount": amount,
+                    "currency": "EUR",
+                }
+            )
+            revenue[subject] = amount
+        if i % 5 == 0:
+            events.append(
+                {
+                    "event_id": f"late{i}",
+                    "kind": "purchase",
+                    "customer": subject,
+                    "occurred_at": (at + dt.timedelta(days=100)).isoformat(),
+                    "amount": 999,
+                    "currency": "EUR",
+                }
+            )
+    r = await client.post("/api/v1/outcomes", json=events, headers=shop)
+    assert r.status_code == 201, r.text
+    await app.state.surveys.recorder.flush()
+    body = await results(app, client, headers, "counter-wording", metric="revenue_90d", mde="0.1")
+    assert body["outcomes"] == [
+        {
+            "horizon_days": 90,
+            "currency": "EUR",
+            "subjects": {
+                v: sum(
+                    1
+                    for s, (var, _) in subjects.items()
+                    if var == v and s not in {f"S{n}" for n in range(80, 90)}
+                )
+                for v in ("neutral", "warm")
+            },
+            "still_in_horizon": {
+                v: sum(1 for n in range(80, 90) if subjects[f"S{n}"][0] == v)
+                for v in ("neutral", "warm")
+            },
+        }
+    ]
+    counted = {s: v for s, (v, _) in subjects.items() if s not in {f"S{n}" for n in range(80, 90)}}
+    per_variant = {
+        v: [revenue.get(s, 0.0) for s, var in counted.items() if var == v]
+        for v in ("neutral", "warm")
+    }
+    bought = {
+        v: [100.0 if s in revenue else 0.0 for s, var in counted.items() if var == v]
+        for v in ("neutral", "warm")
+    }
+    variants = {v["variant"]: v for v in body["variants"]}
+    assert variants["warm"]["metrics"]["revenue_90d"]["mean"] == pytest.approx(
+        sum(per_variant["warm"]) / len(per_variant["warm"])
+    )
+    assert variants["neutral"]["metrics"]["repeat_purchase_90d"]["n"] == len(bought["neutral"])
+    treatment = body["treatments"][0]["metrics"]
+    for metric, values in (("revenue_90d", per_variant), ("repeat_purchase_90d", bought)):
+        expected = welch(values["neutral"], values["warm"])
+        got = treatment[metric]["comparison"]
+        assert got["absolute"] == pytest.approx(expected["absolute"])
+        assert got["absolute_ci"][0] == pytest.approx(expected["low"])
+        assert got["p_value"] == pytest.approx(expected["p"])
+    assert body["power"]["metric"] == "revenue_90d"
+    assert body["power"]["required_per_variant"] > 0
+    assert sum(body["sample_ratio"]["assignments"].values()) >= 90
+    # The primary metric of the TOML is a survey metric: no outcome section unless asked.
+    plain = await results(app, client, headers, "counter-wording")
+    assert plain["outcomes"] == []
+    assert "revenue_90d" not in plain["variants"][0]["metrics"]
+    bad = await client.get(
+        "/api/v1/experiments/counter-wording/results",
+        params={"metric": "revenue_60d"},
+        headers=headers,
+    )
+    assert bad.status_code == 400
+    assert "metric" in bad.text
