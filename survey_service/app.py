@@ -31,6 +31,7 @@ from survey_service.experiments.assignment import AssignmentRecorder
 from survey_service.experiments.controllers import ExperimentController
 from survey_service.experiments.service import ExperimentService
 from survey_service.interactions.controllers import InteractionController
+from survey_service.interactions.pages import StaffPages
 from survey_service.interactions.service import InteractionService
 from survey_service.invitations.controllers import InvitationController
 from survey_service.invitations.pages import UnsubscribeController
@@ -280,6 +281,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             SurveyPages,
             QrController,
             KioskPages,
+            StaffPages,
             short_link,
             HealthController,
             MetricsController,

@@ -89,7 +89,6 @@ LABELS: dict[str, dict[str, str]] = {
         "saved": "Saved. Thank you.",
         "errors": "Please check the fields marked below.",
         "choose_one": "Please choose one.",
-        "choose_some": "Please choose at least one.",
         "optional": "optional",
     },
     "es": {
@@ -132,7 +131,6 @@ LABELS: dict[str, dict[str, str]] = {
         "saved": "Guardado. Gracias.",
         "errors": "Revisa los campos marcados abajo.",
         "choose_one": "Elige una opción.",
-        "choose_some": "Elige al menos una.",
         "optional": "opcional",
     },
 }

@@ -9,12 +9,10 @@ no JavaScript, nothing that can leak memory over a day on a cheap tablet.
 
 from __future__ import annotations
 
-import time
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from litestar import Controller, Request, Response, get, post
-from litestar.datastructures import Cookie
 from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
 from litestar.params import Body, FromPath
@@ -27,35 +25,21 @@ from survey_service.qr.links import LinkService
 from survey_service.settings import Settings
 from survey_service.surveys.definitions import pick_language
 from survey_service.surveys.serving import SurveyService, clean_metadata
-from survey_service.web.pages import NO_STORE, form_page, notice, thanks_page
+from survey_service.web.pages import (
+    NO_STORE,
+    form_page,
+    notice,
+    pin_page,
+    staff_unlocked,
+    thanks_page,
+    unlock_redirect,
+)
 
 __all__ = ["KioskPages", "who"]
 
 _COOKIE = "ss_kiosk"
 REFRESH_SECONDS = 3
 THANKS_SECONDS = 5
-
-
-def _unlocked(request: Request[Any, Any, Any], pin: str | None) -> bool:
-    return kiosk.unlocked(request.app.state.secret_key, pin, request.cookies.get(_COOKIE, ""))
-
-
-def _pin_page(request: Request[Any, Any, Any], language: str, *, wrong: bool = False) -> Template:
-    """The PIN form (again, with the reason, after a wrong PIN)."""
-    t = ui_text(language)
-    query = request.url.query
-    return Template(
-        template_name="pin.html",
-        context={
-            "lang": language,
-            "title": t["pin"],
-            "t": t,
-            "action": request.url.path + (f"?{query}" if query else ""),
-            "error": f"{t['wrong_pin_title']}. {t['wrong_pin']}" if wrong else None,
-        },
-        status_code=403 if wrong else 200,
-        headers=NO_STORE,
-    )
 
 
 def who(metadata: dict[str, str]) -> str:
@@ -87,8 +71,8 @@ class KioskPages(Controller):
         t = ui_text(language)
         if settings.kiosk_pin is None:
             return notice(language, "kiosk_off", 404)
-        if not _unlocked(request, settings.kiosk_pin):
-            return _pin_page(request, language)
+        if not staff_unlocked(request, _COOKIE, settings.kiosk_pin):
+            return pin_page(request, language)
         url = await links.kiosk_url(slug, params, settings.kiosk_rotate_seconds)
         metadata = clean_metadata(definition.metadata_keys, params)
         return Template(
@@ -117,7 +101,7 @@ class KioskPages(Controller):
         slug: FromPath[str],
     ) -> Response[Any]:
         """The form on the counter tablet itself (channel ``kiosk``), blank every time."""
-        if not _unlocked(request, settings.kiosk_pin):
+        if not staff_unlocked(request, _COOKIE, settings.kiosk_pin):
             return Redirect(f"/kiosk/{slug}?{urlencode(dict(request.query_params.items()))}")
         served = await surveys.open_form(
             slug,
@@ -156,20 +140,11 @@ class KioskPages(Controller):
         definition = surveys.survey(slug).definition
         if not kiosk.check_pin(data.get("pin", ""), settings.kiosk_pin):
             language = pick_language(definition, None, request.headers.get("accept-language"))
-            return _pin_page(request, language, wrong=True)
-        expires = int(time.time()) + kiosk.SESSION_SECONDS
-        # A relative Location: the Host header is the client's to choose.
-        query = request.url.query
-        redirect = Redirect(request.url.path + (f"?{query}" if query else ""), status_code=303)
-        redirect.set_cookie(
-            Cookie(
-                key=_COOKIE,
-                value=kiosk.session(request.app.state.secret_key, data.get("pin", ""), expires),
-                path="/kiosk/",
-                max_age=kiosk.SESSION_SECONDS,
-                httponly=True,
-                samesite="strict",
-                secure=settings.base_url.startswith("https:"),
-            )
+            return pin_page(request, language, wrong=True)
+        return unlock_redirect(
+            request,
+            data.get("pin", ""),
+            cookie=_COOKIE,
+            path="/kiosk/",
+            secure=settings.base_url.startswith("https:"),
         )
-        return redirect

@@ -5,21 +5,32 @@ from __future__ import annotations
 
 import html
 import re
+import time
 from typing import Any
 from urllib.parse import urlencode
 
 from litestar import Request, Response
 from litestar.datastructures import Cookie
 from litestar.enums import MediaType
-from litestar.response import Template
+from litestar.response import Redirect, Template
 from litestar.utils.scope.state import ScopeState
 
 from survey_service.lib.i18n import LANGUAGE_NAMES, ui_text
 from survey_service.lib.templates import environment
+from survey_service.qr import kiosk
 from survey_service.surveys.definitions import SurveyDefinition
 from survey_service.surveys.serving import SurveyView
 
-__all__ = ["NO_STORE", "blank_form_page", "form_page", "notice", "thanks_page"]
+__all__ = [
+    "NO_STORE",
+    "blank_form_page",
+    "form_page",
+    "notice",
+    "pin_page",
+    "staff_unlocked",
+    "thanks_page",
+    "unlock_redirect",
+]
 
 NO_STORE = {"Cache-Control": "no-store"}
 
@@ -143,3 +154,50 @@ def blank_form_page(
         headers=NO_STORE,
         cookies=[cookie] if cookie else None,
     )
+
+
+def pin_page(request: Request[Any, Any, Any], language: str, *, wrong: bool = False) -> Template:
+    """The staff PIN form posting back to this URL (again, with the reason, after a wrong
+    PIN)."""
+    t = ui_text(language)
+    query = request.url.query
+    return Template(
+        template_name="pin.html",
+        context={
+            "lang": language,
+            "title": t["pin"],
+            "t": t,
+            "action": request.url.path + (f"?{query}" if query else ""),
+            "error": f"{t['wrong_pin_title']}. {t['wrong_pin']}" if wrong else None,
+        },
+        status_code=403 if wrong else 200,
+        headers=NO_STORE,
+    )
+
+
+def staff_unlocked(request: Request[Any, Any, Any], cookie: str, pin: str | None) -> bool:
+    """Whether this browser holds a live staff session (cookie ``cookie``) for ``pin``."""
+    return kiosk.unlocked(request.app.state.secret_key, pin, request.cookies.get(cookie, ""))
+
+
+def unlock_redirect(
+    request: Request[Any, Any, Any], pin: str, *, cookie: str, path: str, secure: bool
+) -> Redirect:
+    """Back to this URL (303) holding a staff session (an HttpOnly cookie for ``path``,
+    valid for :data:`kiosk.SESSION_SECONDS`); the caller checked the PIN."""
+    expires = int(time.time()) + kiosk.SESSION_SECONDS
+    # A relative Location: the Host header is the client's to choose.
+    query = request.url.query
+    redirect = Redirect(request.url.path + (f"?{query}" if query else ""), status_code=303)
+    redirect.set_cookie(
+        Cookie(
+            key=cookie,
+            value=kiosk.session(request.app.state.secret_key, pin, expires),
+            path=path,
+            max_age=kiosk.SESSION_SECONDS,
+            httponly=True,
+            samesite="strict",
+            secure=secure,
+        )
+    )
+    return redirect

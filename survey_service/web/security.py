@@ -82,10 +82,11 @@ def security_headers(settings: Settings, styles: list[str]) -> BeforeMessageSend
 
 
 def is_submission(method: str, path: str) -> bool:
-    """Form posts, kiosk PIN posts and the JSON API's form serving and answers: what an
-    anonymous client can do that costs a write (and all the per-client limit counts)."""
+    """Form posts, kiosk and staff posts (PINs, the interaction log) and the JSON API's form
+    serving and answers: what an anonymous client can do that costs a write (and all the
+    per-client limit counts)."""
     if method == "POST":
-        return path.startswith(("/s/", "/kiosk/")) or (
+        return path.startswith(("/s/", "/kiosk/", "/staff/")) or (
             path.startswith("/api/v1/surveys/") and path.endswith("/responses")
         )
     return method == "GET" and path.count("/") == 4 and path.startswith("/api/v1/surveys/")

@@ -430,3 +430,77 @@ async def test_kiosk_tablet_form_resets_after_each_answer(
         (9, "kiosk", []),
         (3, "kiosk", []),
     ]
+
+
+STAFF_SAVED = {"en": "Saved. Thank you.", "es": "Guardado. Gracias."}
+
+
+async def _staff_unlock(page: Any, base: str, language: str) -> None:
+    await page.goto(f"{base}/staff/log?lang={language}")
+    if await page.locator("#pin").count():
+        await page.fill("#pin", "246810")
+        await page.click("button[type=submit]")
+    await page.wait_for_selector("#emotion-frustrated", state="attached")
+
+
+@pytest.mark.parametrize("language", ["en", "es"])
+async def test_staff_log_an_interaction_on_a_phone_without_javascript(
+    browser: Any, live_server: str, database_url: str, language: str
+) -> None:
+    page = await new_page(browser, javascript=False)
+    await _staff_unlock(page, live_server, language)
+    agent = f"agent-{language}"
+    await page.click("label[for='emotion-frustrated']")
+    await page.click("label[for='actions-listened']")
+    await page.click("label[for='actions-acknowledged_feelings']")
+    await page.click("label[for='reaction-satisfied']")
+    await page.fill("#f-touchpoint", "till 2")
+    await page.fill("#f-agent", agent)
+    await page.fill("#f-duration", "3")
+    await page.click("button[type=submit]")
+    await page.wait_for_url("**saved=1")
+    assert STAFF_SAVED[language] in await page.content()
+    # The next log starts with the place and the person filled in.
+    assert await page.input_value("#f-agent") == agent
+    assert not await page.is_checked("#emotion-frustrated")
+    await page.context.close()
+    connection = await asyncpg.connect(database_url)
+    try:
+        row = await connection.fetchrow("SELECT * FROM interaction WHERE agent = $1", agent)
+    finally:
+        await connection.close()
+    assert row["emotion"] == "frustrated"
+    assert list(row["actions"]) == ["listened", "acknowledged_feelings"]
+    assert (row["reaction"], row["duration_seconds"], row["touchpoint"]) == (
+        "satisfied",
+        180,
+        "till 2",
+    )
+
+
+async def test_accessibility_of_the_staff_log(
+    browser: Any, live_server: str, axe_source: str, figures: Callable[[str], None]
+) -> None:
+    page = await new_page(browser, javascript=True, bypass_csp=True)
+    checked: dict[str, list[dict[str, Any]]] = {}
+    await page.goto(f"{live_server}/staff/log?lang=en")
+    checked["staff pin"] = await run_axe(page, axe_source)
+    for language in ("en", "es"):
+        await _staff_unlock(page, live_server, language)
+        checked[f"staff log {language}"] = await run_axe(page, axe_source)
+    await page.evaluate("document.querySelector('#f-duration').type = 'text'")
+    await page.fill("#f-duration", "many")
+    await page.click("button[type=submit]")
+    assert await page.locator("p.err").count() >= 3  # summary, emotion, reaction, duration
+    checked["staff log errors es"] = await run_axe(page, axe_source)
+    assert await page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    await page.context.close()
+    serious = []
+    for name, violations in checked.items():
+        figures(f"axe {name}: {len(violations)} violations")
+        serious += [
+            f"{name}: {v['id']} ({v['impact']})"
+            for v in violations
+            if v["impact"] in ("serious", "critical")
+        ]
+    assert serious == []
