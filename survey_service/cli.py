@@ -279,6 +279,7 @@ def _erase(args: argparse.Namespace) -> int:
             email=args.email,
             response_id=args.response,
             invitation_id=args.invitation,
+            customer=args.customer,
             requested_by=f"cli ({getpass.getuser()})",
         )
 
@@ -288,8 +289,9 @@ def _erase(args: argparse.Namespace) -> int:
         print(f"survey-service: {exc}", file=sys.stderr)
         return 2
     print(
-        f"erasure {report.erasure_id}: {report.responses} response(s) and"
-        f" {report.invitations} invitation(s) erased"
+        f"erasure {report.erasure_id}: {report.responses} response(s),"
+        f" {report.invitations} invitation(s), {report.interactions} interaction(s) and"
+        f" {report.outcomes} outcome event(s) erased"
     )
     return 0
 
@@ -380,11 +382,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("send", help="send the invitations that are due").set_defaults(func=_send)
 
-    erase = commands.add_parser("erase", help="erase a person, a response or an invitation")
+    erase = commands.add_parser(
+        "erase", help="erase a person, a response, an invitation or a customer reference"
+    )
     subject = erase.add_mutually_exclusive_group(required=True)
     subject.add_argument("--email", help="everything about this address")
     subject.add_argument("--response", type=int, help="one response by id")
     subject.add_argument("--invitation", type=int, help="one invitation (and its response)")
+    subject.add_argument(
+        "--customer", help="a customer or order reference: everything that names it"
+    )
     erase.set_defaults(func=_erase)
     export = commands.add_parser("export-person", help="everything stored about an address")
     export.add_argument("--email", required=True)

@@ -20,11 +20,13 @@ Id = Annotated[int, msgspec.Meta(ge=1, le=2**63 - 1)]
 
 
 class ErasureIn(Struct):
-    """Exactly one of the three: whom or what to erase."""
+    """Exactly one of the four: whom or what to erase (``customer``: a customer or order
+    reference, as links, invitations, subjects, interactions and outcomes carry it)."""
 
     email: Annotated[str, msgspec.Meta(min_length=3, max_length=254)] | None = None
     response_id: Id | None = None
     invitation_id: Id | None = None
+    customer: Annotated[str, msgspec.Meta(min_length=1, max_length=200)] | None = None
 
 
 class PersonIn(Struct):
@@ -41,7 +43,11 @@ class PrivacyController(Controller):
     guards = [requires("admin")]
     security = API_KEY
 
-    @post("/erasures", summary="Erase a person, a response or an invitation", status_code=200)
+    @post(
+        "/erasures",
+        summary="Erase a person, a response, an invitation or a customer reference",
+        status_code=200,
+    )
     async def erase(
         self,
         request: Request[Any, Any, Any],
@@ -54,6 +60,7 @@ class PrivacyController(Controller):
             email=data.email,
             response_id=data.response_id,
             invitation_id=data.invitation_id,
+            customer=data.customer,
             requested_by=f"api key {key.id} ({key.name})",
         )
 

@@ -12,12 +12,15 @@ from survey_service.db import Executor
 from survey_service.reporting.rollups import FOLD_LOCK, erase_sql, kept_zone, prune_empty
 
 __all__ = [
+    "customer_forms",
+    "erase_customer_records",
     "erase_responses",
     "invitations_of",
     "is_suppressed",
     "lock_rollups",
     "person",
     "record_erasure",
+    "redact_customer_records",
     "redact_invitations",
     "redact_responses",
     "remove_invitations",
@@ -72,10 +75,25 @@ async def response_form(tx: Executor, response_id: int) -> tuple[int, uuid.UUID]
     return None if row is None else (row["survey_id"], row["token_nonce"])
 
 
+_NAMES_CUSTOMER = "(btrim(metadata->>'customer_ref') = $1 OR btrim(metadata->>'order_ref') = $1)"
+"""Metadata naming the customer reference $1 (see lib.references.REFERENCE_KEYS)."""
+
+
 async def invitations_of(
-    tx: Executor, *, email: str | None = None, invitation_id: int | None = None
+    tx: Executor,
+    *,
+    email: str | None = None,
+    invitation_id: int | None = None,
+    customer: str | None = None,
 ) -> list[tuple[int, int, uuid.UUID]]:
-    """(id, survey id, token nonce) of the invitations to an address, or of one."""
+    """(id, survey id, token nonce) of the invitations to an address, of one, or of those
+    whose metadata names a customer reference."""
+    if customer is not None:
+        rows = await tx.fetch(
+            f"SELECT id, survey_id, token_nonce FROM invitation WHERE {_NAMES_CUSTOMER}",
+            customer,
+        )
+        return [(r["id"], r["survey_id"], r["token_nonce"]) for r in rows]
     rows = await tx.fetch(
         "SELECT id, survey_id, token_nonce FROM invitation"
         " WHERE ($1::text IS NULL OR email = $1) AND ($2::bigint IS NULL OR id = $2)",
@@ -83,6 +101,36 @@ async def invitations_of(
         invitation_id,
     )
     return [(r["id"], r["survey_id"], r["token_nonce"]) for r in rows]
+
+
+async def customer_forms(tx: Executor, customer: str) -> list[tuple[int, uuid.UUID]]:
+    """(survey id, token nonce) of every form that names a customer reference: served or
+    answered with it in the metadata, or assigned to it as an experiment subject."""
+    rows = await tx.fetch(
+        f"SELECT survey_id, token_nonce FROM assignment WHERE {_NAMES_CUSTOMER}"
+        f" UNION SELECT survey_id, token_nonce FROM response WHERE {_NAMES_CUSTOMER}"
+        " UNION SELECT survey_id, token_nonce FROM experiment_subject WHERE subject = $1",
+        customer,
+    )
+    return [(r["survey_id"], r["token_nonce"]) for r in rows]
+
+
+async def erase_customer_records(
+    tx: Executor, customer: str, customer_key: str, marker: str
+) -> tuple[int, int]:
+    """Delete the customer's staff-log interactions and outcome events (by customer key:
+    hashed-only ones too); experiment subjects keep their variant (the sample-ratio check
+    counts them) under ``marker`` instead of the reference. (interactions, outcomes)."""
+    interactions = await tx.fetch(
+        "DELETE FROM interaction WHERE customer_key = $1 RETURNING id", customer_key
+    )
+    outcomes = await tx.fetch(
+        "DELETE FROM outcome WHERE customer_key = $1 RETURNING id", customer_key
+    )
+    await tx.execute(
+        "UPDATE experiment_subject SET subject = $2 WHERE subject = $1", customer, marker
+    )
+    return len(interactions), len(outcomes)
 
 
 async def remove_invitations(tx: Executor, ids: Sequence[int]) -> None:
@@ -122,16 +170,20 @@ async def is_suppressed(tx: Executor, keys: Sequence[str]) -> bool:
 
 
 async def record_erasure(
-    tx: Executor, kind: str, subject_hash: str, responses: int, invitations: int, by: str
+    tx: Executor,
+    kind: str,
+    subject_hash: str,
+    counts: tuple[int, int, int, int],
+    by: str,
 ) -> int:
-    """Write the audit row; its id."""
+    """Write the audit row (counts: responses, invitations, interactions, outcomes); its
+    id."""
     erasure_id: int = await tx.fetchval(
-        "INSERT INTO erasure (kind, subject_hash, responses, invitations, requested_by)"
-        " VALUES ($1, $2, $3, $4, $5) RETURNING id",
+        "INSERT INTO erasure (kind, subject_hash, responses, invitations, interactions,"
+        " outcomes, requested_by) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
         kind,
         subject_hash,
-        responses,
-        invitations,
+        *counts,
         by[:100],
     )
     return erasure_id
@@ -210,3 +262,19 @@ async def redact_invitations(
         limit,
     )
     return redacted
+
+
+async def redact_customer_records(db: Executor, before: dt.datetime) -> tuple[int, int]:
+    """Past retention: interactions lose their note and plain reference, outcome events
+    their plain reference; (interactions, outcomes) redacted."""
+    interactions = await db.fetch(
+        "UPDATE interaction SET note = NULL, customer_ref = NULL WHERE occurred_at < $1"
+        " AND (note IS NOT NULL OR customer_ref IS NOT NULL) RETURNING 1",
+        before,
+    )
+    outcomes = await db.fetch(
+        "UPDATE outcome SET customer_ref = NULL WHERE occurred_at < $1"
+        " AND customer_ref IS NOT NULL RETURNING 1",
+        before,
+    )
+    return len(interactions), len(outcomes)

@@ -21,7 +21,9 @@ from survey_service.errors import BadParameter, NotFound
 from survey_service.invitations.batch import is_address
 from survey_service.invitations.service import suppression_marker
 from survey_service.lib.keys import derive_key, mac
+from survey_service.lib.references import MAX_REFERENCE, CustomerKeys
 from survey_service.lib.structs import Struct
+from survey_service.lib.text import one_line
 from survey_service.privacy import queries
 from survey_service.reporting.columns import DIMENSIONS
 from survey_service.surveys.catalog import Catalog
@@ -33,7 +35,7 @@ DIMENSION_KEYS = tuple(d.name for d in DIMENSIONS if d.expression.startswith("me
 """Metadata kept by erasure and retention: where and by whom, never who the customer was."""
 RETENTION_BATCH = 1000
 
-ErasureKind = Literal["email", "response", "invitation"]
+ErasureKind = Literal["email", "response", "invitation", "customer"]
 
 
 class ErasureReport(Struct):
@@ -43,6 +45,8 @@ class ErasureReport(Struct):
     kind: ErasureKind
     responses: int
     invitations: int
+    interactions: int = 0
+    outcomes: int = 0
 
 
 class PersonExport(Struct):
@@ -59,6 +63,8 @@ class RetentionReport(Struct):
 
     responses: int
     invitations: int
+    interactions: int = 0
+    outcomes: int = 0
 
 
 class PrivacyService:
@@ -69,6 +75,7 @@ class PrivacyService:
         self.catalog = catalog
         self._audit_key = derive_key(secret, "erasure-audit")
         self._secret = secret
+        self._customer_keys = CustomerKeys(secret)
 
     def _subject_hash(self, kind: str, subject: str) -> str:
         return mac(self._audit_key, f"{kind}:{subject}")[:32].hex()
@@ -79,19 +86,37 @@ class PrivacyService:
         email: str | None = None,
         response_id: int | None = None,
         invitation_id: int | None = None,
+        customer: str | None = None,
         requested_by: str,
     ) -> ErasureReport:
-        """Erase exactly one of: a person by email address, a response, an invitation."""
-        given = [v is not None for v in (email, response_id, invitation_id)]
+        """Erase exactly one of: a person by email address, a response, an invitation, or
+        a customer reference (their responses and invitations, staff-log interactions and
+        outcome events, wherever the reference names them)."""
+        given = [v is not None for v in (email, response_id, invitation_id, customer)]
         if sum(given) != 1:
-            raise BadParameter("subject", "exactly one of email, response_id, invitation_id")
+            message = "exactly one of email, response_id, invitation_id, customer"
+            raise BadParameter("subject", message)
+        logged = (0, 0)
         async with self.db.transaction() as tx:
             zone = await queries.lock_rollups(tx)
-            if email is not None:
+            if customer is not None:
+                kind: ErasureKind = "customer"
+                subject = one_line(customer)
+                if not subject or len(subject) > MAX_REFERENCE:
+                    raise BadParameter("customer", f"1 to {MAX_REFERENCE} characters")
+                invitations = await queries.invitations_of(tx, customer=subject)
+                forms = await queries.customer_forms(tx, subject)
+                forms += [(s, n) for _, s, n in invitations if (s, n) not in forms]
+                responses = await queries.erase_responses(tx, zone, nonces=forms)
+                marker = "erased:" + self._subject_hash(kind, subject)
+                logged = await queries.erase_customer_records(
+                    tx, subject, self._customer_keys(subject), marker
+                )
+            elif email is not None:
                 address = email.strip().lower()
                 if not is_address(address):
                     raise BadParameter("email", "not an email address")
-                kind: ErasureKind = "email"
+                kind = "email"
                 subject = address
                 invitations = await queries.invitations_of(tx, email=address)
                 await queries.hash_suppression(
@@ -120,12 +145,16 @@ class PrivacyService:
                 tx,
                 kind,
                 self._subject_hash(kind, subject),
-                responses,
-                len(invitations),
+                (responses, len(invitations), *logged),
                 requested_by,
             )
         return ErasureReport(
-            erasure_id=erasure_id, kind=kind, responses=responses, invitations=len(invitations)
+            erasure_id=erasure_id,
+            kind=kind,
+            responses=responses,
+            invitations=len(invitations),
+            interactions=logged[0],
+            outcomes=logged[1],
         )
 
     async def export(self, email: str) -> PersonExport:
@@ -151,7 +180,9 @@ class PrivacyService:
         self, default_days: int | None, now: dt.datetime | None = None
     ) -> RetentionReport:
         """Redact what is older than each survey's ``retention_days`` (or the default): free
-        text, customer metadata, client hashes, invitation addresses and personal links."""
+        text, customer metadata, client hashes, invitation addresses and personal links; and
+        past the default, staff-log notes and plain customer references on interactions and
+        outcome events (their keyed customer key stays, so the value report still links)."""
         moment = now or dt.datetime.now(dt.UTC)
         responses = invitations = 0
         for info in self.catalog.served():
@@ -174,4 +205,13 @@ class PrivacyService:
                 invitations += done
                 if done < RETENTION_BATCH:
                     break
-        return RetentionReport(responses=responses, invitations=invitations)
+        logged = (0, 0)
+        if default_days is not None:
+            before = moment - dt.timedelta(days=default_days)
+            logged = await queries.redact_customer_records(self.db, before)
+        return RetentionReport(
+            responses=responses,
+            invitations=invitations,
+            interactions=logged[0],
+            outcomes=logged[1],
+        )

@@ -12,7 +12,7 @@ from litestar import Litestar
 
 from survey_service.apikeys.service import create_key
 from survey_service.reporting.rollups import fold_all, rebuild
-from tests.rows import rollup_tables
+from tests.rows import T0, insert, rollup_tables
 
 
 @pytest.fixture
@@ -164,10 +164,36 @@ async def test_retention_redacts_old_personal_data_and_keeps_every_kpi(
         "UPDATE invitation SET created_at = created_at - interval '100 days'"
         " WHERE email <> 'new@example.com'"
     )
+    for n, days_ago in enumerate((100, 100, 10)):
+        logged = {
+            "emotion": "sad",
+            "actions": [],
+            "reaction": "left",
+            "reference": f"R{days_ago}",
+            "note": "said her name was Ana",
+        }
+        await client.post("/api/v1/interactions", json=logged, headers=admin)
+        event = {"event_id": f"e{n}", "kind": "churn", "customer": "R1"}
+        event["occurred_at"] = "2026-01-01T00:00:00Z" if days_ago > 90 else "2026-11-20T00:00:00Z"
+        await client.post("/api/v1/outcomes", json=event, headers=admin)
+    await db.execute(
+        "UPDATE interaction SET occurred_at = now() - interval '100 days'"
+        " WHERE customer_ref = 'R100'"
+    )
     await rebuild(app.state.db, "UTC")
     before = await kpis(client, admin)
     report = await app.state.privacy.apply_retention(default_days=90)
     assert (report.responses, report.invitations) == (6, 6)
+    assert (report.interactions, report.outcomes) == (2, 2)
+    log = await db.fetch("SELECT note, customer_ref, customer_key FROM interaction ORDER BY id")
+    assert [(r["note"], r["customer_ref"]) for r in log] == [
+        (None, None),
+        (None, None),
+        ("said her name was Ana", "R10"),
+    ]
+    assert all(r["customer_key"] for r in log)  # still linked, by the keyed hash only
+    refs = await db.fetch("SELECT customer_ref FROM outcome ORDER BY occurred_at")
+    assert [r["customer_ref"] for r in refs] == [None, None, "R1"]
     old = await db.fetch("SELECT * FROM response WHERE redacted_at IS NOT NULL")
     assert len(old) == 6
     assert {r["comment"] for r in old} == {""}
@@ -185,3 +211,93 @@ async def test_retention_redacts_old_personal_data_and_keeps_every_kpi(
     await rebuild(app.state.db, "UTC")
     assert await rollup_tables(db) == incremental
     assert (await app.state.privacy.apply_retention(default_days=90)).responses == 0
+
+
+async def test_erasing_a_customer_reference_reaches_every_record_naming_it(
+    app: Litestar, client: httpx.AsyncClient, db: asyncpg.Connection, admin: dict[str, str]
+) -> None:
+    for i in range(5):
+        await invite_and_answer(client, admin, f"other{i}@example.com", 9, customer_ref=f"K{i}")
+    await invite_and_answer(client, admin, "cust@example.com", 4, customer_ref="CUST-9")
+    await insert(db, "counter-check", at=T0, understood=2, metadata={"order_ref": "CUST-9"})
+    await insert(db, "counter-check", at=T0, understood=5, metadata={"order_ref": "K1"})
+    assigned = await client.post(
+        "/api/v1/experiments/counter-wording/assignments",
+        json={"subject": "CUST-9"},
+        headers=admin,
+    )
+    token = parse_qs(urlsplit(assigned.json()["link"]).query)["t"][0]
+    answered = await client.post(
+        "/api/v1/surveys/counter-check/responses",
+        json={"token": token, "answers": {"understood": 3, "cared": True}},
+    )
+    assert answered.status_code == 201, answered.text
+    for reference, hashed in (("CUST-9", False), ("CUST-9", True), ("K1", False)):
+        body = {
+            "emotion": "sad",
+            "actions": ["listened"],
+            "reaction": "calmer",
+            "reference": reference,
+            "hash_reference": hashed,
+            "note": f"about {reference}",
+        }
+        r = await client.post("/api/v1/interactions", json=body, headers=admin)
+        assert r.status_code == 201
+    events = [
+        {
+            "event_id": "o1",
+            "kind": "churn",
+            "customer": "CUST-9",
+            "occurred_at": "2026-03-01T00:00:00Z",
+        },
+        {
+            "event_id": "o2",
+            "kind": "referral",
+            "customer": "CUST-9",
+            "hash_customer": True,
+            "occurred_at": "2026-03-01T00:00:00Z",
+        },
+        {
+            "event_id": "o3",
+            "kind": "referral",
+            "customer": "K1",
+            "occurred_at": "2026-03-01T00:00:00Z",
+        },
+    ]
+    assert (await client.post("/api/v1/outcomes", json=events, headers=admin)).status_code == 201
+    await app.state.surveys.recorder.flush()
+    await fold_all(app.state.db, "UTC")
+
+    erased = await client.post(
+        "/api/v1/privacy/erasures", json={"customer": " CUST-9 "}, headers=admin
+    )
+    assert erased.status_code == 200, erased.text
+    report = erased.json()
+    assert (report["responses"], report["invitations"]) == (3, 1)
+    assert (report["interactions"], report["outcomes"]) == (2, 2)
+    for table in (
+        "response",
+        "assignment",
+        "invitation",
+        "interaction",
+        "outcome",
+        "experiment_subject",
+        "erasure",
+    ):
+        rows = await db.fetch(f"SELECT * FROM {table}")  # fixed names
+        assert "CUST-9" not in str([dict(r) for r in rows]), table
+    subject = await db.fetchrow("SELECT subject, variant FROM experiment_subject")
+    assert subject["subject"].startswith("erased:")
+    assert subject["variant"] == assigned.json()["variant"]  # still counted for the SRM check
+    assert await db.fetchval("SELECT count(*) FROM interaction") == 1
+    assert await db.fetchval("SELECT count(*) FROM outcome") == 1
+    audit = await db.fetchrow("SELECT * FROM erasure")
+    assert (audit["kind"], audit["interactions"], audit["outcomes"]) == ("customer", 2, 2)
+    # Rollups still equal a rebuild from what is left.
+    await fold_all(app.state.db, "UTC")
+    incremental = await rollup_tables(db)
+    await rebuild(app.state.db, "UTC")
+    assert await rollup_tables(db) == incremental
+    for body in ({"customer": "  "}, {"customer": "x", "email": "a@example.com"}, {"customer": 5}):
+        r = await client.post("/api/v1/privacy/erasures", json=body, headers=admin)
+        assert r.status_code == 400, body
