@@ -8,10 +8,11 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromQuery, JSONBody, QueryParameter
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from survey_service.interactions.records import InteractionIn, InteractionOut
 from survey_service.interactions.service import (
+    InteractionDetail,
     InteractionFilters,
     InteractionPage,
     InteractionReport,
@@ -79,6 +80,18 @@ class InteractionController(Controller):
     ) -> InteractionPage:
         """By id; pass ``next_cursor`` back for the next page."""
         return await interactions.page(window, cursor, limit)
+
+    @get("/{interaction_id:int}", guards=[requires("responses:read")], summary="One interaction")
+    async def one(
+        self,
+        request: Request[Any, Any, Any],
+        interactions: NamedDependency[InteractionService],
+        interaction_id: FromPath[int],
+    ) -> InteractionDetail:
+        """The interaction and the survey responses that name the same customer (link or
+        invitation metadata, or an experiment subject's form), from 12 hours before it to
+        30 days after."""
+        return await interactions.one(api_key_of(request), interaction_id)
 
     @get("/summary", guards=[requires("kpis:read")], summary="What the log says")
     async def summary(

@@ -15,6 +15,7 @@ from survey_service.reporting.rollups import ABUSE_FLAGGED
 
 __all__ = [
     "insert_interaction",
+    "interaction",
     "interaction_groups",
     "interactions_between",
     "unheard_groups",
@@ -74,6 +75,14 @@ async def insert_interaction(
         recorded_by,
     )
     return _out(stored)
+
+
+async def interaction(
+    db: Executor, interaction_id: int
+) -> tuple[InteractionOut, str | None] | None:
+    """One interaction and its customer key."""
+    row = await db.fetchrow(f"SELECT {_COLUMNS} FROM interaction WHERE id = $1", interaction_id)
+    return None if row is None else (_out(row), row["customer_key"])
 
 
 def _where(filters: dict[str, str], first: int) -> tuple[str, list[Any]]:

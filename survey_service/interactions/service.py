@@ -9,7 +9,7 @@ from typing import Any
 from survey_service.apikeys.service import ApiKeyInfo
 from survey_service.db import Database
 from survey_service.db.replica import ReadRouter
-from survey_service.errors import AnswersRejected, BadParameter
+from survey_service.errors import AnswersRejected, BadParameter, NotFound
 from survey_service.interactions import queries
 from survey_service.interactions.need import NeedBy, NeedGroup, RankedBy, rank_need
 from survey_service.interactions.records import InteractionIn, InteractionOut, check_interaction
@@ -29,6 +29,7 @@ from survey_service.responses import queries as response_queries
 from survey_service.surveys.catalog import Catalog
 
 __all__ = [
+    "InteractionDetail",
     "InteractionFilters",
     "InteractionPage",
     "InteractionReport",
@@ -55,6 +56,24 @@ class InteractionPage(Struct):
 
     items: list[InteractionOut]
     next_cursor: int | None
+
+
+class LinkedResponse(Struct):
+    """A survey response naming the interaction's customer, from 12 hours before it to the
+    follow-up window's end."""
+
+    survey: str
+    response_id: int
+    created_at: dt.datetime
+    empathy_index: float | None
+
+
+class InteractionDetail(Struct):
+    """One interaction and the survey responses linked to it by its customer reference."""
+
+    interaction: InteractionOut
+    follow_up_days: int
+    responses: list[LinkedResponse]
 
 
 class InteractionReport(Struct):
@@ -142,6 +161,35 @@ class InteractionService:
         return InteractionPage(
             items=items[:limit], next_cursor=items[limit - 1].id if more else None
         )
+
+    async def one(self, key: ApiKeyInfo, interaction_id: int) -> InteractionDetail:
+        """The interaction and its linked responses (of the surveys the key sees)."""
+        found = await queries.interaction(self.db, interaction_id)
+        if found is None:
+            raise NotFound("interaction", interaction_id)
+        item, customer = found
+        linked: list[LinkedResponse] = []
+        if customer is not None:
+            slugs, survey_ids = self._survey_ids(key)
+            names = dict(zip(survey_ids, slugs, strict=True))
+            start = item.occurred_at - LEAD
+            end = item.occurred_at + dt.timedelta(days=FOLLOW_UP_DAYS)
+            rows = await self.reads.read(
+                lambda db: response_queries.referenced(db, survey_ids, start, end)
+            )
+            linked = [
+                LinkedResponse(
+                    survey=names[r["survey_id"]],
+                    response_id=r["id"],
+                    created_at=r["created_at"],
+                    empathy_index=empathy_index_of(
+                        r["empathy_understood"], r["empathy_cared"], r["empathy_emotional"]
+                    ),
+                )
+                for r in rows
+                if r["reference"] is not None and self.customer_keys(r["reference"]) == customer
+            ]
+        return InteractionDetail(interaction=item, follow_up_days=FOLLOW_UP_DAYS, responses=linked)
 
     def _survey_ids(self, key: ApiKeyInfo) -> tuple[list[str], list[int]]:
         slugs, ids = [], []

@@ -166,10 +166,11 @@ async def referenced(
     db: Executor, survey_ids: list[int], start: dt.datetime, end: dt.datetime | None
 ) -> list[Any]:
     """Responses in [start, end) of these surveys that name a customer: by a reference in
-    their metadata or as an experiment subject's form. Columns: ``created_at``,
-    ``reference``, the three empathy items, ``touchpoint``, ``channel``, ``survey_id``."""
+    their metadata or as an experiment subject's form. Columns: ``survey_id``, ``id``,
+    ``created_at``, ``reference``, the three empathy items, ``touchpoint``, ``channel``."""
     return await db.fetch(
-        "SELECT r.survey_id, r.created_at, r.channel, r.metadata->>'touchpoint' AS touchpoint,"
+        "SELECT r.survey_id, r.id, r.created_at, r.channel,"
+        " r.metadata->>'touchpoint' AS touchpoint,"
         " COALESCE(NULLIF(r.metadata->>'customer_ref', ''), NULLIF(r.metadata->>'order_ref', ''),"
         " s.subject) AS reference, r.empathy_understood, r.empathy_cared, r.empathy_emotional"
         " FROM response r LEFT JOIN experiment_subject s"

@@ -289,6 +289,15 @@ async def test_follow_ups_come_only_from_surveys_the_key_sees(
         body = _body(reference=f"K{i}", occurred_at=at.isoformat())
         await client.post("/api/v1/interactions", json=body, headers=keys["write"])
         await insert(db, "counter-check", at=at, understood=5, metadata={"customer_ref": f"K{i}"})
+    log = await client.get("/api/v1/interactions", headers=keys["log"])
+    first = log.json()["items"][0]
+    detail = await client.get(f"/api/v1/interactions/{first['id']}", headers=keys["log"])
+    assert detail.status_code == 200
+    [linked] = detail.json()["responses"]
+    assert linked["survey"] == "counter-check"
+    assert linked["empathy_index"] == 100.0
+    missing = await client.get("/api/v1/interactions/999999999", headers=keys["log"])
+    assert missing.status_code == 404
     narrow = await create_key(app.state.db, "narrow", ["kpis:read"], ["nps-empathy"])
     wide = await client.get("/api/v1/interactions/summary", headers=keys["read"])
     blind = await client.get(
