@@ -20,6 +20,7 @@ from survey_service.interactions.service import (
     NeedReport,
 )
 from survey_service.web.auth import API_KEY, api_key_of, requires
+from survey_service.web.filters import From, To, Zone
 
 __all__ = ["InteractionController", "provide_interaction_filters"]
 
@@ -27,17 +28,9 @@ _Text = Annotated[str | None, QueryParameter(description="only interactions with
 
 
 async def provide_interaction_filters(
-    start: Annotated[
-        str | None, QueryParameter(name="from", description="ISO date or date-time (inclusive)")
-    ] = None,
-    end: Annotated[
-        str | None,
-        QueryParameter(name="to", description="ISO date (inclusive) or date-time (exclusive)"),
-    ] = None,
-    tz: Annotated[
-        str | None,
-        QueryParameter(description="IANA time zone for dates and hours (default SURVEY_TIME_ZONE)"),
-    ] = None,
+    start: From = None,
+    end: To = None,
+    tz: Zone = None,
     touchpoint: _Text = None,
     agent: _Text = None,
     channel: _Text = None,

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import csv
 from typing import Any
 
-import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
-from litestar.exceptions import ValidationException
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from survey_service.invitations.batch import (
@@ -20,6 +17,7 @@ from survey_service.invitations.batch import (
 )
 from survey_service.invitations.service import InvitationService
 from survey_service.web.auth import API_KEY, api_key_of, requires
+from survey_service.web.batches import read_rows
 
 __all__ = ["InvitationController"]
 
@@ -42,17 +40,7 @@ class InvitationController(Controller):
         ``metadata``, ``send_at``), or ``text/csv`` with those columns (others are metadata).
         Valid rows are stored; invalid ones come back in ``rejected`` with their fields.
         201 when every row was stored, 207 when some were not, 400 when none was."""
-        body = await request.body()
-        try:
-            if request.headers.get("content-type", "").startswith("text/csv"):
-                rows: list[Any] = parse_csv(body.decode("utf-8-sig"))
-            else:
-                decoded = msgspec.json.decode(body)
-                rows = decoded if isinstance(decoded, list) else [decoded]
-        except (msgspec.DecodeError, UnicodeDecodeError, csv.Error) as exc:
-            raise ValidationException(f"unreadable body: {exc}") from None
-        if not rows or len(rows) > MAX_BATCH:
-            raise ValidationException(f"send 1 to {MAX_BATCH} rows")
+        rows = await read_rows(request, parse_csv, MAX_BATCH)
         result = await invitations.create(api_key_of(request), rows)
         status = 201 if not result.rejected else 207 if result.created else 400
         return Response(result, status_code=status)

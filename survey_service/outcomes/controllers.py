@@ -3,19 +3,17 @@
 
 from __future__ import annotations
 
-import csv
 from typing import Annotated, Any
 
-import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
-from litestar.exceptions import ValidationException
 from litestar.params import FromPath, QueryParameter
 
 from survey_service.outcomes.events import MAX_BATCH, OutcomeBatchResult, parse_csv
 from survey_service.outcomes.service import OutcomeReport, OutcomeService
 from survey_service.outcomes.value import CutPoints
 from survey_service.web.auth import API_KEY, api_key_of, requires
+from survey_service.web.batches import read_rows
 
 __all__ = ["OutcomeController"]
 
@@ -44,17 +42,7 @@ class OutcomeController(Controller):
         Idempotent by ``event_id``: a replayed event is listed in ``duplicates`` and
         stores nothing. 201 when something new was stored and nothing rejected, 200 for a
         pure replay, 207 when some rows were rejected, 400 when no row was usable."""
-        body = await request.body()
-        try:
-            if request.headers.get("content-type", "").startswith("text/csv"):
-                rows: list[Any] = parse_csv(body.decode("utf-8-sig"))
-            else:
-                decoded = msgspec.json.decode(body)
-                rows = decoded if isinstance(decoded, list) else [decoded]
-        except (msgspec.DecodeError, UnicodeDecodeError, csv.Error) as exc:
-            raise ValidationException(f"unreadable body: {exc}") from None
-        if not rows or len(rows) > MAX_BATCH:
-            raise ValidationException(f"send 1 to {MAX_BATCH} events")
+        rows = await read_rows(request, parse_csv, MAX_BATCH)
         key = api_key_of(request)
         result = await outcomes.record(rows, f"api key {key.id} ({key.name})")
         if result.rejected:

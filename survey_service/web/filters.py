@@ -9,25 +9,31 @@ from litestar.params import QueryParameter
 
 from survey_service.reporting.service import KpiParams
 
-__all__ = ["provide_filters"]
+__all__ = ["From", "To", "Zone", "provide_filters"]
 
 _Text = Annotated[str | None, QueryParameter(description="only responses with this value")]
+From = Annotated[
+    str | None, QueryParameter(name="from", description="ISO date or date-time (inclusive)")
+]
+"""The window's start, as every report reads it (see ``reporting.service.parse_window``)."""
+To = Annotated[
+    str | None,
+    QueryParameter(name="to", description="ISO date (inclusive) or date-time (exclusive)"),
+]
+"""The window's end."""
+Zone = Annotated[
+    str | None,
+    QueryParameter(
+        description="IANA time zone for dates, groups and hours (default SURVEY_TIME_ZONE)"
+    ),
+]
+"""The zone dates and groups are read in."""
 
 
 async def provide_filters(
-    start: Annotated[
-        str | None, QueryParameter(name="from", description="ISO date or date-time (inclusive)")
-    ] = None,
-    end: Annotated[
-        str | None,
-        QueryParameter(name="to", description="ISO date (inclusive) or date-time (exclusive)"),
-    ] = None,
-    tz: Annotated[
-        str | None,
-        QueryParameter(
-            description="IANA time zone for dates and groups (default SURVEY_TIME_ZONE)"
-        ),
-    ] = None,
+    start: From = None,
+    end: To = None,
+    tz: Zone = None,
     include_flagged: Annotated[
         bool | None,
         QueryParameter(
