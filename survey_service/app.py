@@ -22,6 +22,9 @@ from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
 from survey_service import __version__
+from survey_service.accounts.service import AccountService
+from survey_service.dashboard.pages import DashboardPages
+from survey_service.dashboard.views import DashboardService
 from survey_service.db import Database, open_database
 from survey_service.db.counters import PostgresCounter
 from survey_service.db.engine import start_embedded, stop_embedded
@@ -41,7 +44,7 @@ from survey_service.lib.keys import derive_key
 from survey_service.lib.periodic import Periodic
 from survey_service.lib.ratelimit import Counter, Limits, MemoryCounter, RedisCounter
 from survey_service.lib.references import CustomerKeys
-from survey_service.lib.templates import PAGE_CSS, environment
+from survey_service.lib.templates import DASHBOARD_CSS, PAGE_CSS, environment
 from survey_service.outcomes.controllers import OutcomeController
 from survey_service.outcomes.service import OutcomeService
 from survey_service.privacy.controllers import PrivacyController
@@ -96,6 +99,8 @@ _SERVICES = (
     "reads",
     "interactions",
     "outcomes",
+    "accounts",
+    "dashboard",
 )
 """What the lifespan puts in ``app.state``; each is also a dependency of that name."""
 
@@ -201,7 +206,9 @@ async def _lifespan(app: Litestar) -> AsyncIterator[None]:
         app.state.invitations = invitations
         customer_keys = CustomerKeys(secret)
         outcomes = app.state.outcomes = OutcomeService(db, reporting, customer_keys, reads=reads)
-        app.state.experiments = ExperimentService(surveys, reporting, outcomes)
+        experiments = app.state.experiments = ExperimentService(surveys, reporting, outcomes)
+        app.state.accounts = AccountService(db, catalog.slugs())
+        app.state.dashboard = DashboardService(reporting, experiments)
         app.state.interactions = InteractionService(
             db,
             catalog,
@@ -282,6 +289,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             QrController,
             KioskPages,
             StaffPages,
+            DashboardPages,
             short_link,
             HealthController,
             MetricsController,
@@ -316,7 +324,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             # token is its authorisation.
             exclude=["/api/", "/health/", "/schema", r"/s/[^/]+/qr\.", "/u/"],
         ),
-        before_send=[security_headers(settings, [PAGE_CSS, *PAGE_SIZES.values()])],
+        before_send=[security_headers(settings, [PAGE_CSS, DASHBOARD_CSS, *PAGE_SIZES.values()])],
         middleware=[RequestContext(metrics, settings.access_log), ClientLimit(settings)],
         openapi_config=OpenAPIConfig(
             title="survey_service",

@@ -380,6 +380,10 @@ def build_parser() -> argparse.ArgumentParser:
     revoke.add_argument("key", help="the key's id or prefix")
     revoke.set_defaults(func=_apikey_revoke)
 
+    from survey_service.accounts.commands import add_user_commands
+
+    add_user_commands(commands)
+
     commands.add_parser("send", help="send the invitations that are due").set_defaults(func=_send)
 
     erase = commands.add_parser(

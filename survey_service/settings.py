@@ -133,6 +133,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     submit_limit_per_survey: PositiveInt = 600
     """Form submissions per minute to one survey, from everyone together."""
 
+    sign_in_limit: PositiveInt = 10
+    """Dashboard sign-in attempts per minute from one client address, and per 15 minutes
+    for one email address (whoever tries it); more get a 429 page, right password or not."""
+
     trusted_proxies: str = ""
     """Comma-separated proxy addresses/CIDRs whose X-Forwarded-For is believed; else ignored."""
 

@@ -102,6 +102,7 @@ def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Set
         # Every test posts from the same address; the limit itself is tested on its own app.
         submit_limit_per_ip=1_000_000,
         submit_limit_per_survey=1_000_000,
+        sign_in_limit=1_000_000,
     )
 
 

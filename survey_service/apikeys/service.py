@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import secrets
 from collections.abc import Sequence
+from typing import Protocol
 
 from survey_service.apikeys import queries
 from survey_service.db import Executor
@@ -21,6 +22,7 @@ from survey_service.lib.structs import Struct
 __all__ = [
     "SCOPES",
     "ApiKeyInfo",
+    "Audience",
     "NewApiKey",
     "authenticate",
     "create_key",
@@ -40,6 +42,16 @@ SCOPES = (
 """``admin`` grants every other scope."""
 
 _LAST_USED_EVERY = dt.timedelta(seconds=60)  # at most one last_used_at write a minute per key
+
+
+class Audience(Protocol):
+    """Whoever reads figures: an API key, or a signed-in dashboard user. Services ask it
+    only which surveys it may see (a survey it may not is answered as one that does not
+    exist)."""
+
+    def sees(self, slug: str) -> bool:
+        """Whether survey ``slug`` is visible."""
+        ...
 
 
 class ApiKeyInfo(Struct):

@@ -270,6 +270,123 @@ RATE_WINDOW = _table(
     Column("expires_at", TIME),
 )
 
+APP_USER = _table(
+    "app_user",
+    "a dashboard user (owner or manager of listed surveys), argon2id password hash",
+    Column("id", INT),
+    Column("email", _varchar(254)),
+    Column("role", _varchar(10)),
+    Column("surveys", TEXTS),
+    Column("password_hash", TEXT),
+    Column("created_at", TIME),
+    Column("disabled_at", TIME, null=True),
+)
+USER_SESSION = _table(
+    "user_session",
+    "a signed-in browser: the SHA-256 of its cookie token, until it expires",
+    Column("token_hash", _varchar(64)),
+    Column("user_id", INT),
+    Column("created_at", TIME),
+    Column("expires_at", TIME),
+)
+ALERT_SETTINGS = _table(
+    "alert_settings",
+    "alert rules set over the API for a survey (they replace its TOML's)",
+    Column("survey_id", INT),
+    Column("rules", JSONB),
+    Column("updated_at", TIME),
+)
+RESPONSE_EVENT_QUEUE = _table(
+    "response_event_queue",
+    "responses not yet looked at for alerts and webhooks (filled by a trigger)",
+    Column("survey_id", INT),
+    Column("id", BIGINT),
+)
+WEBHOOK_ENDPOINT = _table(
+    "webhook_endpoint",
+    "a Standard Webhooks receiver: URL, event types, surveys, signing secrets, health",
+    Column("id", INT),
+    Column("url", TEXT),
+    Column("description", _varchar(200)),
+    Column("event_types", TEXTS),
+    Column("surveys", TEXTS),
+    Column("secret", TEXT),
+    Column("previous_secret", TEXT, null=True),
+    Column("previous_until", TIME, null=True),
+    Column("created_at", TIME),
+    Column("failing_since", TIME, null=True),
+    Column("disabled_at", TIME, null=True),
+    Column("disabled_reason", TEXT, null=True),
+)
+WEBHOOK_MESSAGE = _table(
+    "webhook_message",
+    "the webhook outbox: one event for one endpoint, until delivered or given up",
+    Column("id", BIGINT),
+    Column("endpoint_id", INT),
+    Column("message_id", _varchar(40)),
+    Column("event_type", _varchar(40)),
+    Column("payload", TEXT),
+    Column("status", _varchar(10)),
+    Column("attempts", INT),
+    Column("next_attempt_at", TIME),
+    Column("created_at", TIME),
+    Column("delivered_at", TIME, null=True),
+)
+WEBHOOK_ATTEMPT = _table(
+    "webhook_attempt",
+    "the delivery log: every attempt's status code, latency and error",
+    Column("id", BIGINT),
+    Column("message_id", BIGINT),
+    Column("attempt", INT),
+    Column("status_code", INT, null=True),
+    Column("latency_ms", REAL),
+    Column("error", TEXT, null=True),
+    Column("created_at", TIME),
+)
+ALERT_EMAIL = _table(
+    "alert_email",
+    "the alert and report email outbox (text and HTML parts), sent by the SMTP sender",
+    Column("id", BIGINT),
+    Column("to_email", _varchar(254)),
+    Column("subject", TEXT),
+    Column("body_text", TEXT),
+    Column("body_html", TEXT),
+    Column("status", _varchar(10)),
+    Column("attempts", INT),
+    Column("next_attempt_at", TIME),
+    Column("last_error", TEXT, null=True),
+    Column("created_at", TIME),
+    Column("sent_at", TIME, null=True),
+)
+FOLLOW_UP_CASE = _table(
+    "follow_up_case",
+    "a detractor to call back: open, contacted or resolved, with a note",
+    Column("id", BIGINT),
+    Column("survey_id", INT),
+    Column("response_id", BIGINT),
+    Column("reason", _varchar(20)),
+    Column("status", _varchar(10)),
+    Column("note", TEXT, null=True),
+    Column("opened_at", TIME),
+    Column("contacted_at", TIME, null=True),
+    Column("resolved_at", TIME, null=True),
+    Column("updated_by", _varchar(254), null=True),
+)
+KPI_ALERT = _table(
+    "kpi_alert",
+    "KPI rules that fired: once per survey, rule and day",
+    Column("survey_id", INT),
+    Column("rule", _varchar(80)),
+    Column("period", DATE),
+    Column("created_at", TIME),
+)
+REPORT_RUN = _table(
+    "report_run",
+    "weekly reports sent: once per week (its Monday)",
+    Column("week", DATE),
+    Column("created_at", TIME),
+)
+
 TABLES: tuple[Table, ...] = (
     SURVEY,
     SURVEY_VERSION,
@@ -289,6 +406,17 @@ TABLES: tuple[Table, ...] = (
     RATE_WINDOW,
     INTERACTION,
     OUTCOME,
+    APP_USER,
+    USER_SESSION,
+    ALERT_SETTINGS,
+    RESPONSE_EVENT_QUEUE,
+    WEBHOOK_ENDPOINT,
+    WEBHOOK_MESSAGE,
+    WEBHOOK_ATTEMPT,
+    ALERT_EMAIL,
+    FOLLOW_UP_CASE,
+    KPI_ALERT,
+    REPORT_RUN,
 )
 """Every table of the service (Piccolo's own ``migration`` table aside)."""
 
@@ -304,15 +432,40 @@ DISTRIBUTED: tuple[str, ...] = (
     "experiment_subject",
     "response_unfolded",
     "assignment_unfolded",
+    "response_event_queue",
+    "follow_up_case",
     *(t.name for t in TABLES if "_rollup" in t.name),
 )
 """Hot tables: distributed by ``survey_id`` on Citus, all co-located with ``response``."""
 
-REFERENCE: tuple[str, ...] = ("survey", "survey_version", "api_key", "short_link", "suppression")
+REFERENCE: tuple[str, ...] = (
+    "survey",
+    "survey_version",
+    "api_key",
+    "short_link",
+    "suppression",
+    "alert_settings",
+)
 """Small tables read by every shard's queries (or by code alone): a copy on every node."""
 
-LOCAL: tuple[str, ...] = ("rollup_state", "erasure", "rate_window", "interaction", "outcome")
+LOCAL: tuple[str, ...] = (
+    "rollup_state",
+    "erasure",
+    "rate_window",
+    "interaction",
+    "outcome",
+    "app_user",
+    "user_session",
+    "webhook_endpoint",
+    "webhook_message",
+    "webhook_attempt",
+    "alert_email",
+    "kpi_alert",
+    "report_run",
+)
 """Stay on the coordinator: settings, the erasure audit, rate-limit counters (which a Citus
 deployment keeps in Redis instead), and the business-wide staff log and outcome events
 (keyed by customer, not survey; a small business logs thousands a day at most, and the
-service links them to responses itself, never in a cross-shard join)."""
+service links them to responses itself, never in a cross-shard join), and the owner's side:
+users and sessions, the webhook and alert-email outboxes, fired KPI alerts and report
+runs (small, and read by the coordinator's jobs)."""

@@ -9,7 +9,7 @@ from typing import get_args
 
 import msgspec
 
-from survey_service.apikeys.service import ApiKeyInfo
+from survey_service.apikeys.service import Audience
 from survey_service.errors import BadParameter, NotFound
 from survey_service.experiments import queries
 from survey_service.experiments.assignment import NewAssignment, draw_variant
@@ -188,7 +188,7 @@ class ExperimentService:
         self.reporting = reporting
         self.outcomes = outcomes
 
-    def _find(self, key: ApiKeyInfo, experiment: str) -> tuple[SurveyVersionInfo, Experiment]:
+    def _find(self, key: Audience, experiment: str) -> tuple[SurveyVersionInfo, Experiment]:
         for slug in self.surveys.catalog.slugs():
             info = self.surveys.catalog.current(slug)
             e = info.definition.experiment if info else None
@@ -196,7 +196,7 @@ class ExperimentService:
                 return info, e
         raise NotFound("experiment", experiment)
 
-    def visible(self, key: ApiKeyInfo) -> list[ExperimentView]:
+    def visible(self, key: Audience) -> list[ExperimentView]:
         """Every experiment of a survey the key sees."""
         views = []
         for slug in self.surveys.catalog.slugs():
@@ -205,13 +205,13 @@ class ExperimentService:
                 views.append(_view(info, info.definition.experiment))
         return views
 
-    def get(self, key: ApiKeyInfo, experiment: str) -> ExperimentView:
+    def get(self, key: Audience, experiment: str) -> ExperimentView:
         """One experiment (404 when unknown or outside the key's surveys)."""
         return _view(*self._find(key, experiment))
 
     async def assign(
         self,
-        key: ApiKeyInfo,
+        key: Audience,
         experiment: str,
         subject: str,
         cluster: str | None,
@@ -251,7 +251,7 @@ class ExperimentService:
 
     async def results(
         self,
-        key: ApiKeyInfo,
+        key: Audience,
         experiment: str,
         params: KpiParams,
         *,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from survey_service.apikeys.service import ApiKeyInfo
+from survey_service.apikeys.service import Audience
 from survey_service.db import Database
 from survey_service.db.replica import ReadRouter
 from survey_service.errors import AnswersRejected, BadParameter, NotFound
@@ -162,7 +162,7 @@ class InteractionService:
             items=items[:limit], next_cursor=items[limit - 1].id if more else None
         )
 
-    async def one(self, key: ApiKeyInfo, interaction_id: int) -> InteractionDetail:
+    async def one(self, key: Audience, interaction_id: int) -> InteractionDetail:
         """The interaction and its linked responses (of the surveys the key sees)."""
         found = await queries.interaction(self.db, interaction_id)
         if found is None:
@@ -191,7 +191,7 @@ class InteractionService:
             ]
         return InteractionDetail(interaction=item, follow_up_days=FOLLOW_UP_DAYS, responses=linked)
 
-    def _survey_ids(self, key: ApiKeyInfo) -> tuple[list[str], list[int]]:
+    def _survey_ids(self, key: Audience) -> tuple[list[str], list[int]]:
         slugs, ids = [], []
         for slug in self.catalog.slugs():
             info = self.catalog.current(slug)
@@ -200,7 +200,7 @@ class InteractionService:
                 ids.append(info.survey_id)
         return slugs, ids
 
-    async def summary(self, key: ApiKeyInfo, params: InteractionFilters) -> InteractionReport:
+    async def summary(self, key: Audience, params: InteractionFilters) -> InteractionReport:
         """Emotion mix, actions with upset customers, what ended well, and the follow-up
         empathy index by action (from responses of the surveys the key sees)."""
         tz, start, end = self._window(params)
@@ -254,7 +254,7 @@ class InteractionService:
         )
 
     async def need(
-        self, key: ApiKeyInfo, params: InteractionFilters, by: str, ranked_by: str
+        self, key: Audience, params: InteractionFilters, by: str, ranked_by: str
     ) -> NeedReport:
         """Per touchpoint, channel or hour: interactions that started upset, and responses
         that did not feel heard (surveys the key sees), ranked."""

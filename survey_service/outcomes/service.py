@@ -8,7 +8,7 @@ from typing import Any
 
 import msgspec
 
-from survey_service.apikeys.service import ApiKeyInfo
+from survey_service.apikeys.service import Audience
 from survey_service.db import Database
 from survey_service.db.replica import ReadRouter
 from survey_service.errors import BadParameter, RowError, field_error
@@ -174,7 +174,7 @@ class OutcomeService:
 
     async def value(
         self,
-        key: ApiKeyInfo,
+        key: Audience,
         slug: str,
         *,
         horizon: int,

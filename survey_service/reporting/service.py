@@ -9,16 +9,17 @@ from typing import Any
 
 import msgspec
 
-from survey_service.apikeys.service import ApiKeyInfo
+from survey_service.apikeys.service import Audience
 from survey_service.db import Database
 from survey_service.db.replica import ReadRouter
 from survey_service.errors import BadParameter, NotFound
+from survey_service.lib.stats import Moments
 from survey_service.lib.structs import Backlog, Struct
 from survey_service.reporting import queries
 from survey_service.reporting.columns import DIMENSIONS, TIME_GROUPS
 from survey_service.reporting.exports import stream_csv
 from survey_service.reporting.key_drivers import DriverReport, key_drivers
-from survey_service.reporting.metrics import Kpis, compute_kpis
+from survey_service.reporting.metrics import Kpis, compute_kpis, metric_moments
 from survey_service.reporting.queries import AggregateQuery, ExportedResponse
 from survey_service.surveys.catalog import Catalog, SurveyVersionInfo
 
@@ -154,24 +155,36 @@ class ReportingService:
         """Rows waiting for the fold, per table (``response``, ``assignment``)."""
         return await queries.unfolded(self.db)
 
-    def visible(self, key: ApiKeyInfo, slug: str) -> SurveyVersionInfo:
+    def visible(self, key: Audience, slug: str) -> SurveyVersionInfo:
         """The survey if it exists and the key may see it; else NotFound (404)."""
         info = self.catalog.current(slug)
         if info is None or not key.sees(slug):
             raise NotFound("survey", slug)
         return info
 
-    async def survey_kpis(self, key: ApiKeyInfo, slug: str, params: KpiParams) -> KpiReport:
+    async def survey_kpis(self, key: Audience, slug: str, params: KpiParams) -> KpiReport:
         """KPIs of one survey."""
         return await self._report([self.visible(key, slug)], params, single=True)
 
     async def business_kpis(
-        self, key: ApiKeyInfo, slugs: Sequence[str], params: KpiParams
+        self, key: Audience, slugs: Sequence[str], params: KpiParams
     ) -> KpiReport:
         """KPIs over several surveys (default: every survey the key sees); each KPI counts
         only the surveys that ask its question."""
         chosen = slugs or [s for s in self.catalog.slugs() if key.sees(s)]
         return await self._report([self.visible(key, s) for s in chosen], params, single=False)
+
+    async def moments(
+        self, key: Audience, slugs: Sequence[str], params: KpiParams
+    ) -> dict[str, Moments]:
+        """Per metric of :data:`METRICS`, the moments of the whole selection (what a
+        comparison of two periods needs; the KPI figures themselves come from the report)."""
+        chosen = slugs or [s for s in self.catalog.slugs() if key.sees(s)]
+        surveys = [self.visible(key, s) for s in chosen]
+        query, _ = await self._query(surveys, params, single=len(surveys) == 1)
+        overall = msgspec.structs.replace(query, group_by=[])
+        [total] = await self.reads.read(lambda db: queries.aggregate(db, overall))
+        return metric_moments(total.sums, total.assignments, total.answered)
 
     async def _report(
         self, surveys: list[SurveyVersionInfo], params: KpiParams, *, single: bool
@@ -209,7 +222,7 @@ class ReportingService:
         )
 
     async def drivers(
-        self, key: ApiKeyInfo, slug: str, params: KpiParams, outcome: str | None
+        self, key: Audience, slug: str, params: KpiParams, outcome: str | None
     ) -> DriverReport:
         """Key drivers of NPS or CSAT among the survey's empathy items."""
         info = self.visible(key, slug)
@@ -226,7 +239,7 @@ class ReportingService:
         return key_drivers(outcome, items, n, sums, cross)
 
     async def export_page(
-        self, key: ApiKeyInfo, slug: str, params: KpiParams, cursor: str | None, limit: int
+        self, key: Audience, slug: str, params: KpiParams, cursor: str | None, limit: int
     ) -> ResponsePage:
         """One page of responses after ``cursor`` (flagged ones included unless asked not)."""
         info = self.visible(key, slug)
@@ -241,7 +254,7 @@ class ReportingService:
         return ResponsePage(items=items, next_cursor=next_cursor)
 
     async def export_csv(
-        self, key: ApiKeyInfo, slug: str, params: KpiParams, *, bom: bool
+        self, key: Audience, slug: str, params: KpiParams, *, bom: bool
     ) -> AsyncIterator[bytes]:
         """The whole selection as CSV chunks (validated before the first byte is sent)."""
         info = self.visible(key, slug)

@@ -74,7 +74,8 @@ def _page_language(request: Request[Any, Any, Any]) -> str:
 def _answer(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
     kind = _PAGE_KINDS.get(exc.status_code)
     path = request.url.path
-    page = path.startswith(("/s/", "/q/", "/kiosk/")) and not path.endswith((".svg", ".png"))
+    pages = ("/s/", "/q/", "/kiosk/", "/staff/", "/dashboard")
+    page = path.startswith(pages) and not path.endswith((".svg", ".png", ".csv"))
     if page and kind:
         language = _page_language(request)
         slug = request.path_params.get("slug")

@@ -1,0 +1,1 @@
+"""Dashboard users: owners and managers, passwords and sessions."""
