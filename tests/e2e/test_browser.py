@@ -504,3 +504,56 @@ async def test_accessibility_of_the_staff_log(
             if v["impact"] in ("serious", "critical")
         ]
     assert serious == []
+
+
+async def test_accessibility_of_the_dashboard(
+    browser: Any,
+    live_server: str,
+    database_url: str,
+    axe_source: str,
+    figures: Callable[[str], None],
+) -> None:
+    from argon2 import PasswordHasher
+
+    connection = await asyncpg.connect(database_url)
+    try:
+        await connection.execute(
+            "INSERT INTO app_user (email, role, password_hash) VALUES ('axe@example.com', 'owner', $1)"
+            " ON CONFLICT (email) DO NOTHING",
+            PasswordHasher().hash("a long enough password"),
+        )
+    finally:
+        await connection.close()
+    checked: dict[str, list[dict[str, Any]]] = {}
+    for viewport in (PHONE, {"width": 1280, "height": 900}):
+        context = await browser.new_context(viewport=viewport, bypass_csp=True)
+        page = await context.new_page()
+        await page.goto(f"{live_server}/dashboard")
+        checked[f"sign-in {viewport['width']}"] = await run_axe(page, axe_source)
+        await page.fill("#email", "axe@example.com")
+        await page.fill("#password", "a long enough password")
+        await page.click("button[type=submit]")
+        await page.wait_for_url("**/dashboard")
+        for name, path in (
+            ("overview", "/dashboard"),
+            ("survey", "/dashboard/surveys/empathy-csat?every=week"),
+            ("comments", "/dashboard/surveys/empathy-csat/comments?show=negative"),
+            ("experiment", "/dashboard/experiments/counter-wording"),
+            ("account", "/dashboard/account"),
+        ):
+            await page.goto(live_server + path)
+            assert await page.locator("h1").count() == 1, path
+            checked[f"{name} {viewport['width']}"] = await run_axe(page, axe_source)
+            if viewport is PHONE:
+                width = await page.evaluate("document.documentElement.scrollWidth")
+                assert width <= PHONE["width"] + 1, (path, width)
+        await context.close()
+    serious = []
+    for name, violations in checked.items():
+        figures(f"axe dashboard {name}: {len(violations)} violations {[(v['id'], v['impact']) for v in violations]}")
+        serious += [
+            f"{name}: {v['id']} ({v['impact']})"
+            for v in violations
+            if v["impact"] in ("serious", "critical")
+        ]
+    assert serious == []

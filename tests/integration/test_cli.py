@@ -124,3 +124,80 @@ def test_apikey_for_an_unknown_survey_is_refused() -> None:
     result = run("apikey", "create", "--name", "typo", "--scope", "kpis:read", "--survey", "nps")
     assert result.returncode == 2
     assert "no survey called nps" in result.stderr
+
+
+def run_with_input(
+    args: list[str], text: str, env: dict[str, str]
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "survey_service", *args],
+        input=text,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+        env={**os.environ, **env},
+        check=False,
+    )
+
+
+async def test_dashboard_users_from_the_command_line(empty_database: str) -> None:
+    env = {"DATABASE_URL": empty_database}
+    create = [
+        "user",
+        "create",
+        "--email",
+        "Owner@Example.com",
+        "--role",
+        "owner",
+        "--password-stdin",
+    ]
+    made = run_with_input(create, "a long enough password\n", env)
+    assert made.returncode == 0, made.stderr
+    assert "owner@example.com (owner; all surveys)" in made.stdout
+    again = run_with_input(create, "a long enough password\n", env)
+    assert again.returncode == 2
+    assert "exists" in again.stderr
+    manager = [
+        "user",
+        "create",
+        "--email",
+        "m@example.com",
+        "--role",
+        "manager",
+        "--password-stdin",
+    ]
+    assert "at least one survey" in run_with_input(manager, "a long enough password\n", env).stderr
+    typo = run_with_input([*manager, "--survey", "nps"], "a long enough password\n", env)
+    assert "no survey called 'nps'" in typo.stderr
+    short = run_with_input([*manager, "--survey", "nps-empathy"], "short\n", env)
+    assert "12 to 1024" in short.stderr
+    ok = run_with_input([*manager, "--survey", "nps-empathy"], "a long enough password\n", env)
+    assert ok.returncode == 0, ok.stderr
+    listed = run("user", "list", env=env)
+    assert "owner@example.com\towner\t*\tactive" in listed.stdout
+    assert "m@example.com\tmanager\tnps-empathy\tactive" in listed.stdout
+    connection = await asyncpg.connect(empty_database)
+    try:
+        hashed = await connection.fetchval(
+            "SELECT password_hash FROM app_user WHERE role = 'owner'"
+        )
+        assert hashed.startswith("$argon2id$")
+        user_id = await connection.fetchval("SELECT id FROM app_user WHERE role = 'manager'")
+        await connection.execute(
+            "INSERT INTO user_session (token_hash, user_id, expires_at)"
+            " VALUES ('x', $1, now() + interval '1 day')",
+            user_id,
+        )
+        changed = run_with_input(
+            ["user", "password", "--email", "m@example.com", "--password-stdin"],
+            "another long password\n",
+            env,
+        )
+        assert "signed out everywhere" in changed.stdout
+        assert await connection.fetchval("SELECT count(*) FROM user_session") == 0
+        assert run("user", "disable", "--email", "m@example.com", env=env).returncode == 0
+        assert "disabled" in run("user", "list", env=env).stdout
+        assert run("user", "disable", "--email", "nobody@example.com", env=env).returncode == 2
+    finally:
+        await connection.close()
