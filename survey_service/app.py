@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import httpx
 from litestar import Litestar
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import CacheControlHeader, State
@@ -23,6 +24,10 @@ from litestar.template.config import TemplateConfig
 
 from survey_service import __version__
 from survey_service.accounts.service import AccountService
+from survey_service.alerts.controllers import AlertController, CaseController, WebhookController
+from survey_service.alerts.delivery import deliver_webhooks
+from survey_service.alerts.mail import send_alert_emails
+from survey_service.alerts.service import AlertService
 from survey_service.dashboard.pages import DashboardPages
 from survey_service.dashboard.views import DashboardService
 from survey_service.db import Database, open_database
@@ -66,7 +71,7 @@ from survey_service.surveys.serving import SurveyService
 from survey_service.surveys.tokens import TokenSigner
 from survey_service.web.auth import API_KEY_SCHEME
 from survey_service.web.context import RequestContext
-from survey_service.web.docs import RedocFromPackage, document_errors
+from survey_service.web.docs import RedocFromPackage, document_errors, document_webhooks
 from survey_service.web.errors import EXCEPTION_HANDLERS
 from survey_service.web.filters import provide_filters
 from survey_service.web.health import HealthController
@@ -81,6 +86,9 @@ RETENTION_SECONDS = 3600.0
 """How often what is past its retention is redacted."""
 SHUTDOWN_SECONDS = 10.0
 """Longest a shutdown waits for the last buffered writes."""
+
+KPI_ALERT_SECONDS = 900.0
+"""How often KPI and sample-ratio alert rules are checked."""
 
 PRUNE_SECONDS = 60.0
 """How often ended rate-limit windows are deleted from PostgreSQL (limit_store=postgres)."""
@@ -101,6 +109,7 @@ _SERVICES = (
     "outcomes",
     "accounts",
     "dashboard",
+    "alerts",
 )
 """What the lifespan puts in ``app.state``; each is also a dependency of that name."""
 
@@ -157,6 +166,8 @@ async def _lifespan(app: Litestar) -> AsyncIterator[None]:
         )
     reads = app.state.reads = ReadRouter(db, replica, settings.replica_max_lag_seconds)
     recorder = AssignmentRecorder(db, interval=settings.assignment_flush_seconds)
+    # Webhook deliveries: no redirects followed, no proxy from the environment.
+    http = httpx.AsyncClient(follow_redirects=False, trust_env=False)
     counter = _counter(settings, db)
     limits = app.state.limits = Limits(counter, secret)
     jobs = [
@@ -209,6 +220,18 @@ async def _lifespan(app: Litestar) -> AsyncIterator[None]:
         experiments = app.state.experiments = ExperimentService(surveys, reporting, outcomes)
         app.state.accounts = AccountService(db, catalog.slugs())
         app.state.dashboard = DashboardService(reporting, experiments)
+        alerts = app.state.alerts = AlertService(
+            db, reporting, experiments, base_url=settings.base_url
+        )
+
+        async def deliver() -> None:
+            await deliver_webhooks(db, http, base_url=settings.base_url)
+
+        jobs += [
+            Periodic(alerts.process_events, settings.alert_interval_seconds, "alerts"),
+            Periodic(deliver, settings.alert_interval_seconds, "webhooks"),
+            Periodic(alerts.check_kpis, KPI_ALERT_SECONDS, "kpi-alerts"),
+        ]
         app.state.interactions = InteractionService(
             db,
             catalog,
@@ -236,6 +259,7 @@ async def _lifespan(app: Litestar) -> AsyncIterator[None]:
                 return metrics.record_send(await send_due(invitations, smtp))
 
             jobs.append(Periodic(send, 5.0, "sender"))
+            jobs.append(Periodic(lambda: send_alert_emails(db, smtp), 5.0, "alert-mail"))
         await recorder.start()
         for job in jobs:
             await job.start()
@@ -250,6 +274,7 @@ async def _lifespan(app: Litestar) -> AsyncIterator[None]:
             log.exception("buffered assignments could not be written at shutdown")
         if isinstance(counter, RedisCounter):
             await counter.close()
+        await http.aclose()
         await reads.close()
         await db.close()
         if embedded is not None:
@@ -281,6 +306,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
             ResponseController,
             ExperimentController,
             InvitationController,
+            WebhookController,
+            AlertController,
+            CaseController,
             InteractionController,
             OutcomeController,
             PrivacyController,
@@ -333,5 +361,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             render_plugins=[RedocFromPackage()],
             components=Components(security_schemes={"apiKey": API_KEY_SCHEME}),
         ),
-        on_startup=[lambda app: document_errors(app.openapi_schema)],
+        on_startup=[
+            lambda app: document_errors(app.openapi_schema),
+            lambda app: document_webhooks(app.openapi_schema),
+        ],
     )

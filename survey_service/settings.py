@@ -183,6 +183,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     rollup_interval_seconds: Annotated[float, msgspec.Meta(gt=0, le=3600)] = 2.0
     """How often new responses and assignments are folded into the KPI rollups."""
 
+    alert_interval_seconds: Annotated[float, msgspec.Meta(gt=0, le=3600)] = 2.0
+    """How often new responses are checked against alert rules and due webhooks are sent
+    (KPI and sample-ratio rules are checked every 15 minutes)."""
+
     retention_days: Annotated[int, msgspec.Meta(ge=1, le=3650)] | None = None
     """Days responses keep their free text, customer metadata and client hash, and
     invitations their address, name and link (then redacted; scores and KPIs stay), for

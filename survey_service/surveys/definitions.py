@@ -18,6 +18,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from survey_service.alerts.rules import AlertRules
 from survey_service.lib.i18n import accepted_languages
 from survey_service.lib.structs import Struct
 
@@ -175,6 +176,8 @@ class SurveyDefinition(Struct):
     retention_days: Annotated[int, msgspec.Meta(ge=1, le=3650)] | None = None
     """Days responses keep their free text and customer metadata, and invitations their
     address (then redacted; scores stay); unset: ``SURVEY_RETENTION_DAYS``."""
+    alerts: AlertRules | None = None
+    """What the survey alerts on (``[alerts]``); unset: every response rule, SRM, email."""
 
     @property
     def default_language(self) -> str:

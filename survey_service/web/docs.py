@@ -8,20 +8,27 @@ script, so its own Content-Security-Policy allows scripts from this origin only.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
+import msgspec
 from litestar import Request
 from litestar.openapi.plugins import OpenAPIRenderPlugin
 from litestar.openapi.spec import (
+    Components,
     OpenAPI,
     OpenAPIMediaType,
     OpenAPIResponse,
     OpenAPIType,
     Operation,
+    Parameter,
+    PathItem,
+    RequestBody,
     Schema,
 )
 
-__all__ = ["DOCS_POLICY", "RedocFromPackage", "document_errors"]
+from survey_service.alerts.events import EVENT_DATA
+
+__all__ = ["DOCS_POLICY", "RedocFromPackage", "document_errors", "document_webhooks"]
 
 DOCS_POLICY = "; ".join(
     [
@@ -116,3 +123,65 @@ def document_errors(openapi: OpenAPI) -> None:
                     ),
                 )
             operation.responses = responses
+
+
+_WEBHOOK_HEADERS = (
+    ("webhook-id", "the message id, the same on every retry: de-duplicate by it"),
+    ("webhook-timestamp", "Unix seconds of this attempt: refuse old ones (replays)"),
+    (
+        "webhook-signature",
+        "space-separated v1,<base64 HMAC-SHA256 of id.timestamp.body> under each live secret"
+        " (the key is the base64 after whsec_)",
+    ),
+)
+
+
+def document_webhooks(openapi: OpenAPI) -> None:
+    """Every webhook event type, its headers and its JSON schema, in the OpenAPI document's
+    ``webhooks`` (in place); the payload schemas join the components."""
+    _, components = msgspec.json.schema_components(
+        sorted(set(EVENT_DATA.values()), key=lambda t: t.__name__),
+        ref_template="#/components/schemas/{name}",
+    )
+    openapi.components = openapi.components or Components()
+    schemas = openapi.components.schemas if openapi.components.schemas is not None else {}
+    # Plain JSON Schema dicts: Litestar's spec objects pass them through as they are.
+    schemas.update(components)
+    openapi.components.schemas = schemas
+    hooks: dict[str, Any] = {}
+    for event, data in EVENT_DATA.items():
+        envelope = {
+            "type": "object",
+            "required": ["type", "timestamp", "data"],
+            "properties": {
+                "type": {"const": event},
+                "timestamp": {"type": "string", "format": "date-time"},
+                "data": {"$ref": f"#/components/schemas/{data.__name__}"},
+            },
+        }
+        hooks[event] = PathItem(
+            post=Operation(
+                summary=f"{event} (Standard Webhooks)",
+                description=(data.__doc__ or "").strip(),
+                parameters=[
+                    Parameter(
+                        name=name,
+                        param_in="header",
+                        required=True,
+                        description=text,
+                        schema=Schema(type=OpenAPIType.STRING),
+                    )
+                    for name, text in _WEBHOOK_HEADERS
+                ],
+                request_body=RequestBody(
+                    required=True,
+                    content={"application/json": OpenAPIMediaType(schema=cast(Any, envelope))},
+                ),
+                responses={
+                    "2XX": OpenAPIResponse(
+                        description="received; any other answer (or none in 10 s) is retried"
+                    )
+                },
+            )
+        )
+    openapi.webhooks = hooks

@@ -1,0 +1,1 @@
+"""Alerts that close the loop: rules, emails, Standard Webhooks and follow-up cases."""

@@ -1,0 +1,169 @@
+"""Alerts over REST: webhook endpoints and their delivery log (scope ``admin``), a
+survey's alert rules (``admin``), follow-up cases (read ``kpis:read``, update ``admin``)
+and how fast cases are closed (``kpis:read``)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Controller, Request, delete, get, patch, post, put
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, JSONBody
+
+from survey_service.alerts.rules import AlertRules
+from survey_service.alerts.service import (
+    AlertService,
+    CaseOut,
+    CaseStats,
+    EndpointIn,
+    EndpointOut,
+    EndpointUpdate,
+    MessageOut,
+)
+from survey_service.lib.structs import Struct
+from survey_service.reporting.service import KpiParams
+from survey_service.web.auth import API_KEY, api_key_of, requires
+
+__all__ = ["AlertController", "CaseController", "WebhookController"]
+
+
+class CaseUpdate(Struct):
+    """A case's new status and an optional note."""
+
+    status: str
+    note: Annotated[str, msgspec.Meta(max_length=2000)] | None = None
+
+
+class WebhookController(Controller):
+    """Standard Webhooks endpoints: create (the secret is shown once), change, rotate the
+    secret, delete, read the delivery log and replay a message."""
+
+    path = "/api/v1/webhooks"
+    tags = ["webhooks"]
+    guards = [requires("admin")]
+    security = API_KEY
+
+    @get("/endpoints", summary="Webhook endpoints")
+    async def many(self, alerts: NamedDependency[AlertService]) -> list[EndpointOut]:
+        """Every endpoint, without secrets."""
+        return await alerts.endpoints()
+
+    @post("/endpoints", summary="Create a webhook endpoint", status_code=201)
+    async def create(
+        self, alerts: NamedDependency[AlertService], data: JSONBody[EndpointIn]
+    ) -> EndpointOut:
+        """``url``, ``event_types`` (see the OpenAPI ``webhooks``), ``surveys`` (empty:
+        all) and a ``description``; the answer holds the ``whsec_`` secret, once."""
+        return await alerts.create_endpoint(data)
+
+    @patch("/endpoints/{endpoint_id:int}", summary="Change a webhook endpoint")
+    async def change(
+        self,
+        alerts: NamedDependency[AlertService],
+        endpoint_id: FromPath[int],
+        data: JSONBody[EndpointUpdate],
+    ) -> EndpointOut:
+        """Absent fields stay; ``enabled: true`` re-enables a disabled endpoint."""
+        return await alerts.update_endpoint(endpoint_id, data)
+
+    @post(
+        "/endpoints/{endpoint_id:int}/rotate", summary="Rotate the signing secret", status_code=200
+    )
+    async def rotate(
+        self, alerts: NamedDependency[AlertService], endpoint_id: FromPath[int]
+    ) -> EndpointOut:
+        """A new secret (shown once); for 24 hours messages carry both signatures."""
+        return await alerts.rotate_secret(endpoint_id)
+
+    @delete("/endpoints/{endpoint_id:int}", summary="Delete a webhook endpoint", status_code=204)
+    async def remove(
+        self, alerts: NamedDependency[AlertService], endpoint_id: FromPath[int]
+    ) -> None:
+        """The endpoint and its messages."""
+        await alerts.delete_endpoint(endpoint_id)
+
+    @get("/endpoints/{endpoint_id:int}/messages", summary="Delivery log")
+    async def log(
+        self,
+        alerts: NamedDependency[AlertService],
+        endpoint_id: FromPath[int],
+        limit: FromQuery[int] = 50,
+    ) -> list[MessageOut]:
+        """Newest messages first, each with every attempt: status code, latency, error."""
+        return await alerts.messages(endpoint_id, limit)
+
+    @post("/messages/{message:int}/replay", summary="Send a message again", status_code=202)
+    async def replay(self, alerts: NamedDependency[AlertService], message: FromPath[int]) -> None:
+        """Queued now, with the same ``webhook-id`` (receivers de-duplicate by it)."""
+        await alerts.replay(message)
+
+
+class AlertController(Controller):
+    """A survey's alert rules: the TOML's ``[alerts]``, or those set here (which replace it)."""
+
+    path = "/api/v1/surveys/{slug:str}/alerts"
+    tags = ["alerts"]
+    guards = [requires("admin")]
+    security = API_KEY
+
+    @get(summary="Alert rules of a survey")
+    async def rules(self, alerts: NamedDependency[AlertService], slug: FromPath[str]) -> AlertRules:
+        """The rules in force."""
+        return await alerts.rules(slug)
+
+    @put(summary="Set alert rules")
+    async def set_rules(
+        self, alerts: NamedDependency[AlertService], slug: FromPath[str], data: JSONBody[AlertRules]
+    ) -> AlertRules:
+        """Replace the survey's rules."""
+        return await alerts.set_rules(slug, data)
+
+    @delete(summary="Back to the TOML's rules", status_code=200)
+    async def reset(self, alerts: NamedDependency[AlertService], slug: FromPath[str]) -> AlertRules:
+        """Forget the rules set here."""
+        return await alerts.set_rules(slug, None)
+
+
+class CaseController(Controller):
+    """Follow-up cases opened by detractor alerts."""
+
+    path = "/api/v1"
+    tags = ["alerts"]
+    security = API_KEY
+
+    @get("/cases", guards=[requires("kpis:read")], summary="Follow-up cases")
+    async def cases(
+        self,
+        request: Request[Any, Any, Any],
+        alerts: NamedDependency[AlertService],
+        status: FromQuery[str | None] = None,
+    ) -> list[CaseOut]:
+        """Open and contacted cases first, newest first (surveys the key sees)."""
+        return await alerts.cases(api_key_of(request), status)
+
+    @patch("/cases/{case_id:int}", guards=[requires("admin")], summary="Update a case")
+    async def update(
+        self,
+        request: Request[Any, Any, Any],
+        alerts: NamedDependency[AlertService],
+        case_id: FromPath[int],
+        data: JSONBody[CaseUpdate],
+    ) -> CaseOut:
+        """``contacted`` or ``resolved`` (or ``open`` again), with a note."""
+        key = api_key_of(request)
+        return await alerts.update_case(
+            key, case_id, data.status, data.note, f"api key {key.id} ({key.name})"
+        )
+
+    @get("/surveys/{slug:str}/follow-up", guards=[requires("kpis:read")], summary="Case follow-up")
+    async def stats(
+        self,
+        request: Request[Any, Any, Any],
+        alerts: NamedDependency[AlertService],
+        filters: NamedDependency[KpiParams],
+        slug: FromPath[str],
+    ) -> CaseStats:
+        """Of the cases opened in the window: the share resolved (Wilson interval) and the
+        median hours from opening to resolution."""
+        return await alerts.case_stats(api_key_of(request), slug, filters)
