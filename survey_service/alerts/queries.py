@@ -180,9 +180,9 @@ async def message_result(
     )
     status = "delivered" if delivered else ("pending" if retry_at else "failed")
     endpoint_id = await db.fetchval(
-        "UPDATE webhook_message SET attempts = $2, status = $3,"
+        "UPDATE webhook_message SET attempts = $2, status = $3::text,"
         " next_attempt_at = coalesce($4, next_attempt_at),"
-        " delivered_at = CASE WHEN $3 = 'delivered' THEN now() END WHERE id = $1"
+        " delivered_at = CASE WHEN $3::text = 'delivered' THEN now() END WHERE id = $1"
         " RETURNING endpoint_id",
         message,
         attempt,
@@ -333,10 +333,10 @@ async def update_case(
 ) -> Any:
     """Move a case on (contacted, resolved, or open again) with a note; the case after."""
     return await db.fetchrow(
-        "UPDATE follow_up_case SET status = $3, note = coalesce($4, note), updated_by = $5,"
-        " contacted_at = CASE WHEN $3 IN ('contacted', 'resolved')"
+        "UPDATE follow_up_case SET status = $3::text, note = coalesce($4, note),"
+        " updated_by = $5, contacted_at = CASE WHEN $3::text IN ('contacted', 'resolved')"
         " THEN coalesce(contacted_at, now()) END,"
-        " resolved_at = CASE WHEN $3 = 'resolved' THEN coalesce(resolved_at, now()) END"
+        " resolved_at = CASE WHEN $3::text = 'resolved' THEN coalesce(resolved_at, now()) END"
         " WHERE survey_id = ANY($1) AND id = $2 RETURNING id, survey_id, response_id, reason,"
         " status, note, opened_at, contacted_at, resolved_at, updated_by",
         list(survey_ids),

@@ -550,7 +550,9 @@ async def test_accessibility_of_the_dashboard(
         await context.close()
     serious = []
     for name, violations in checked.items():
-        figures(f"axe dashboard {name}: {len(violations)} violations {[(v['id'], v['impact']) for v in violations]}")
+        figures(
+            f"axe dashboard {name}: {len(violations)} violations {[(v['id'], v['impact']) for v in violations]}"
+        )
         serious += [
             f"{name}: {v['id']} ({v['impact']})"
             for v in violations

@@ -1,0 +1,421 @@
+"""Alerts that close the loop, end to end on the real database: rules, the once-only
+event job, Standard Webhooks deliveries to a real HTTP receiver (signatures checked with
+the standardwebhooks reference library), retries, replay, rotation, disabling, manager
+emails through a real SMTP server, KPI and SRM rules, and follow-up cases."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import email
+import email.policy
+import json
+import mailbox
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from litestar import Litestar
+from standardwebhooks.webhooks import Webhook
+
+from survey_service.alerts.delivery import deliver_webhooks
+from survey_service.alerts.mail import send_alert_emails
+from survey_service.apikeys.service import create_key
+from survey_service.settings import SmtpSettings
+from tests.helpers import answer_nps, start_smtp
+from tests.rows import insert
+from tests.servers import WebhookReceiver
+
+NOW = dt.datetime.now(dt.UTC)
+
+
+@pytest.fixture
+async def admin(app: Litestar, db: asyncpg.Connection) -> dict[str, str]:
+    await db.execute("TRUNCATE app_user, alert_settings, webhook_endpoint CASCADE")
+    created = await create_key(app.state.db, "ops", ["admin"])
+    return {"Authorization": f"Bearer {created.key}"}
+
+
+@pytest.fixture
+def receiver() -> Iterator[WebhookReceiver]:
+    server = WebhookReceiver()
+    yield server
+    server.close()
+
+
+async def endpoint(
+    client: httpx.AsyncClient, admin: dict[str, str], url: str, types: list[str], **extra: Any
+) -> dict[str, Any]:
+    r = await client.post(
+        "/api/v1/webhooks/endpoints",
+        json={"url": url, "event_types": types, **extra},
+        headers=admin,
+    )
+    assert r.status_code == 201, r.text
+    body: dict[str, Any] = r.json()
+    return body
+
+
+async def answer(client: httpx.AsyncClient, db: asyncpg.Connection, score: int) -> None:
+    """An NPS answer from a customer who took their time (not flagged too_fast)."""
+    assert await answer_nps(client, score) == 201
+    await db.execute("UPDATE response SET flags = array_remove(flags, 'too_fast')")
+
+
+async def deliver(app: Litestar) -> Any:
+    async with httpx.AsyncClient(follow_redirects=False) as http:
+        return await deliver_webhooks(app.state.db, http, base_url="http://testserver")
+
+
+async def test_a_detractor_is_signed_delivered_logged_and_opens_a_case(
+    app: Litestar,
+    client: httpx.AsyncClient,
+    db: asyncpg.Connection,
+    admin: dict[str, str],
+    receiver: WebhookReceiver,
+) -> None:
+    hook = await endpoint(
+        client,
+        admin,
+        receiver.url,
+        ["response.created", "response.detractor"],
+        surveys=["nps-empathy"],
+    )
+    assert hook["secret"].startswith("whsec_")
+    await answer(client, db, 3)
+    await answer(client, db, 10)
+    assert await app.state.alerts.process_events() == 2
+    assert await app.state.alerts.process_events() == 0  # each response once
+    report = await deliver(app)
+    assert report.delivered == 3
+    assert len(receiver.received) == 3
+    verifier = Webhook(hook["secret"])
+    events = [verifier.verify(body, headers) for headers, body in receiver.received]
+    kinds = sorted(e["type"] for e in events)
+    assert kinds == ["response.created", "response.created", "response.detractor"]
+    detractor = next(e for e in events if e["type"] == "response.detractor")["data"]
+    assert detractor["nps"] == 3
+    assert detractor["alerts"] == ["detractor"]
+    case = await db.fetchrow("SELECT * FROM follow_up_case")
+    assert (case["status"], case["reason"], case["id"]) == (
+        "open",
+        "detractor",
+        detractor["case_id"],
+    )
+    ids = [h["webhook-id"] for h, _ in receiver.received]
+    assert len(set(ids)) == 3
+    assert "comment" not in json.dumps(events)  # no free text leaves in a webhook
+    log = await client.get(f"/api/v1/webhooks/endpoints/{hook['id']}/messages", headers=admin)
+    assert log.status_code == 200
+    assert {m["status"] for m in log.json()} == {"delivered"}
+    attempt = log.json()[0]["log"][0]
+    assert attempt["status_code"] == 200
+    assert attempt["latency_ms"] > 0
+    listed = await client.get("/api/v1/webhooks/endpoints", headers=admin)
+    assert "secret" not in listed.text or listed.json()[0]["secret"] is None
+
+
+async def test_failures_are_retried_with_backoff_replayed_and_disabled_after_a_day(
+    app: Litestar,
+    client: httpx.AsyncClient,
+    db: asyncpg.Connection,
+    admin: dict[str, str],
+) -> None:
+    flaky = WebhookReceiver([500, 503])
+    try:
+        hook = await endpoint(client, admin, flaky.url, ["response.created"])
+        await app.state.accounts.create("boss@example.com", "owner", [], "a long enough password")
+        await answer(client, db, 8)
+        await app.state.alerts.process_events()
+        first = await deliver(app)
+        assert (first.delivered, first.failed) == (0, 1)
+        row = await db.fetchrow("SELECT * FROM webhook_message")
+        wait = (row["next_attempt_at"] - dt.datetime.now(dt.UTC)).total_seconds()
+        assert 3.5 < wait < 6.5  # 5 s with ±20% jitter
+        assert (await deliver(app)).delivered == 0  # not due yet
+        await db.execute("UPDATE webhook_message SET next_attempt_at = now()")
+        assert (await deliver(app)).failed == 1
+        await db.execute("UPDATE webhook_message SET next_attempt_at = now()")
+        assert (await deliver(app)).delivered == 1
+        log = (
+            await client.get(f"/api/v1/webhooks/endpoints/{hook['id']}/messages", headers=admin)
+        ).json()
+        assert [a["status_code"] for a in log[0]["log"]] == [500, 503, 200]
+        assert [a["error"] for a in log[0]["log"]][:2] == ["HTTP 500", "HTTP 503"]
+        first_id = flaky.received[0][0]["webhook-id"]
+        replayed = await client.post(
+            f"/api/v1/webhooks/messages/{log[0]['id']}/replay", headers=admin
+        )
+        assert replayed.status_code == 202
+        assert (await deliver(app)).delivered == 1
+        assert {h["webhook-id"] for h, _ in flaky.received} == {first_id}  # the same message
+        # A day of failures disables the endpoint and tells the owners.
+        flaky.codes = [500] * 10
+        await answer(client, db, 9)
+        await app.state.alerts.process_events()
+        await db.execute("UPDATE webhook_endpoint SET failing_since = now() - interval '25 hours'")
+        report = await deliver(app)
+        assert report.disabled == [hook["id"]]
+        state = await db.fetchrow("SELECT disabled_at, disabled_reason FROM webhook_endpoint")
+        assert state["disabled_at"] is not None
+        mail = await db.fetchrow("SELECT to_email, subject FROM alert_email")
+        assert mail["to_email"] == "boss@example.com"
+        assert "disabled" in mail["subject"]
+        await db.execute("UPDATE webhook_message SET next_attempt_at = now()")
+        assert (await deliver(app)).failed == 0  # a disabled endpoint gets nothing
+        enabled = await client.patch(
+            f"/api/v1/webhooks/endpoints/{hook['id']}", json={"enabled": True}, headers=admin
+        )
+        assert enabled.json()["disabled_at"] is None
+    finally:
+        flaky.close()
+
+
+async def test_rotation_signs_with_both_secrets_for_a_day(
+    app: Litestar,
+    client: httpx.AsyncClient,
+    db: asyncpg.Connection,
+    admin: dict[str, str],
+    receiver: WebhookReceiver,
+) -> None:
+    hook = await endpoint(client, admin, receiver.url, ["response.created"])
+    rotated = await client.post(f"/api/v1/webhooks/endpoints/{hook['id']}/rotate", headers=admin)
+    assert rotated.status_code == 200
+    new = rotated.json()["secret"]
+    assert new != hook["secret"]
+    await answer(client, db, 7)
+    await app.state.alerts.process_events()
+    await deliver(app)
+    headers, body = receiver.received[0]
+    assert len(headers["webhook-signature"].split(" ")) == 2
+    for secret in (hook["secret"], new):
+        assert Webhook(secret).verify(body, headers)["type"] == "response.created"
+
+
+async def test_rules_decide_and_flagged_answers_alert_nobody(
+    app: Litestar,
+    client: httpx.AsyncClient,
+    db: asyncpg.Connection,
+    admin: dict[str, str],
+    receiver: WebhookReceiver,
+) -> None:
+    await endpoint(client, admin, receiver.url, ["response.detractor", "response.created"])
+    set_rules = await client.put(
+        "/api/v1/surveys/nps-empathy/alerts",
+        json={"response": ["mismatch"], "email": False},
+        headers=admin,
+    )
+    assert set_rules.status_code == 200, set_rules.text
+    await answer(client, db, 1)
+    await insert(db, "nps-empathy", at=NOW, nps=0, flagged=True)
+    # Three job runs at once: every response is claimed by exactly one of them.
+    done = await asyncio.gather(*(app.state.alerts.process_events() for _ in range(3)))
+    assert sum(done) == 2
+    kinds = [r["event_type"] for r in await db.fetch("SELECT event_type FROM webhook_message")]
+    assert kinds == ["response.created"]  # no detractor rule; the flagged answer is silent
+    assert await db.fetchval("SELECT count(*) FROM follow_up_case") == 0
+    reset = await client.delete("/api/v1/surveys/nps-empathy/alerts", headers=admin)
+    assert "detractor" in reset.json()["response"]
+    for body in (
+        {"response": ["everything"]},
+        {"kpi": [{"metric": "nps"}]},
+        {"kpi": [{"metric": "css", "below": 0}]},
+    ):
+        r = await client.put("/api/v1/surveys/nps-empathy/alerts", json=body, headers=admin)
+        assert r.status_code == 400, body
+
+
+async def test_managers_get_alert_emails_through_smtp(
+    app: Litestar,
+    client: httpx.AsyncClient,
+    db: asyncpg.Connection,
+    admin: dict[str, str],
+    tmp_path: Path,
+) -> None:
+    await app.state.accounts.create(
+        "desk@example.com", "manager", ["nps-empathy"], "a long enough password"
+    )
+    await app.state.accounts.create(
+        "other@example.com", "manager", ["counter-check"], "a long enough password"
+    )
+    await answer(client, db, 2)
+    await answer(client, db, 4)
+    await app.state.alerts.process_events()
+    box = tmp_path / "box"
+    port, process = start_smtp("aiosmtpd.handlers.Mailbox", str(box))
+    try:
+        smtp = SmtpSettings(host="127.0.0.1", port=port, sender="alerts@example.com")
+        assert await send_alert_emails(app.state.db, smtp) == 1
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+    [message] = [
+        email.message_from_bytes(m.as_bytes(), policy=email.policy.default)
+        for m in mailbox.Maildir(box)
+    ]
+    assert message["To"] == "desk@example.com"
+    assert "2 alert(s)" in message["Subject"]
+    text = message.get_body(("plain",)).get_content()
+    assert text.count("detractor: NPS") == 2
+    assert "/dashboard/cases" in text
+    assert message.get_body(("html",)) is not None
+    assert await db.fetchval("SELECT status FROM alert_email") == "sent"
+
+
+async def test_kpi_and_srm_rules_fire_once_a_day(
+    app: Litestar,
+    client: httpx.AsyncClient,
+    db: asyncpg.Connection,
+    admin: dict[str, str],
+    receiver: WebhookReceiver,
+) -> None:
+    await endpoint(client, admin, receiver.url, ["kpi.threshold", "experiment.srm"])
+    rules = {
+        "kpi": [{"metric": "nps", "below": 0}, {"metric": "empathy_index", "drop": True}],
+        "email": False,
+    }
+    assert (
+        await client.put("/api/v1/surveys/nps-empathy/alerts", json=rules, headers=admin)
+    ).status_code == 200
+    counter = {"kpi": [{"metric": "empathy_index", "drop": True}], "email": False}
+    assert (
+        await client.put("/api/v1/surveys/counter-check/alerts", json=counter, headers=admin)
+    ).status_code == 200
+    for i in range(12):
+        await insert(db, "nps-empathy", at=NOW - dt.timedelta(days=2, minutes=i), nps=2)
+        day = dt.timedelta(days=2, minutes=i)
+        await insert(db, "counter-check", at=NOW - day, understood=1 + i % 2, cared=False)
+        week = dt.timedelta(days=10, minutes=i)
+        await insert(db, "counter-check", at=NOW - week, understood=4 + i % 2, cared=True)
+    # An experiment whose assignments ignore its 50/50 weights.
+    survey_id, version_id = await db.fetchrow(
+        "SELECT id, current_version_id FROM survey WHERE slug = 'counter-check'"
+    )
+    await db.execute(
+        "INSERT INTO assignment (survey_id, survey_version_id, token_nonce, variant, channel, language)"
+        " SELECT $1, $2, gen_random_uuid(), CASE WHEN g < 900 THEN 'warm' ELSE 'neutral' END, 'link', 'en'"
+        " FROM generate_series(1, 1000) g",
+        survey_id,
+        version_id,
+    )
+    from survey_service.reporting.rollups import fold_all
+
+    await fold_all(app.state.db, "UTC")
+    fired = await app.state.alerts.check_kpis()
+    assert fired == 3  # NPS below 0, counter-check's empathy drop, the SRM
+    assert await app.state.alerts.check_kpis() == 0  # once a day
+    await deliver(app)
+    payloads = [json.loads(body) for _, body in receiver.received]
+    by_type = {(p["type"], p["data"]["survey"]) for p in payloads}
+    assert by_type == {
+        ("kpi.threshold", "nps-empathy"),
+        ("kpi.threshold", "counter-check"),
+        ("experiment.srm", "counter-check"),
+    }
+    nps = next(p["data"] for p in payloads if p["data"]["survey"] == "nps-empathy")
+    assert nps["value"] == -100.0
+    assert nps["threshold"] == 0
+    drop = next(
+        p["data"]
+        for p in payloads
+        if p["type"] == "kpi.threshold" and p["data"]["survey"] == "counter-check"
+    )
+    assert drop["previous"] == pytest.approx(93.75)
+    assert drop["difference_ci"][1] < 0
+
+
+async def test_cases_are_worked_through_and_measured(
+    app: Litestar, client: httpx.AsyncClient, db: asyncpg.Connection, admin: dict[str, str]
+) -> None:
+    for score in (1, 2, 3, 9):
+        await answer(client, db, score)
+    await app.state.alerts.process_events()
+    cases = (await client.get("/api/v1/cases", headers=admin)).json()
+    assert len(cases) == 3
+    assert {c["status"] for c in cases} == {"open"}
+    first, second, third = (c["id"] for c in cases)
+    r = await client.patch(
+        f"/api/v1/cases/{first}", json={"status": "contacted", "note": "called back"}, headers=admin
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["note"] == "called back"
+    assert r.json()["contacted_at"] is not None
+    await client.patch(f"/api/v1/cases/{second}", json={"status": "resolved"}, headers=admin)
+    await client.patch(
+        f"/api/v1/cases/{third}", json={"status": "resolved", "note": "refunded"}, headers=admin
+    )
+    await db.execute(
+        "UPDATE follow_up_case SET resolved_at = opened_at + interval '2 hours' WHERE id = $1",
+        second,
+    )
+    await db.execute(
+        "UPDATE follow_up_case SET resolved_at = opened_at + interval '6 hours' WHERE id = $1",
+        third,
+    )
+    stats = await client.get("/api/v1/surveys/nps-empathy/follow-up", headers=admin)
+    assert stats.status_code == 200, stats.text
+    body = stats.json()
+    assert (body["opened"], body["contacted"], body["resolved"]) == (3, 1, 2)
+    assert body["closed_share"]["value"] == pytest.approx(200 / 3)
+    assert body["median_hours_to_close"] == pytest.approx(4.0)
+    for path, payload in (
+        (f"/api/v1/cases/{first}", {"status": "done"}),
+        ("/api/v1/cases/999999", {"status": "open"}),
+    ):
+        r = await client.patch(path, json=payload, headers=admin)
+        assert r.status_code in (400, 404)
+    narrow = await create_key(app.state.db, "narrow", ["kpis:read"], ["counter-check"])
+    assert (
+        await client.get("/api/v1/cases", headers={"Authorization": f"Bearer {narrow.key}"})
+    ).json() == []
+
+
+async def test_endpoints_refuse_bad_input(
+    client: httpx.AsyncClient, admin: dict[str, str], app: Litestar
+) -> None:
+    for body, field in (
+        ({"url": "ftp://x.example", "event_types": ["response.created"]}, "url"),
+        ({"url": "https://x.example/\nHost: evil", "event_types": ["response.created"]}, "url"),
+        ({"url": "https://x.example", "event_types": ["response.deleted"]}, "event_types"),
+        ({"url": "https://x.example", "event_types": []}, "event_types"),
+        (
+            {"url": "https://x.example", "event_types": ["kpi.threshold"], "surveys": ["nope"]},
+            "surveys",
+        ),
+        ({"event_types": ["kpi.threshold"]}, "url"),
+    ):
+        r = await client.post("/api/v1/webhooks/endpoints", json=body, headers=admin)
+        assert r.status_code == 400, body
+        assert field in r.text
+    assert (
+        await client.post("/api/v1/webhooks/endpoints/999/rotate", headers=admin)
+    ).status_code == 404
+    assert (
+        await client.post("/api/v1/webhooks/messages/999/replay", headers=admin)
+    ).status_code == 404
+    reader = await create_key(app.state.db, "reader", ["kpis:read"])
+    r = await client.get(
+        "/api/v1/webhooks/endpoints", headers={"Authorization": f"Bearer {reader.key}"}
+    )
+    assert r.status_code == 403
+
+
+def test_the_openapi_document_describes_every_event(app: Litestar) -> None:
+    schema = app.openapi_schema.to_schema()
+    assert set(schema["webhooks"]) >= {
+        "response.created",
+        "response.detractor",
+        "response.mismatch",
+        "kpi.threshold",
+        "experiment.srm",
+    }
+    created = schema["webhooks"]["response.created"]["post"]
+    assert {p["name"] for p in created["parameters"]} == {
+        "webhook-id",
+        "webhook-timestamp",
+        "webhook-signature",
+    }
+    assert "nps" in schema["components"]["schemas"]["ResponseEvent"]["properties"]
