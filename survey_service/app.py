@@ -28,8 +28,11 @@ from survey_service.alerts.controllers import AlertController, CaseController, W
 from survey_service.alerts.delivery import deliver_webhooks
 from survey_service.alerts.mail import send_alert_emails
 from survey_service.alerts.service import AlertService
+from survey_service.dashboard.alert_pages import DashboardAlertPages
 from survey_service.dashboard.pages import DashboardPages
+from survey_service.dashboard.report_pages import DashboardReportPages
 from survey_service.dashboard.views import DashboardService
+from survey_service.dashboard.weekly import send_if_due
 from survey_service.db import Database, open_database
 from survey_service.db.counters import PostgresCounter
 from survey_service.db.engine import start_embedded, stop_embedded
@@ -87,6 +90,8 @@ RETENTION_SECONDS = 3600.0
 SHUTDOWN_SECONDS = 10.0
 """Longest a shutdown waits for the last buffered writes."""
 
+REPORT_CHECK_SECONDS = 600.0
+"""How often the weekly report checks whether it is Monday morning (it goes out once)."""
 KPI_ALERT_SECONDS = 900.0
 """How often KPI and sample-ratio alert rules are checked."""
 
@@ -224,6 +229,11 @@ async def _lifespan(app: Litestar) -> AsyncIterator[None]:
             db, reporting, experiments, base_url=settings.base_url
         )
 
+        dashboard = app.state.dashboard
+
+        async def weekly() -> None:
+            await send_if_due(db, dashboard, settings.base_url)
+
         async def deliver() -> None:
             await deliver_webhooks(db, http, base_url=settings.base_url)
 
@@ -231,6 +241,7 @@ async def _lifespan(app: Litestar) -> AsyncIterator[None]:
             Periodic(alerts.process_events, settings.alert_interval_seconds, "alerts"),
             Periodic(deliver, settings.alert_interval_seconds, "webhooks"),
             Periodic(alerts.check_kpis, KPI_ALERT_SECONDS, "kpi-alerts"),
+            Periodic(weekly, REPORT_CHECK_SECONDS, "weekly-report"),
         ]
         app.state.interactions = InteractionService(
             db,
@@ -318,6 +329,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             KioskPages,
             StaffPages,
             DashboardPages,
+            DashboardAlertPages,
+            DashboardReportPages,
             short_link,
             HealthController,
             MetricsController,

@@ -381,8 +381,10 @@ def build_parser() -> argparse.ArgumentParser:
     revoke.set_defaults(func=_apikey_revoke)
 
     from survey_service.accounts.commands import add_user_commands
+    from survey_service.dashboard.commands import add_report_command
 
     add_user_commands(commands)
+    add_report_command(commands)
 
     commands.add_parser("send", help="send the invitations that are due").set_defaults(func=_send)
 

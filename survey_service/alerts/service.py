@@ -21,7 +21,7 @@ from survey_service.alerts.events import EVENT_TYPES, ExperimentSrm, KpiThreshol
 from survey_service.alerts.mail import alert_bodies
 from survey_service.alerts.rules import AlertRules, KpiRule, response_alerts
 from survey_service.alerts.webhooks import message_id, new_secret
-from survey_service.apikeys.service import Audience
+from survey_service.apikeys.service import EVERYONE, Audience
 from survey_service.db import Database
 from survey_service.errors import BadParameter, NotFound
 from survey_service.experiments.service import ExperimentService
@@ -53,16 +53,6 @@ EVENT_OF = {
 ROTATION_OVERLAP = dt.timedelta(hours=24)
 KPI_WINDOW = dt.timedelta(days=7)
 CaseStatus = Literal["open", "contacted", "resolved"]
-
-
-class _Everyone:
-    """The jobs' audience: they look at every survey."""
-
-    def sees(self, slug: str) -> bool:
-        return True
-
-
-EVERYONE = _Everyone()
 
 
 class EndpointIn(Struct):

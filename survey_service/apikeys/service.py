@@ -20,6 +20,7 @@ from survey_service.db import Executor
 from survey_service.lib.structs import Struct
 
 __all__ = [
+    "EVERYONE",
     "SCOPES",
     "ApiKeyInfo",
     "Audience",
@@ -52,6 +53,18 @@ class Audience(Protocol):
     def sees(self, slug: str) -> bool:
         """Whether survey ``slug`` is visible."""
         ...
+
+
+class _Everyone:
+    """The background jobs' audience: they look at every survey."""
+
+    def sees(self, slug: str) -> bool:
+        """Every survey."""
+        return True
+
+
+EVERYONE: Audience = _Everyone()
+"""Who the periodic jobs (alerts, the weekly report) read figures as."""
 
 
 class ApiKeyInfo(Struct):

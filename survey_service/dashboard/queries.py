@@ -9,7 +9,7 @@ from typing import Any
 from survey_service.db import Executor
 from survey_service.reporting.queries import AggregateQuery, SqlBuilder, raw_conditions
 
-__all__ = ["COMMENT_KINDS", "comments"]
+__all__ = ["COMMENT_KINDS", "comments", "latest"]
 
 COMMENT_KINDS = {
     "all": "TRUE",
@@ -37,4 +37,18 @@ async def comments(
         " score_text_mismatch, nps, csat, empathy_understood, empathy_cared"
         f" FROM response WHERE {' AND '.join(where)} ORDER BY id DESC LIMIT {sql.param(limit)}",
         *sql.args,
+    )
+
+
+async def latest(db: Executor, survey_ids: list[int], after_id: int, limit: int) -> list[Any]:
+    """The newest responses of these surveys with ids above ``after_id``, newest first
+    (the live page; scores and places, no free text)."""
+    return await db.fetch(
+        "SELECT id, survey_id, created_at, channel, metadata->>'touchpoint' AS touchpoint,"
+        " metadata->>'agent' AS agent, nps, csat, empathy_understood, empathy_cared,"
+        " sentiment_class FROM response WHERE survey_id = ANY($1) AND id > $2"
+        " ORDER BY id DESC LIMIT $3",
+        survey_ids,
+        after_id,
+        limit,
     )

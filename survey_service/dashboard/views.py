@@ -32,6 +32,7 @@ __all__ = [
     "CommentRow",
     "DashFilters",
     "DashboardService",
+    "LiveRow",
     "Window",
 ]
 
@@ -101,6 +102,22 @@ class Card(Struct):
     high: float | None
     n: int
     change: Change | None
+
+
+class LiveRow(Struct):
+    """A response as the live page shows it (scores and places, no free text)."""
+
+    id: int
+    survey: str
+    created_at: dt.datetime
+    channel: str
+    touchpoint: str | None
+    agent: str | None
+    nps: int | None
+    csat: int | None
+    empathy_understood: int | None
+    empathy_cared: bool | None
+    sentiment_class: int | None
 
 
 class CommentRow(Struct):
@@ -389,6 +406,20 @@ class DashboardService:
         )
         return [
             CommentRow(**{**row, "sentiment_cues": list(row["sentiment_cues"])}) for row in rows
+        ]
+
+    async def live(self, who: Audience, after: int, limit: int = 20) -> list[LiveRow]:
+        """The newest responses of the surveys ``who`` sees, above id ``after``."""
+        names = {i.survey_id: i.slug for i in self.reporting.catalog.served() if who.sees(i.slug)}
+        rows = await self.reporting.reads.read(
+            lambda db: queries.latest(db, list(names), after, limit)
+        )
+        return [
+            LiveRow(
+                **{k: v for k, v in dict(r).items() if k != "survey_id"},
+                survey=names[r["survey_id"]],
+            )
+            for r in rows
         ]
 
 

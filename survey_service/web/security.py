@@ -20,7 +20,17 @@ from survey_service.surveys.abuse import client_address
 from survey_service.web.context import request_id_of
 from survey_service.web.docs import DOCS_POLICY
 
-__all__ = ["ClientLimit", "client_of", "is_submission", "security_headers", "style_hash"]
+__all__ = [
+    "LIVE_PAGE",
+    "ClientLimit",
+    "client_of",
+    "is_submission",
+    "security_headers",
+    "style_hash",
+]
+
+LIVE_PAGE = "/dashboard/live"
+"""The only page allowed a script (``static/live.js``, from this origin)."""
 
 
 def style_hash(css: str) -> str:
@@ -56,6 +66,10 @@ def security_headers(settings: Settings, styles: list[str]) -> BeforeMessageSend
 
     docs = [(b"content-security-policy", DOCS_POLICY.encode())]
     docs += [h for h in raw if h[0] != b"content-security-policy"]
+    # The live page is the one page with a script: its own file, and its event stream.
+    live_policy = f"{policy}; script-src 'self'; connect-src 'self'"
+    live = [(b"content-security-policy", live_policy.encode())]
+    live += [h for h in raw if h[0] != b"content-security-policy"]
 
     async def add_headers(message: Message, scope: Scope) -> None:
         if message["type"] == "http.response.start":
@@ -72,6 +86,9 @@ def security_headers(settings: Settings, styles: list[str]) -> BeforeMessageSend
             if path.startswith("/schema") and not path.endswith((".json", ".yaml", ".yml")):
                 extra = [h for h in docs if h[0] not in present]  # the API docs page
                 message["headers"] = [*message.get("headers", []), *extra]
+                return
+            if path == LIVE_PAGE:
+                message["headers"] = [*message.get("headers", []), *live]
                 return
             message["headers"] = [
                 *message.get("headers", []),
