@@ -37,6 +37,7 @@ __all__ = [
     "TooBusy",
     "database_unavailable",
     "field_error",
+    "require_id",
 ]
 
 
@@ -68,6 +69,13 @@ def field_error(exc: msgspec.ValidationError) -> FieldError:
     message = str(exc)
     found = _AT.search(message)
     return FieldError(key=found.group(1) if found else "row", message=message, code="type")
+
+
+def require_id(kind: str, value: int, *, bits: int = 64) -> None:
+    """NotFound for an id no row can have: not positive, or past the column's integer
+    type (``bits``: 32 for integer, 64 for bigint); the database is never asked."""
+    if not 0 < value < 2 ** (bits - 1):
+        raise NotFound(kind, value)
 
 
 class ServiceError(Exception):

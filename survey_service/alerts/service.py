@@ -23,7 +23,7 @@ from survey_service.alerts.rules import AlertRules, KpiRule, response_alerts
 from survey_service.alerts.webhooks import message_id, new_secret
 from survey_service.apikeys.service import EVERYONE, Audience
 from survey_service.db import Database
-from survey_service.errors import BadParameter, NotFound
+from survey_service.errors import BadParameter, NotFound, require_id
 from survey_service.experiments.service import ExperimentService
 from survey_service.experiments.statistics import compare
 from survey_service.lib.stats import wilson_interval
@@ -393,6 +393,7 @@ class AlertService:
 
     async def update_endpoint(self, endpoint_id: int, data: EndpointUpdate) -> EndpointOut:
         """Change an endpoint; ``enabled`` false disables it, true enables it again."""
+        require_id("webhook endpoint", endpoint_id, bits=32)
         self._check_endpoint(data.event_types, data.surveys)
         changes: dict[str, Any] = {}
         if data.url is not None:
@@ -416,6 +417,7 @@ class AlertService:
 
     async def rotate_secret(self, endpoint_id: int) -> EndpointOut:
         """A new secret; messages are signed with the old one too for 24 hours."""
+        require_id("webhook endpoint", endpoint_id, bits=32)
         found = await queries.endpoint(self.db, endpoint_id)
         if found is None:
             raise NotFound("webhook endpoint", endpoint_id)
@@ -433,11 +435,13 @@ class AlertService:
 
     async def delete_endpoint(self, endpoint_id: int) -> None:
         """Delete an endpoint and its messages."""
+        require_id("webhook endpoint", endpoint_id, bits=32)
         if not await queries.delete_endpoint(self.db, endpoint_id):
             raise NotFound("webhook endpoint", endpoint_id)
 
     async def messages(self, endpoint_id: int, limit: int = 50) -> list[MessageOut]:
         """The endpoint's newest messages with every attempt (the delivery log)."""
+        require_id("webhook endpoint", endpoint_id, bits=32)
         if await queries.endpoint(self.db, endpoint_id) is None:
             raise NotFound("webhook endpoint", endpoint_id)
         rows = await queries.messages(self.db, endpoint_id, min(max(limit, 1), 500))
@@ -456,6 +460,7 @@ class AlertService:
 
     async def replay(self, message: int) -> None:
         """Send a message again now (same ``webhook-id``)."""
+        require_id("webhook message", message, bits=64)
         if not await queries.replay(self.db, message):
             raise NotFound("webhook message", message)
 
@@ -491,6 +496,7 @@ class AlertService:
             raise BadParameter("status", "open, contacted or resolved")
         if note is not None and len(note) > 2000:
             raise BadParameter("note", "at most 2,000 characters")
+        require_id("case", case_id)
         names = self._visible_ids(who)
         row = await queries.update_case(self.db, list(names), case_id, status, note, by)
         if row is None:

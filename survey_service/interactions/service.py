@@ -9,7 +9,7 @@ from typing import Any
 from survey_service.apikeys.service import Audience
 from survey_service.db import Database
 from survey_service.db.replica import ReadRouter
-from survey_service.errors import AnswersRejected, BadParameter, NotFound
+from survey_service.errors import AnswersRejected, BadParameter, NotFound, require_id
 from survey_service.interactions import queries
 from survey_service.interactions.need import NeedBy, NeedGroup, RankedBy, rank_need
 from survey_service.interactions.records import InteractionIn, InteractionOut, check_interaction
@@ -164,6 +164,7 @@ class InteractionService:
 
     async def one(self, key: Audience, interaction_id: int) -> InteractionDetail:
         """The interaction and its linked responses (of the surveys the key sees)."""
+        require_id("interaction", interaction_id)
         found = await queries.interaction(self.db, interaction_id)
         if found is None:
             raise NotFound("interaction", interaction_id)
