@@ -76,7 +76,7 @@ class WebhookController(Controller):
         """A new secret (shown once); for 24 hours messages carry both signatures."""
         return await alerts.rotate_secret(endpoint_id)
 
-    @delete("/endpoints/{endpoint_id:int}", summary="Delete a webhook endpoint", status_code=204)
+    @delete("/endpoints/{endpoint_id:int}", summary="Remove a webhook endpoint", status_code=204)
     async def remove(
         self, alerts: NamedDependency[AlertService], endpoint_id: FromPath[int]
     ) -> None:
@@ -142,7 +142,7 @@ class CaseController(Controller):
         """Open and contacted cases first, newest first (surveys the key sees)."""
         return await alerts.cases(api_key_of(request), status)
 
-    @patch("/cases/{case_id:int}", guards=[requires("admin")], summary="Update a case")
+    @patch("/cases/{case_id:int}", guards=[requires("admin")], summary="Move a case on")
     async def update(
         self,
         request: Request[Any, Any, Any],

@@ -434,7 +434,7 @@ class AlertService:
         return _endpoint(row, secret)
 
     async def delete_endpoint(self, endpoint_id: int) -> None:
-        """Delete an endpoint and its messages."""
+        """Remove an endpoint and its messages."""
         require_id("webhook endpoint", endpoint_id, bits=32)
         if not await queries.delete_endpoint(self.db, endpoint_id):
             raise NotFound("webhook endpoint", endpoint_id)

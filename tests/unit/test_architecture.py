@@ -1,6 +1,6 @@
 """What may import what, checked on the source (the README's architecture paragraph).
 
-- Controllers (``controllers.py`` and ``pages.py`` of each domain, and ``web/``) parse, call a service and render: they never import the data layer (``db``, any
+- Controllers (``controllers.py``, ``*pages.py`` and ``web.py`` of each domain, and ``web/``) parse, call a service and render: they never import the data layer (``db``, any
   ``queries`` module, asyncpg, Piccolo).
 - Domain modules other than controllers never import Litestar or ``web``: services,
   SQL and maths work without HTTP.
@@ -29,6 +29,9 @@ DOMAINS = (
     "privacy",
     "interactions",
     "outcomes",
+    "accounts",
+    "alerts",
+    "dashboard",
 )
 DATA_LAYER = ("survey_service.db", "asyncpg", "piccolo")
 _SQL = re.compile(r"^\s*(SELECT|INSERT|UPDATE|DELETE|WITH|TRUNCATE)\s", re.IGNORECASE)
@@ -55,7 +58,11 @@ def role(path: Path) -> str:
     if parts[0] == "web":
         return "controller"
     if parts[0] in DOMAINS:
-        return "controller" if parts[-1] in ("controllers.py", "pages.py") else "domain"
+        name = parts[-1]
+        if name == "commands.py":  # a domain's command-line edge, like cli.py
+            return "cli"
+        http = name in ("controllers.py", "web.py") or name.endswith("pages.py")
+        return "controller" if http else "domain"
     return parts[0].removesuffix(".py")
 
 
