@@ -24,9 +24,9 @@ from survey_service.errors import BadParameter
 __all__ = ["DashboardReportPages"]
 
 POLL_SECONDS = 2.0
-STREAM_SECONDS = 300.0
-"""A stream ends after five minutes; the browser's EventSource reconnects by itself, from
-the last id it saw (``Last-Event-ID``)."""
+STREAM_SECONDS = 60.0
+"""A stream ends after a minute (so a shutting-down server is never held long); the
+browser's EventSource reconnects by itself, from the last id it saw (``Last-Event-ID``)."""
 
 
 class DashboardReportPages(Controller):
@@ -92,11 +92,14 @@ class DashboardReportPages(Controller):
             loop = asyncio.get_running_loop()
             ends = loop.time() + STREAM_SECONDS
             while loop.time() < ends:
-                for row in reversed(await dashboard.live(user, after, 50)):
+                rows = await dashboard.live(user, after, 50)
+                for row in reversed(rows):
                     after = max(after, row.id)
                     yield ServerSentEventMessage(
                         data=msgspec.json.encode(row).decode(), event="response", id=str(row.id)
                     )
+                if not rows:  # a comment line: a closed connection shows at once, not in a minute
+                    yield ServerSentEventMessage(comment="waiting")
                 await asyncio.sleep(POLL_SECONDS)
 
         return ServerSentEvent(stream(), headers={"Cache-Control": "no-store"})

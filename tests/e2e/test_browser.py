@@ -7,6 +7,7 @@ and thank-you pages.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
@@ -540,6 +541,10 @@ async def test_accessibility_of_the_dashboard(
             ("comments", "/dashboard/surveys/empathy-csat/comments?show=negative"),
             ("experiment", "/dashboard/experiments/counter-wording"),
             ("account", "/dashboard/account"),
+            ("cases", "/dashboard/cases"),
+            ("webhooks", "/dashboard/webhooks"),
+            ("report", "/dashboard/report"),
+            ("live", "/dashboard/live"),
         ):
             await page.goto(live_server + path)
             assert await page.locator("h1").count() == 1, path
@@ -559,3 +564,49 @@ async def test_accessibility_of_the_dashboard(
             if v["impact"] in ("serious", "critical")
         ]
     assert serious == []
+
+
+async def test_the_live_page_shows_new_responses_as_they_arrive(
+    browser: Any, live_server: str, database_url: str
+) -> None:
+    from argon2 import PasswordHasher
+
+    connection = await asyncpg.connect(database_url)
+    try:
+        await connection.execute(
+            "INSERT INTO app_user (email, role, password_hash) VALUES ('live@example.com', 'owner', $1)"
+            " ON CONFLICT (email) DO NOTHING",
+            PasswordHasher().hash("a long enough password"),
+        )
+    finally:
+        await connection.close()
+    context = await browser.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        page = await context.new_page()
+        refused: list[str] = []
+        page.on(
+            "console",
+            lambda m: refused.append(m.text) if "Content Security Policy" in m.text else None,
+        )
+        await page.goto(f"{live_server}/dashboard/live")
+        await page.fill("#email", "live@example.com")
+        await page.fill("#password", "a long enough password")
+        await page.click("button[type=submit]")
+        await page.wait_for_url("**/dashboard/live")
+        before = await page.locator("#live tbody tr[data-id]").count()
+        # A customer answers on their phone while the manager watches.
+        phone = await new_page(browser, javascript=False)
+        await phone.goto(f"{live_server}/s/nps-empathy?touchpoint=window")
+        await phone.click("label[for='q-recommend-4']")
+        await phone.click("button[type=submit]")
+        await phone.wait_for_url("**/thanks**")
+        await phone.context.close()
+        for _ in range(150):  # the page's CSP allows no eval: poll from here
+            if await page.locator("#live tbody tr[data-id]").count() > before:
+                break
+            await asyncio.sleep(0.1)
+        first = page.locator("#live tbody tr").first
+        assert "window" in await first.inner_text()
+        assert refused == []  # the script ran under the page's CSP
+    finally:
+        await context.close()
