@@ -201,3 +201,26 @@ async def test_dashboard_users_from_the_command_line(empty_database: str) -> Non
         assert run("user", "disable", "--email", "nobody@example.com", env=env).returncode == 2
     finally:
         await connection.close()
+
+
+async def test_the_weekly_report_on_demand(empty_database: str) -> None:
+    env = {"DATABASE_URL": empty_database}
+    made = run_with_input(
+        ["user", "create", "--email", "o@example.com", "--role", "owner", "--password-stdin"],
+        "a long enough password\n",
+        env,
+    )
+    assert made.returncode == 0, made.stderr
+    report = run("report", "--week", "--date", "2026-11-25", env=env)
+    assert report.returncode == 0, report.stderr
+    assert "Empathy this week: 2026-11-16 to 2026-11-22" in report.stdout
+    assert "0 responses" in report.stdout
+    connection = await asyncpg.connect(empty_database)
+    try:
+        queued = await connection.fetch("SELECT to_email, subject FROM alert_email")
+    finally:
+        await connection.close()
+    assert [(q["to_email"], q["subject"]) for q in queued] == [
+        ("o@example.com", "Empathy this week: 2026-11-16 to 2026-11-22")
+    ]
+    assert run("report", "--week", "--date", "yesterday", env=env).returncode == 2
