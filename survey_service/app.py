@@ -235,7 +235,8 @@ async def _lifespan(app: Litestar) -> AsyncIterator[None]:
             await send_if_due(db, dashboard, settings.base_url)
 
         async def deliver() -> None:
-            await deliver_webhooks(db, http, base_url=settings.base_url)
+            report = await deliver_webhooks(db, http, base_url=settings.base_url)
+            app.state.metrics.record_deliveries(report.delivered, report.failed)
 
         jobs += [
             Periodic(alerts.process_events, settings.alert_interval_seconds, "alerts"),

@@ -24,6 +24,7 @@ __all__ = [
     "endpoints",
     "enqueue_email",
     "enqueue_messages",
+    "health",
     "kpi_alert_once",
     "message_attempts",
     "message_result",
@@ -384,3 +385,12 @@ async def report_once(db: Executor, week: dt.date) -> bool:
         "INSERT INTO report_run (week) VALUES ($1) ON CONFLICT DO NOTHING RETURNING 1", week
     )
     return row is not None
+
+
+async def health(db: Executor) -> Any:
+    """Webhook messages pending, endpoints disabled, responses waiting for the alert job."""
+    return await db.fetchrow(
+        "SELECT (SELECT count(*) FROM webhook_message WHERE status = 'pending') AS pending,"
+        " (SELECT count(*) FROM webhook_endpoint WHERE disabled_at IS NOT NULL) AS disabled,"
+        " (SELECT count(*) FROM response_event_queue) AS queued"
+    )

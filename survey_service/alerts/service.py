@@ -360,6 +360,11 @@ class AlertService:
             if email:
                 await self._email(tx, slug, line, [line], f"surveys/{slug}")
 
+    async def health(self) -> tuple[int, int, int]:
+        """(webhook messages pending, endpoints disabled, responses waiting for alerts)."""
+        row = await queries.health(self.db)
+        return row["pending"], row["disabled"], row["queued"]
+
     # --- webhook endpoints ---------------------------------------------------------------
 
     def _check_endpoint(

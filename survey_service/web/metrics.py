@@ -10,7 +10,11 @@ Per process, in a registry of the app's own (one per app, so tests can build sev
 - ``survey_outbox_depth`` / ``survey_outbox_age_seconds``: invitations due and how long the
   oldest has been due (read at scrape time);
 - ``survey_invitations_sent_total`` / ``survey_invitation_failures_total{kind}``: the
-  sender's passes (``failed``: for good; ``deferred``: queued again for a retry).
+  sender's passes (``failed``: for good; ``deferred``: queued again for a retry);
+- ``survey_webhook_deliveries_total{result}``: webhook attempts (``delivered``, ``failed``);
+  ``survey_webhook_pending`` / ``survey_webhook_endpoints_disabled`` /
+  ``survey_alert_queue_rows``: messages waiting, endpoints switched off after a day of
+  failures, responses the alert job has not looked at yet (read at scrape time).
 
 The endpoint carries no personal data and no key is needed: publish it only where
 Prometheus scrapes (the reverse proxy should not route ``/metrics`` from the internet).
@@ -25,6 +29,7 @@ from litestar.di import NamedDependency
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from survey_service.alerts.service import AlertService
 from survey_service.invitations.sender import SendReport
 from survey_service.invitations.service import InvitationService
 from survey_service.reporting.service import ReportingService
@@ -69,6 +74,24 @@ class Metrics:
             registry=r,
         )
 
+        self.webhooks = Counter(
+            "survey_webhook_deliveries", "Webhook delivery attempts", ["result"], registry=r
+        )
+        self.webhook_pending = Gauge(
+            "survey_webhook_pending", "Webhook messages not delivered yet", registry=r
+        )
+        self.webhook_disabled = Gauge(
+            "survey_webhook_endpoints_disabled", "Webhook endpoints disabled", registry=r
+        )
+        self.alert_queue = Gauge(
+            "survey_alert_queue_rows", "Responses the alert job has not looked at", registry=r
+        )
+
+    def record_deliveries(self, delivered: int, failed: int) -> None:
+        """Count one webhook sender pass."""
+        self.webhooks.labels("delivered").inc(delivered)
+        self.webhooks.labels("failed").inc(failed)
+
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         """Record one request."""
         self.requests.labels(method, route, str(status)).observe(seconds)
@@ -100,6 +123,7 @@ class MetricsController(Controller):
         metrics: NamedDependency[Metrics],
         reporting: NamedDependency[ReportingService],
         invitations: NamedDependency[InvitationService],
+        alerts: NamedDependency[AlertService],
     ) -> Response[Any]:
         """The current figures; the queue gauges are read from the database now."""
         for table, backlog in (await reporting.fold_lag()).items():
@@ -108,4 +132,8 @@ class MetricsController(Controller):
         outbox = await invitations.outbox()
         metrics.outbox_depth.set(outbox.rows)
         metrics.outbox_age.set(outbox.oldest_seconds)
+        pending, disabled, queued = await alerts.health()
+        metrics.webhook_pending.set(pending)
+        metrics.webhook_disabled.set(disabled)
+        metrics.alert_queue.set(queued)
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)

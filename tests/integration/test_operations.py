@@ -80,3 +80,7 @@ async def test_metrics_count_requests_responses_and_backlogs(
     assert after[("survey_fold_backlog_rows", (("table", "response"),))] == unfolded == 1
     assert after[("survey_fold_lag_seconds", (("table", "response"),))] >= 0
     assert after[("survey_outbox_depth", ())] == 0
+    queued = await db.fetchval("SELECT count(*) FROM response_event_queue")
+    assert after[("survey_alert_queue_rows", ())] == queued == 1
+    assert after[("survey_webhook_pending", ())] == 0
+    assert after[("survey_webhook_endpoints_disabled", ())] == 0
