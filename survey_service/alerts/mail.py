@@ -18,6 +18,7 @@ import aiosmtplib
 from survey_service.alerts import queries
 from survey_service.db import Database
 from survey_service.invitations.email import backoff
+from survey_service.invitations.sender import connect
 from survey_service.lib.templates import environment
 from survey_service.lib.text import one_line
 from survey_service.settings import SmtpSettings
@@ -57,13 +58,8 @@ async def send_alert_emails(db: Database, smtp: SmtpSettings, batch: int = 100) 
     if not rows:
         return 0
     sent = 0
-    client = aiosmtplib.SMTP(
-        hostname=smtp.host, port=smtp.port, use_tls=smtp.use_tls, start_tls=smtp.starttls
-    )
     try:
-        await client.connect()
-        if smtp.username:
-            await client.login(smtp.username, smtp.password or "")
+        client = await connect(smtp)
     except (aiosmtplib.SMTPException, OSError) as exc:
         for row in rows:
             await _retry(db, row, f"cannot connect: {exc}")

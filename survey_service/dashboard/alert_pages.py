@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Controller, Request, Response, get, post
+from litestar import Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
@@ -14,8 +14,7 @@ from litestar.response import Redirect, Template
 from survey_service.accounts.service import UserInfo
 from survey_service.alerts.events import EVENT_TYPES
 from survey_service.alerts.service import AlertService, EndpointIn, EndpointOut, EndpointUpdate
-from survey_service.dashboard.web import bad_parameter, render, require_user
-from survey_service.errors import BadParameter
+from survey_service.dashboard.web import DashboardController, render
 
 __all__ = ["DashboardAlertPages"]
 
@@ -44,13 +43,8 @@ async def _webhooks_page(
     )
 
 
-class DashboardAlertPages(Controller):
+class DashboardAlertPages(DashboardController):
     """Cases and webhooks."""
-
-    path = "/dashboard"
-    include_in_schema = False
-    before_request = staticmethod(require_user)
-    exception_handlers = {BadParameter: bad_parameter}  # Litestar's API
 
     @get("/cases")
     async def cases(

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import urlencode
 
-from litestar import Controller, Request, Response, get, post
+from litestar import Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath
 from litestar.response import Redirect, Stream, Template
@@ -17,10 +17,9 @@ from survey_service.dashboard.views import DashboardService, Window
 from survey_service.dashboard.web import (
     SESSION_COOKIE,
     SIGN_IN,
-    bad_parameter,
+    DashboardController,
     filters_of,
     render,
-    require_user,
     session_cookie,
 )
 from survey_service.errors import BadParameter
@@ -33,13 +32,8 @@ __all__ = ["DashboardPages"]
 FAILED = "Wrong email or password, or the account is disabled."
 
 
-class DashboardPages(Controller):
+class DashboardPages(DashboardController):
     """The dashboard."""
-
-    path = "/dashboard"
-    include_in_schema = False
-    before_request = staticmethod(require_user)
-    exception_handlers = {BadParameter: bad_parameter}  # Litestar's API
 
     @get("/sign-in")
     async def sign_in_form(self, request: Request[Any, Any, Any]) -> Template:

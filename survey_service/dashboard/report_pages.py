@@ -11,13 +11,13 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import msgspec
-from litestar import Controller, Request, get
+from litestar import Request, get
 from litestar.di import NamedDependency
 from litestar.response import ServerSentEvent, Template
 from litestar.response.sse import ServerSentEventMessage
 
 from survey_service.dashboard.views import DashboardService
-from survey_service.dashboard.web import bad_parameter, render, require_user
+from survey_service.dashboard.web import DashboardController, render
 from survey_service.dashboard.weekly import build_report, last_week
 from survey_service.errors import BadParameter
 
@@ -29,13 +29,8 @@ STREAM_SECONDS = 60.0
 browser's EventSource reconnects by itself, from the last id it saw (``Last-Event-ID``)."""
 
 
-class DashboardReportPages(Controller):
+class DashboardReportPages(DashboardController):
     """The weekly report and the live page."""
-
-    path = "/dashboard"
-    include_in_schema = False
-    before_request = staticmethod(require_user)
-    exception_handlers = {BadParameter: bad_parameter}  # Litestar's API
 
     @get("/report")
     async def report(

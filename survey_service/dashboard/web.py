@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlencode
 
-from litestar import Request, Response
+from litestar import Controller, Request, Response
 from litestar.datastructures import Cookie
 from litestar.response import Redirect, Template
 
@@ -29,6 +29,7 @@ from survey_service.web.pages import NO_STORE
 __all__ = [
     "SESSION_COOKIE",
     "SIGN_IN",
+    "DashboardController",
     "bad_parameter",
     "filters_of",
     "query_of",
@@ -134,3 +135,13 @@ def session_cookie(value: str, settings: Settings, max_age: int) -> Cookie:
         samesite="lax",
         secure=settings.base_url.startswith("https:"),
     )
+
+
+class DashboardController(Controller):
+    """Base of the dashboard's controllers: under ``/dashboard``, out of the OpenAPI
+    document, signed-in users only, and a filter that cannot be used explained in the page."""
+
+    path = "/dashboard"
+    include_in_schema = False
+    before_request = staticmethod(require_user)
+    exception_handlers = {BadParameter: bad_parameter}  # Litestar's API

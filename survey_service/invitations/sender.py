@@ -29,7 +29,7 @@ from survey_service.invitations.statuses import InvitationStatus as S
 from survey_service.lib.structs import Struct
 from survey_service.settings import SmtpSettings
 
-__all__ = ["LEASE", "MAX_ATTEMPTS", "SendReport", "send_due"]
+__all__ = ["LEASE", "MAX_ATTEMPTS", "SendReport", "connect", "send_due"]
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +53,18 @@ class SendReport(Struct):
         return self.sent + self.failed + self.deferred
 
 
+async def connect(smtp: SmtpSettings) -> aiosmtplib.SMTP:
+    """A connected (and, with a username, logged-in) SMTP client; SMTPException or OSError
+    when the server cannot be reached or refuses the login."""
+    client = aiosmtplib.SMTP(
+        hostname=smtp.host, port=smtp.port, use_tls=smtp.use_tls, start_tls=smtp.starttls
+    )
+    await client.connect()
+    if smtp.username:
+        await client.login(smtp.username, smtp.password or "")
+    return client
+
+
 async def send_due(
     invitations: InvitationService, smtp: SmtpSettings, batch: int = 200
 ) -> SendReport:
@@ -68,13 +80,8 @@ async def send_due(
     if not rows and not reminders:
         return SendReport()
     outcomes: list[str] = []
-    client = aiosmtplib.SMTP(
-        hostname=smtp.host, port=smtp.port, use_tls=smtp.use_tls, start_tls=smtp.starttls
-    )
     try:
-        await client.connect()
-        if smtp.username:
-            await client.login(smtp.username, smtp.password or "")
+        client = await connect(smtp)
     except (aiosmtplib.SMTPException, OSError) as exc:
         for row in rows:
             outcomes.append(await _requeue(invitations, row, f"cannot connect: {exc}"))
