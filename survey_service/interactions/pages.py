@@ -1,7 +1,8 @@
 """``/staff/log``: staff log an interaction on their phone in a few taps.
 
 Behind the staff PIN (``SURVEY_KIOSK_PIN``; a signed, HttpOnly session cookie for
-``/staff/``, as the kiosk screens have). The device remembers its touchpoint, agent and
+``/staff/``, as the kiosk screens have) or a staff account (a dashboard user; the log then
+records who logged it). The device remembers its touchpoint, agent and
 channel (a cookie for ``/staff/``), so the next log needs only the emotion, the actions
 and the reaction. No JavaScript; CSRF-protected; rate-limited like every form post;
 English and Spanish.
@@ -18,19 +19,23 @@ from litestar.datastructures import Cookie
 from litestar.di import NamedDependency
 from litestar.response import Redirect, Template
 
+from survey_service.accounts.service import AccountService
 from survey_service.errors import AnswersRejected, FieldError, field_error
 from survey_service.interactions.records import InteractionIn
 from survey_service.interactions.service import InteractionService
 from survey_service.interactions.vocabulary import ACTIONS, CHANNELS, EMOTIONS, REACTIONS, labels
-from survey_service.lib.i18n import LANGUAGE_NAMES, browser_language
+from survey_service.lib.i18n import LANGUAGE_NAMES, browser_language, ui_text
+from survey_service.lib.ratelimit import Limits
 from survey_service.lib.text import one_line
 from survey_service.qr import kiosk
 from survey_service.settings import Settings
-from survey_service.web.pages import NO_STORE, notice, pin_page, staff_unlocked, unlock_redirect
+from survey_service.web.pages import NO_STORE, staff_unlocked, unlock_redirect
+from survey_service.web.security import client_of
 
 __all__ = ["StaffPages"]
 
 SESSION_COOKIE = "ss_staff"
+ACCOUNT_COOKIE = "ss_staff_user"
 DEVICE_COOKIE = "ss_staff_device"
 DEVICE_SECONDS = 365 * 86400
 REMEMBERED = ("touchpoint", "agent", "channel")
@@ -118,6 +123,81 @@ def _interaction(form: Any) -> tuple[dict[str, Any], dict[str, Any], list[FieldE
     return values, body, errors
 
 
+async def _signed_in(
+    request: Request[Any, Any, Any], settings: Settings, accounts: AccountService
+) -> str | None:
+    """Who this phone logs as: "" for the shared PIN, a user's address for a staff
+    account; None when it is not signed in."""
+    if staff_unlocked(request, SESSION_COOKIE, settings.kiosk_pin):
+        return ""
+    user = await accounts.session_user(request.cookies.get(ACCOUNT_COOKIE, ""))
+    return None if user is None else user.email
+
+
+def _sign_in_page(
+    language: str,
+    settings: Settings,
+    error: str | None = None,
+    status: int = 200,
+) -> Template:
+    """The staff PIN form (when kiosks are on) and the staff-account form."""
+    return Template(
+        template_name="staff_sign_in.html",
+        context={
+            "lang": language,
+            "title": labels(language)["title"],
+            "w": labels(language),
+            "t": ui_text(language),
+            "action": f"/staff/log?lang={language}",
+            "pin_enabled": settings.kiosk_pin is not None,
+            "error": error,
+        },
+        status_code=status,
+        headers=NO_STORE,
+    )
+
+
+async def _sign_in(
+    request: Request[Any, Any, Any],
+    form: Any,
+    language: str,
+    settings: Settings,
+    accounts: AccountService,
+    limits: Limits,
+) -> Response[Any]:
+    """The staff PIN, or a staff account's address and password (limited like the
+    dashboard's sign-in); then back to the form with a session for ``/staff/``."""
+    w = labels(language)
+    secure = settings.base_url.startswith("https:")
+    email = str(form.get("email", ""))[:254].strip().lower()
+    limited = await limits.hit("staff-sign-in", client_of(request), settings.sign_in_limit, 60)
+    if limited:
+        return _sign_in_page(language, settings, w["too_many"], 429)
+    if "pin" in form:
+        if not kiosk.check_pin(str(form.get("pin", "")), settings.kiosk_pin):
+            wrong = f"{ui_text(language)['wrong_pin_title']}."
+            return _sign_in_page(language, settings, wrong, 403)
+        return unlock_redirect(
+            request, str(form["pin"]), cookie=SESSION_COOKIE, path="/staff/", secure=secure
+        )
+    started = await accounts.sign_in(email, str(form.get("password", "")))
+    if started is None:
+        return _sign_in_page(language, settings, w["wrong_account"], 403)
+    redirect = Redirect(f"/staff/log?lang={language}", status_code=303)
+    redirect.set_cookie(
+        Cookie(
+            key=ACCOUNT_COOKIE,
+            value=started[0],
+            path="/staff/",
+            max_age=12 * 3600,
+            httponly=True,
+            samesite="strict",
+            secure=secure,
+        )
+    )
+    return redirect
+
+
 class StaffPages(Controller):
     """The staff interaction log on a phone."""
 
@@ -126,14 +206,16 @@ class StaffPages(Controller):
 
     @get("/log")
     async def form(
-        self, request: Request[Any, Any, Any], settings: NamedDependency[Settings]
+        self,
+        request: Request[Any, Any, Any],
+        settings: NamedDependency[Settings],
+        accounts: NamedDependency[AccountService],
     ) -> Template:
-        """The log form, or the PIN form when this phone is not unlocked."""
+        """The log form, or the sign-in (staff PIN or staff account) when this phone is not
+        signed in."""
         language = _language(request)
-        if settings.kiosk_pin is None:
-            return notice(language, "kiosk_off", 404)
-        if not staff_unlocked(request, SESSION_COOKIE, settings.kiosk_pin):
-            return pin_page(request, language)
+        if await _signed_in(request, settings, accounts) is None:
+            return _sign_in_page(language, settings)
         values = {"channel": "in_person", **_device(request)}
         return _page(language, values, {}, saved=request.query_params.get("saved") == "1")
 
@@ -143,25 +225,24 @@ class StaffPages(Controller):
         request: Request[Any, Any, Any],
         settings: NamedDependency[Settings],
         interactions: NamedDependency[InteractionService],
+        accounts: NamedDependency[AccountService],
+        limits: NamedDependency[Limits],
     ) -> Response[Any]:
-        """Unlock with the PIN, or store the interaction and come back to a blank form."""
+        """Sign in (PIN or account), or store the interaction and come back to a blank form."""
         language = _language(request)
         form = await request.form()
         secure = settings.base_url.startswith("https:")
-        if "pin" in form:
-            if not kiosk.check_pin(form.get("pin", ""), settings.kiosk_pin):
-                return pin_page(request, language, wrong=True)
-            return unlock_redirect(
-                request, form["pin"], cookie=SESSION_COOKIE, path="/staff/", secure=secure
-            )
-        if not staff_unlocked(request, SESSION_COOKIE, settings.kiosk_pin):
+        if "pin" in form or "email" in form:
+            return await _sign_in(request, form, language, settings, accounts, limits)
+        who = await _signed_in(request, settings, accounts)
+        if who is None:
             return Redirect(f"/staff/log?lang={language}", status_code=303)
         values, body, errors = _interaction(form)
         try:
             if errors:
                 raise AnswersRejected(errors)
             row = msgspec.convert(body, InteractionIn, strict=False)
-            await interactions.record(row, f"staff page ({row.agent or 'no agent'})")
+            await interactions.record(row, f"staff page ({who or row.agent or 'no agent'})")
         except msgspec.ValidationError as exc:
             errors = [field_error(exc)]
         except AnswersRejected as exc:

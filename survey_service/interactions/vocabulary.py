@@ -90,6 +90,11 @@ LABELS: dict[str, dict[str, str]] = {
         "errors": "Please check the fields marked below.",
         "choose_one": "Please choose one.",
         "optional": "optional",
+        "account": "Or sign in with your staff account",
+        "password": "Password",
+        "sign_in": "Sign in",
+        "wrong_account": "Wrong email or password.",
+        "too_many": "Too many tries. Wait a few minutes.",
     },
     "es": {
         "frustrated": "Frustrado",
@@ -132,6 +137,11 @@ LABELS: dict[str, dict[str, str]] = {
         "errors": "Revisa los campos marcados abajo.",
         "choose_one": "Elige una opción.",
         "optional": "opcional",
+        "account": "O entra con tu cuenta de personal",
+        "password": "Contraseña",
+        "sign_in": "Entrar",
+        "wrong_account": "Correo o contraseña incorrectos.",
+        "too_many": "Demasiados intentos. Espera unos minutos.",
     },
 }
 

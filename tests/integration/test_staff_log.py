@@ -18,7 +18,7 @@ from tests.helpers import hidden
 
 def _with_pin(app: Litestar, settings: Settings, pin: str | None) -> Litestar:
     other = create_app(msgspec.structs.replace(settings, kiosk_pin=pin))
-    for name in ("surveys", "db", "limits", "interactions"):
+    for name in ("surveys", "db", "limits", "interactions", "accounts"):
         other.state[name] = app.state[name]
     return other
 
@@ -44,12 +44,46 @@ async def _unlock(client: httpx.AsyncClient) -> str:
     return csrf
 
 
-async def test_the_log_is_off_without_a_pin(app: Litestar, settings: Settings) -> None:
+async def test_staff_accounts_sign_in_without_a_pin(
+    app: Litestar, settings: Settings, db: asyncpg.Connection
+) -> None:
+    await db.execute("TRUNCATE app_user CASCADE")
+    await app.state.accounts.create(
+        "ana@example.com", "manager", ["counter-check"], "a long enough password"
+    )
     transport = httpx.ASGITransport(app=_with_pin(app, settings, None))
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-        r = await client.get("/staff/log")
-    assert r.status_code == 404
-    assert "SURVEY_KIOSK_PIN" in r.text
+        page = await client.get("/staff/log?lang=es")
+        assert page.status_code == 200
+        assert 'id="pin"' not in page.text  # kiosks are off: no PIN to offer
+        assert "O entra con tu cuenta de personal" in page.text
+        csrf = hidden(page.text, "_csrf_token")
+        wrong = await client.post(
+            "/staff/log?lang=en",
+            data={"email": "ana@example.com", "password": "not it at all", "_csrf_token": csrf},
+        )
+        assert wrong.status_code == 403
+        assert "Wrong email or password." in wrong.text
+        pin = await client.post("/staff/log", data={"pin": "246810", "_csrf_token": csrf})
+        assert pin.status_code == 403  # no PIN is right while kiosks are off
+        ok = await client.post(
+            "/staff/log?lang=en",
+            data={
+                "email": "ana@example.com",
+                "password": "a long enough password",
+                "_csrf_token": csrf,
+            },
+        )
+        assert ok.status_code == 303
+        assert "Path=/staff/" in ok.headers["set-cookie"]
+        saved = await client.post(
+            "/staff/log?lang=en",
+            data={"emotion": "sad", "reaction": "calmer", "agent": "ana", "_csrf_token": csrf},
+        )
+        assert saved.status_code == 303
+    assert (
+        await db.fetchval("SELECT recorded_by FROM interaction") == "staff page (ana@example.com)"
+    )
 
 
 async def test_staff_log_an_interaction_in_a_few_taps(
