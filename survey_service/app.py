@@ -24,8 +24,10 @@ from litestar.template.config import TemplateConfig
 
 from survey_service import __version__
 from survey_service.accounts.service import AccountService
+from survey_service.alerts.cases import CaseService
 from survey_service.alerts.controllers import AlertController, CaseController, WebhookController
 from survey_service.alerts.delivery import deliver_webhooks
+from survey_service.alerts.endpoints import WebhookService
 from survey_service.alerts.mail import send_alert_emails
 from survey_service.alerts.service import AlertService
 from survey_service.dashboard.alert_pages import DashboardAlertPages
@@ -115,6 +117,8 @@ _SERVICES = (
     "accounts",
     "dashboard",
     "alerts",
+    "webhooks",
+    "cases",
 )
 """What the lifespan puts in ``app.state``; each is also a dependency of that name."""
 
@@ -228,6 +232,8 @@ async def _lifespan(app: Litestar) -> AsyncIterator[None]:
         alerts = app.state.alerts = AlertService(
             db, reporting, experiments, base_url=settings.base_url
         )
+        app.state.webhooks = WebhookService(db, catalog)
+        app.state.cases = CaseService(db, reporting)
 
         dashboard = app.state.dashboard
 

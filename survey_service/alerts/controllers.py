@@ -11,16 +11,16 @@ from litestar import Controller, Request, delete, get, patch, post, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 
-from survey_service.alerts.rules import AlertRules
-from survey_service.alerts.service import (
-    AlertService,
-    CaseOut,
-    CaseStats,
+from survey_service.alerts.cases import CaseOut, CaseService, CaseStats
+from survey_service.alerts.endpoints import (
     EndpointIn,
     EndpointOut,
     EndpointUpdate,
     MessageOut,
+    WebhookService,
 )
+from survey_service.alerts.rules import AlertRules
+from survey_service.alerts.service import AlertService
 from survey_service.lib.structs import Struct
 from survey_service.reporting.service import KpiParams
 from survey_service.web.auth import API_KEY, api_key_of, requires
@@ -45,58 +45,60 @@ class WebhookController(Controller):
     security = API_KEY
 
     @get("/endpoints", summary="Webhook endpoints")
-    async def many(self, alerts: NamedDependency[AlertService]) -> list[EndpointOut]:
+    async def many(self, webhooks: NamedDependency[WebhookService]) -> list[EndpointOut]:
         """Every endpoint, without secrets."""
-        return await alerts.endpoints()
+        return await webhooks.endpoints()
 
     @post("/endpoints", summary="Create a webhook endpoint", status_code=201)
     async def create(
-        self, alerts: NamedDependency[AlertService], data: JSONBody[EndpointIn]
+        self, webhooks: NamedDependency[WebhookService], data: JSONBody[EndpointIn]
     ) -> EndpointOut:
         """``url``, ``event_types`` (see the OpenAPI ``webhooks``), ``surveys`` (empty:
         all) and a ``description``; the answer holds the ``whsec_`` secret, once."""
-        return await alerts.create_endpoint(data)
+        return await webhooks.create_endpoint(data)
 
     @patch("/endpoints/{endpoint_id:int}", summary="Change a webhook endpoint")
     async def change(
         self,
-        alerts: NamedDependency[AlertService],
+        webhooks: NamedDependency[WebhookService],
         endpoint_id: FromPath[int],
         data: JSONBody[EndpointUpdate],
     ) -> EndpointOut:
         """Absent fields stay; ``enabled: true`` re-enables a disabled endpoint."""
-        return await alerts.update_endpoint(endpoint_id, data)
+        return await webhooks.update_endpoint(endpoint_id, data)
 
     @post(
         "/endpoints/{endpoint_id:int}/rotate", summary="Rotate the signing secret", status_code=200
     )
     async def rotate(
-        self, alerts: NamedDependency[AlertService], endpoint_id: FromPath[int]
+        self, webhooks: NamedDependency[WebhookService], endpoint_id: FromPath[int]
     ) -> EndpointOut:
         """A new secret (shown once); for 24 hours messages carry both signatures."""
-        return await alerts.rotate_secret(endpoint_id)
+        return await webhooks.rotate_secret(endpoint_id)
 
     @delete("/endpoints/{endpoint_id:int}", summary="Remove a webhook endpoint", status_code=204)
     async def remove(
-        self, alerts: NamedDependency[AlertService], endpoint_id: FromPath[int]
+        self, webhooks: NamedDependency[WebhookService], endpoint_id: FromPath[int]
     ) -> None:
         """The endpoint and its messages."""
-        await alerts.delete_endpoint(endpoint_id)
+        await webhooks.delete_endpoint(endpoint_id)
 
     @get("/endpoints/{endpoint_id:int}/messages", summary="Delivery log")
     async def log(
         self,
-        alerts: NamedDependency[AlertService],
+        webhooks: NamedDependency[WebhookService],
         endpoint_id: FromPath[int],
         limit: FromQuery[int] = 50,
     ) -> list[MessageOut]:
         """Newest messages first, each with every attempt: status code, latency, error."""
-        return await alerts.messages(endpoint_id, limit)
+        return await webhooks.messages(endpoint_id, limit)
 
     @post("/messages/{message:int}/replay", summary="Send a message again", status_code=202)
-    async def replay(self, alerts: NamedDependency[AlertService], message: FromPath[int]) -> None:
+    async def replay(
+        self, webhooks: NamedDependency[WebhookService], message: FromPath[int]
+    ) -> None:
         """Queued now, with the same ``webhook-id`` (receivers de-duplicate by it)."""
-        await alerts.replay(message)
+        await webhooks.replay(message)
 
 
 class AlertController(Controller):
@@ -133,26 +135,26 @@ class CaseController(Controller):
     security = API_KEY
 
     @get("/cases", guards=[requires("kpis:read")], summary="Follow-up cases")
-    async def cases(
+    async def many(
         self,
         request: Request[Any, Any, Any],
-        alerts: NamedDependency[AlertService],
+        cases: NamedDependency[CaseService],
         status: FromQuery[str | None] = None,
     ) -> list[CaseOut]:
         """Open and contacted cases first, newest first (surveys the key sees)."""
-        return await alerts.cases(api_key_of(request), status)
+        return await cases.cases(api_key_of(request), status)
 
     @patch("/cases/{case_id:int}", guards=[requires("admin")], summary="Move a case on")
     async def update(
         self,
         request: Request[Any, Any, Any],
-        alerts: NamedDependency[AlertService],
+        cases: NamedDependency[CaseService],
         case_id: FromPath[int],
         data: JSONBody[CaseUpdate],
     ) -> CaseOut:
         """``contacted`` or ``resolved`` (or ``open`` again), with a note."""
         key = api_key_of(request)
-        return await alerts.update_case(
+        return await cases.update_case(
             key, case_id, data.status, data.note, f"api key {key.id} ({key.name})"
         )
 
@@ -160,10 +162,10 @@ class CaseController(Controller):
     async def stats(
         self,
         request: Request[Any, Any, Any],
-        alerts: NamedDependency[AlertService],
+        cases: NamedDependency[CaseService],
         filters: NamedDependency[KpiParams],
         slug: FromPath[str],
     ) -> CaseStats:
         """Of the cases opened in the window: the share resolved (Wilson interval) and the
         median hours from opening to resolution."""
-        return await alerts.case_stats(api_key_of(request), slug, filters)
+        return await cases.case_stats(api_key_of(request), slug, filters)

@@ -1,7 +1,7 @@
 """Alerts that close the loop: every stored response is looked at once (a trigger-filled
 queue), its rules decide which webhook events and manager emails it causes, and a
-detractor opens a follow-up case; a periodic job checks the KPI and SRM rules. Webhook
-endpoints and cases are managed here too.
+detractor opens a follow-up case; a periodic job checks the KPI and SRM rules (webhook
+endpoints: :mod:`.endpoints`; cases: :mod:`.cases`).
 
 All of a response's consequences (case, messages, emails) are written in the transaction
 that takes it off the queue: each happens exactly once, whichever process runs the job.
@@ -12,36 +12,26 @@ from __future__ import annotations
 import datetime as dt
 import zoneinfo
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Any
 
 import msgspec
 
 from survey_service.alerts import queries
-from survey_service.alerts.events import EVENT_TYPES, ExperimentSrm, KpiThreshold, ResponseEvent
+from survey_service.alerts.events import ExperimentSrm, KpiThreshold, ResponseEvent
 from survey_service.alerts.mail import alert_bodies
 from survey_service.alerts.rules import AlertRules, KpiRule, response_alerts
-from survey_service.alerts.webhooks import message_id, new_secret
-from survey_service.apikeys.service import EVERYONE, Audience
+from survey_service.alerts.webhooks import message_id
+from survey_service.apikeys.service import EVERYONE
 from survey_service.db import Database
-from survey_service.errors import BadParameter, NotFound, require_id
+from survey_service.errors import BadParameter
 from survey_service.experiments.service import ExperimentService
 from survey_service.experiments.statistics import compare
-from survey_service.lib.stats import wilson_interval
 from survey_service.lib.structs import Struct
 from survey_service.lib.text import one_line
-from survey_service.reporting.metrics import Estimate
-from survey_service.reporting.service import KpiParams, ReportingService, parse_window
+from survey_service.reporting.service import KpiParams, ReportingService
 from survey_service.surveys.catalog import SurveyVersionInfo
 
-__all__ = [
-    "AlertService",
-    "CaseOut",
-    "CaseStats",
-    "EndpointIn",
-    "EndpointOut",
-    "EndpointUpdate",
-    "MessageOut",
-]
+__all__ = ["AlertService"]
 
 EVENT_OF = {
     "detractor": "response.detractor",
@@ -50,123 +40,7 @@ EVENT_OF = {
     "negative_comment": "response.negative",
 }
 """The webhook event each response rule adds to ``response.created``."""
-ROTATION_OVERLAP = dt.timedelta(hours=24)
 KPI_WINDOW = dt.timedelta(days=7)
-CaseStatus = Literal["open", "contacted", "resolved"]
-
-
-class EndpointIn(Struct):
-    """A webhook endpoint to create: where, which events, which surveys (empty: all)."""
-
-    url: str
-    event_types: list[str]
-    surveys: list[str] = []
-    description: str = ""
-
-
-class EndpointUpdate(Struct):
-    """Changes to an endpoint (absent fields stay); ``enabled`` true re-enables it."""
-
-    url: str | None = None
-    event_types: list[str] | None = None
-    surveys: list[str] | None = None
-    description: str | None = None
-    enabled: bool | None = None
-
-
-class EndpointOut(Struct):
-    """An endpoint as stored; ``secret`` only at creation and rotation."""
-
-    id: int
-    url: str
-    description: str
-    event_types: list[str]
-    surveys: list[str]
-    created_at: dt.datetime
-    failing_since: dt.datetime | None
-    disabled_at: dt.datetime | None
-    disabled_reason: str | None
-    previous_secret_valid_until: dt.datetime | None
-    secret: str | None = None
-
-
-class AttemptOut(Struct):
-    """One delivery attempt."""
-
-    attempt: int
-    status_code: int | None
-    latency_ms: float
-    error: str | None
-    at: dt.datetime
-
-
-class MessageOut(Struct):
-    """A message to an endpoint and every attempt to deliver it."""
-
-    id: int
-    message_id: str
-    event_type: str
-    status: str
-    attempts: int
-    next_attempt_at: dt.datetime
-    created_at: dt.datetime
-    delivered_at: dt.datetime | None
-    log: list[AttemptOut]
-
-
-class CaseOut(Struct):
-    """A follow-up case."""
-
-    id: int
-    survey: str
-    response_id: int
-    reason: str
-    status: CaseStatus
-    note: str | None
-    opened_at: dt.datetime
-    contacted_at: dt.datetime | None
-    resolved_at: dt.datetime | None
-    updated_by: str | None
-    nps: int | None = None
-    csat: int | None = None
-    comment: str | None = None
-    touchpoint: str | None = None
-    agent: str | None = None
-
-
-class CaseStats(Struct):
-    """Follow-up of cases opened in the window: the share resolved (Wilson interval) and
-    the median hours from opening to resolution."""
-
-    survey: str
-    opened: int
-    contacted: int
-    resolved: int
-    closed_share: Estimate
-    median_hours_to_close: float | None
-
-
-def _endpoint(row: Any, secret: str | None = None) -> EndpointOut:
-    return EndpointOut(
-        id=row["id"],
-        url=row["url"],
-        description=row["description"],
-        event_types=list(row["event_types"]),
-        surveys=list(row["surveys"]),
-        created_at=row["created_at"],
-        failing_since=row["failing_since"],
-        disabled_at=row["disabled_at"],
-        disabled_reason=row["disabled_reason"],
-        previous_secret_valid_until=row["previous_until"],
-        secret=secret,
-    )
-
-
-def _check_url(url: str) -> str:
-    url = url.strip()
-    if not url.startswith(("https://", "http://")) or len(url) > 2000 or one_line(url) != url:
-        raise BadParameter("url", "an http(s) URL on one line, at most 2,000 characters")
-    return url
 
 
 class AlertService:
@@ -359,181 +233,6 @@ class AlertService:
             await queries.enqueue_messages(tx, _messages(live, slug, [kind], data))
             if email:
                 await self._email(tx, slug, line, [line], f"surveys/{slug}")
-
-    async def health(self) -> tuple[int, int, int]:
-        """(webhook messages pending, endpoints disabled, responses waiting for alerts)."""
-        row = await queries.health(self.db)
-        return row["pending"], row["disabled"], row["queued"]
-
-    # --- webhook endpoints ---------------------------------------------------------------
-
-    def _check_endpoint(
-        self, event_types: Sequence[str] | None, surveys: Sequence[str] | None
-    ) -> None:
-        if event_types is not None:
-            unknown = [t for t in event_types if t not in EVENT_TYPES]
-            if not event_types or unknown:
-                raise BadParameter("event_types", f"one or more of {', '.join(EVENT_TYPES)}")
-        for slug in surveys or []:
-            if self.catalog.current(slug) is None:
-                raise BadParameter("surveys", f"no survey called '{slug}'")
-
-    async def create_endpoint(self, data: EndpointIn) -> EndpointOut:
-        """A new endpoint and its secret (shown now and at rotation only)."""
-        self._check_endpoint(data.event_types, data.surveys)
-        secret = new_secret()
-        row = await queries.create_endpoint(
-            self.db,
-            _check_url(data.url),
-            one_line(data.description)[:200],
-            sorted(set(data.event_types)),
-            sorted(set(data.surveys)),
-            secret,
-        )
-        return _endpoint(row, secret)
-
-    async def endpoints(self) -> list[EndpointOut]:
-        """Every endpoint."""
-        return [_endpoint(row) for row in await queries.endpoints(self.db)]
-
-    async def update_endpoint(self, endpoint_id: int, data: EndpointUpdate) -> EndpointOut:
-        """Change an endpoint; ``enabled`` false disables it, true enables it again."""
-        require_id("webhook endpoint", endpoint_id, bits=32)
-        self._check_endpoint(data.event_types, data.surveys)
-        changes: dict[str, Any] = {}
-        if data.url is not None:
-            changes["url"] = _check_url(data.url)
-        if data.event_types is not None:
-            changes["event_types"] = sorted(set(data.event_types))
-        if data.surveys is not None:
-            changes["surveys"] = sorted(set(data.surveys))
-        if data.description is not None:
-            changes["description"] = one_line(data.description)[:200]
-        if data.enabled is not None:
-            changes["disabled_at"] = None if data.enabled else dt.datetime.now(dt.UTC)
-            changes["disabled_reason"] = None if data.enabled else "disabled by hand"
-            changes["failing_since"] = None
-        if not changes:
-            raise BadParameter("body", "nothing to change")
-        row = await queries.update_endpoint(self.db, endpoint_id, changes)
-        if row is None:
-            raise NotFound("webhook endpoint", endpoint_id)
-        return _endpoint(row)
-
-    async def rotate_secret(self, endpoint_id: int) -> EndpointOut:
-        """A new secret; messages are signed with the old one too for 24 hours."""
-        require_id("webhook endpoint", endpoint_id, bits=32)
-        found = await queries.endpoint(self.db, endpoint_id)
-        if found is None:
-            raise NotFound("webhook endpoint", endpoint_id)
-        secret = new_secret()
-        row = await queries.update_endpoint(
-            self.db,
-            endpoint_id,
-            {
-                "secret": secret,
-                "previous_secret": found["secret"],
-                "previous_until": dt.datetime.now(dt.UTC) + ROTATION_OVERLAP,
-            },
-        )
-        return _endpoint(row, secret)
-
-    async def delete_endpoint(self, endpoint_id: int) -> None:
-        """Remove an endpoint and its messages."""
-        require_id("webhook endpoint", endpoint_id, bits=32)
-        if not await queries.delete_endpoint(self.db, endpoint_id):
-            raise NotFound("webhook endpoint", endpoint_id)
-
-    async def messages(self, endpoint_id: int, limit: int = 50) -> list[MessageOut]:
-        """The endpoint's newest messages with every attempt (the delivery log)."""
-        require_id("webhook endpoint", endpoint_id, bits=32)
-        if await queries.endpoint(self.db, endpoint_id) is None:
-            raise NotFound("webhook endpoint", endpoint_id)
-        rows = await queries.messages(self.db, endpoint_id, min(max(limit, 1), 500))
-        log: dict[int, list[AttemptOut]] = {}
-        for a in await queries.message_attempts(self.db, [r["id"] for r in rows]):
-            log.setdefault(a["message_id"], []).append(
-                AttemptOut(
-                    attempt=a["attempt"],
-                    status_code=a["status_code"],
-                    latency_ms=a["latency_ms"],
-                    error=a["error"],
-                    at=a["created_at"],
-                )
-            )
-        return [MessageOut(**{**dict(r), "log": log.get(r["id"], [])}) for r in rows]
-
-    async def replay(self, message: int) -> None:
-        """Send a message again now (same ``webhook-id``)."""
-        require_id("webhook message", message, bits=64)
-        if not await queries.replay(self.db, message):
-            raise NotFound("webhook message", message)
-
-    # --- follow-up cases ---------------------------------------------------------------------
-
-    def _visible_ids(self, who: Audience) -> dict[int, str]:
-        return {i.survey_id: i.slug for i in self.catalog.served() if who.sees(i.slug)}
-
-    async def cases(self, who: Audience, status: str | None, limit: int = 200) -> list[CaseOut]:
-        """Cases of the surveys ``who`` sees (open first, newest first)."""
-        if status is not None and status not in ("open", "contacted", "resolved"):
-            raise BadParameter("status", "open, contacted or resolved")
-        names = self._visible_ids(who)
-        rows = await queries.cases(self.db, list(names), status, limit)
-        return [
-            CaseOut(
-                **{**dict(r), "survey": names[r["survey_id"]], "survey_id": None}
-                if False
-                else {
-                    k: v
-                    for k, v in {**dict(r), "survey": names[r["survey_id"]]}.items()
-                    if k != "survey_id"
-                }
-            )
-            for r in rows
-        ]
-
-    async def update_case(
-        self, who: Audience, case_id: int, status: str, note: str | None, by: str
-    ) -> CaseOut:
-        """Mark a case contacted or resolved (or open again), with a note."""
-        if status not in ("open", "contacted", "resolved"):
-            raise BadParameter("status", "open, contacted or resolved")
-        if note is not None and len(note) > 2000:
-            raise BadParameter("note", "at most 2,000 characters")
-        require_id("case", case_id)
-        names = self._visible_ids(who)
-        row = await queries.update_case(self.db, list(names), case_id, status, note, by)
-        if row is None:
-            raise NotFound("case", case_id)
-        return _case(row, names)
-
-    async def case_stats(self, who: Audience, slug: str, params: KpiParams) -> CaseStats:
-        """Share of cases closed and the median time to close, for cases opened in the window."""
-        info = self.reporting.visible(who, slug)
-        start, end = parse_window(params.tz or self.reporting.time_zone, params.start, params.end)
-        row = await queries.case_stats(self.db, info.survey_id, start, end)
-        interval = wilson_interval(row["resolved"], row["opened"])
-        share = Estimate(
-            value=100 * row["resolved"] / row["opened"] if row["opened"] else None,
-            ci_low=100 * interval[0] if interval else None,
-            ci_high=100 * interval[1] if interval else None,
-            n=row["opened"],
-        )
-        hours = row["median_hours"]
-        return CaseStats(
-            survey=slug,
-            opened=row["opened"],
-            contacted=row["contacted"],
-            resolved=row["resolved"],
-            closed_share=share,
-            median_hours_to_close=float(hours) if hours is not None else None,
-        )
-
-
-def _case(row: Any, names: dict[int, str]) -> CaseOut:
-    fields = {k: v for k, v in dict(row).items() if k != "survey_id"}
-    return CaseOut(**fields, survey=names[row["survey_id"]])
 
 
 def _messages(

@@ -12,8 +12,9 @@ from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from survey_service.accounts.service import UserInfo
+from survey_service.alerts.cases import CaseService
+from survey_service.alerts.endpoints import EndpointIn, EndpointOut, EndpointUpdate, WebhookService
 from survey_service.alerts.events import EVENT_TYPES
-from survey_service.alerts.service import AlertService, EndpointIn, EndpointOut, EndpointUpdate
 from survey_service.dashboard.web import DashboardController, render
 
 __all__ = ["DashboardAlertPages"]
@@ -27,7 +28,7 @@ def _owner(request: Request[Any, Any, Any]) -> UserInfo:
 
 
 async def _webhooks_page(
-    request: Request[Any, Any, Any], alerts: AlertService, shown: EndpointOut | None = None
+    request: Request[Any, Any, Any], webhooks: WebhookService, shown: EndpointOut | None = None
 ) -> Template:
     """The webhooks page, with a secret shown once after creation or rotation."""
     return render(
@@ -35,9 +36,9 @@ async def _webhooks_page(
         "webhooks.html",
         "Webhooks",
         "Webhooks",
-        endpoints=await alerts.endpoints(),
+        endpoints=await webhooks.endpoints(),
         event_types=EVENT_TYPES,
-        surveys=alerts.catalog.slugs(),
+        surveys=webhooks.catalog.slugs(),
         secret=shown.secret if shown else None,
         secret_for=shown.id if shown else None,
     )
@@ -47,12 +48,12 @@ class DashboardAlertPages(DashboardController):
     """Cases and webhooks."""
 
     @get("/cases")
-    async def cases(
-        self, request: Request[Any, Any, Any], alerts: NamedDependency[AlertService]
+    async def case_list(
+        self, request: Request[Any, Any, Any], cases: NamedDependency[CaseService]
     ) -> Template:
         """Open and contacted cases first (or one status), newest first."""
         status = request.query_params.get("status") or None
-        found = await alerts.cases(request.state.user, status)
+        found = await cases.cases(request.state.user, status)
         return render(
             request, "cases.html", "Follow-up", "Follow-up", cases=found, shown_status=status
         )
@@ -61,32 +62,32 @@ class DashboardAlertPages(DashboardController):
     async def update_case(
         self,
         request: Request[Any, Any, Any],
-        alerts: NamedDependency[AlertService],
+        cases: NamedDependency[CaseService],
         case_id: FromPath[int],
     ) -> Redirect:
         """Mark a case contacted or resolved, with a note."""
         form = await request.form()
         user: UserInfo = request.state.user
         note = str(form.get("note", "")).strip() or None
-        await alerts.update_case(user, case_id, str(form.get("status", "")), note, user.email)
+        await cases.update_case(user, case_id, str(form.get("status", "")), note, user.email)
         return Redirect("/dashboard/cases", status_code=303)
 
     @get("/webhooks")
     async def webhooks(
-        self, request: Request[Any, Any, Any], alerts: NamedDependency[AlertService]
+        self, request: Request[Any, Any, Any], webhooks: NamedDependency[WebhookService]
     ) -> Template:
         """Every endpoint, and the form to add one."""
         _owner(request)
-        return await _webhooks_page(request, alerts)
+        return await _webhooks_page(request, webhooks)
 
     @post("/webhooks", status_code=200)
     async def add_webhook(
-        self, request: Request[Any, Any, Any], alerts: NamedDependency[AlertService]
+        self, request: Request[Any, Any, Any], webhooks: NamedDependency[WebhookService]
     ) -> Template:
         """Create an endpoint; the page shows its secret this once."""
         _owner(request)
         form = await request.form()
-        created = await alerts.create_endpoint(
+        created = await webhooks.create_endpoint(
             EndpointIn(
                 url=str(form.get("url", "")),
                 event_types=[str(t) for t in form.getall("event_types", [])],
@@ -94,24 +95,26 @@ class DashboardAlertPages(DashboardController):
                 description=str(form.get("description", "")),
             )
         )
-        return await _webhooks_page(request, alerts, created)
+        return await _webhooks_page(request, webhooks, created)
 
     @post("/webhooks/{endpoint_id:int}/{action:str}", status_code=200)
     async def change_webhook(
         self,
         request: Request[Any, Any, Any],
-        alerts: NamedDependency[AlertService],
+        webhooks: NamedDependency[WebhookService],
         endpoint_id: FromPath[int],
         action: FromPath[str],
     ) -> Response[Any]:
         """Rotate the secret (shown once), enable, disable or delete an endpoint."""
         _owner(request)
         if action == "rotate":
-            return await _webhooks_page(request, alerts, await alerts.rotate_secret(endpoint_id))
+            return await _webhooks_page(
+                request, webhooks, await webhooks.rotate_secret(endpoint_id)
+            )
         if action in ("enable", "disable"):
-            await alerts.update_endpoint(endpoint_id, EndpointUpdate(enabled=action == "enable"))
+            await webhooks.update_endpoint(endpoint_id, EndpointUpdate(enabled=action == "enable"))
         elif action == "delete":
-            await alerts.delete_endpoint(endpoint_id)
+            await webhooks.delete_endpoint(endpoint_id)
         else:
             raise NotFoundException("no such action")
         return Redirect("/dashboard/webhooks", status_code=303)
@@ -120,12 +123,12 @@ class DashboardAlertPages(DashboardController):
     async def webhook_log(
         self,
         request: Request[Any, Any, Any],
-        alerts: NamedDependency[AlertService],
+        webhooks: NamedDependency[WebhookService],
         endpoint_id: FromPath[int],
     ) -> Template:
         """The delivery log: every message and attempt."""
         _owner(request)
-        messages = await alerts.messages(endpoint_id)
+        messages = await webhooks.messages(endpoint_id)
         return render(
             request,
             "webhook_log.html",
@@ -139,10 +142,10 @@ class DashboardAlertPages(DashboardController):
     async def replay(
         self,
         request: Request[Any, Any, Any],
-        alerts: NamedDependency[AlertService],
+        webhooks: NamedDependency[WebhookService],
         message: FromPath[int],
     ) -> Redirect:
         """Send a message again."""
         _owner(request)
-        await alerts.replay(message)
+        await webhooks.replay(message)
         return Redirect("/dashboard/webhooks", status_code=303)

@@ -12,7 +12,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath
 from litestar.response import Redirect, Stream, Template
 
-from survey_service.accounts.service import AccountService, UserInfo
+from survey_service.accounts.service import SESSION_DAYS, AccountService, UserInfo
 from survey_service.dashboard.views import DashboardService, Window
 from survey_service.dashboard.web import (
     SESSION_COOKIE,
@@ -30,6 +30,12 @@ from survey_service.web.security import client_of
 __all__ = ["DashboardPages"]
 
 FAILED = "Wrong email or password, or the account is disabled."
+SESSION_MAX_AGE = SESSION_DAYS * 86400
+
+
+def _next(request: Request[Any, Any, Any]) -> str:
+    target = request.query_params.get("next")
+    return f"?{urlencode({'next': target})}" if target else ""
 
 
 class DashboardPages(DashboardController):
@@ -253,11 +259,3 @@ class DashboardPages(DashboardController):
         redirect = Redirect(SIGN_IN, status_code=303)
         redirect.set_cookie(session_cookie("", settings, 0))
         return redirect
-
-
-SESSION_MAX_AGE = 14 * 86400
-
-
-def _next(request: Request[Any, Any, Any]) -> str:
-    target = request.query_params.get("next")
-    return f"?{urlencode({'next': target})}" if target else ""

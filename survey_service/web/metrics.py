@@ -29,7 +29,7 @@ from litestar.di import NamedDependency
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from survey_service.alerts.service import AlertService
+from survey_service.alerts.endpoints import WebhookService
 from survey_service.invitations.sender import SendReport
 from survey_service.invitations.service import InvitationService
 from survey_service.reporting.service import ReportingService
@@ -123,7 +123,7 @@ class MetricsController(Controller):
         metrics: NamedDependency[Metrics],
         reporting: NamedDependency[ReportingService],
         invitations: NamedDependency[InvitationService],
-        alerts: NamedDependency[AlertService],
+        webhooks: NamedDependency[WebhookService],
     ) -> Response[Any]:
         """The current figures; the queue gauges are read from the database now."""
         for table, backlog in (await reporting.fold_lag()).items():
@@ -132,7 +132,7 @@ class MetricsController(Controller):
         outbox = await invitations.outbox()
         metrics.outbox_depth.set(outbox.rows)
         metrics.outbox_age.set(outbox.oldest_seconds)
-        pending, disabled, queued = await alerts.health()
+        pending, disabled, queued = await webhooks.health()
         metrics.webhook_pending.set(pending)
         metrics.webhook_disabled.set(disabled)
         metrics.alert_queue.set(queued)
