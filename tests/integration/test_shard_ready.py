@@ -30,6 +30,7 @@ SPANS_SURVEYS = {
     ("invitations/queries.py", "language"): "the unsubscribe page, by the link's invitation id",
     ("invitations/queries.py", "claim_due"): "the outbox: due invitations of every survey",
     ("invitations/queries.py", "due"): "metrics: the outbox depth over every survey",
+    ("alerts/queries.py", "health"): "metrics: the alert queue's depth over every survey",
     ("privacy/queries.py", "*"): "erasure, export and retention: a person or a date, all surveys",
     ("responses/queries.py", "_PENDING"): "rescoring (CLI): every survey's comments",
     ("responses/queries.py", "rescore"): "rescoring (CLI): rows by id from _PENDING",
