@@ -97,6 +97,8 @@ def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Set
         assignment_flush_seconds=0.05,
         # Tests fold explicitly; a background fold would race them (it is tested on its own).
         rollup_interval_seconds=3600,
+        # Likewise the alert job and the webhook sender: tests run them explicitly.
+        alert_interval_seconds=3600,
         # Likewise the catalog refresh: tests sync other versions of the same slugs.
         catalog_refresh_seconds=3600,
         # Every test posts from the same address; the limit itself is tested on its own app.

@@ -1,0 +1,69 @@
+"""Resident memory of one worker under a long soak (issue 13's memory target).
+
+Usage:
+
+    .venv/bin/python benchmarks/bench_memory.py [--dsn postgresql://postgres@127.0.0.1/postgres]
+        [--minutes 8] [--connections 32]
+
+Starts ``survey-service serve`` (one worker, access log off, 127.0.0.1 a trusted proxy) on
+a throwaway database and drives it with wrk and ``wrk/memory.lua``: form pages in two
+languages and JSON forms from ever new client addresses, so the bounded caches and the
+rate-limit counters see far more keys than they keep. Prints the requests served and the
+worker's resident memory after every minute; flat memory is the target.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import tempfile
+from pathlib import Path
+
+from _common import ROOT, throwaway_database
+from bench_http import BIN, free_port, rss_mb, start, stop, wrk
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--dsn", default=os.environ.get("TEST_DATABASE_URL"))
+    parser.add_argument("--minutes", type=int, default=8)
+    parser.add_argument("--connections", type=int, default=32)
+    args = parser.parse_args()
+    logs = Path(tempfile.mkdtemp(prefix="bench-memory"))
+    async with throwaway_database(args.dsn) as dsn:
+        port = free_port()
+        service = start(
+            [str(BIN / "survey-service"), "serve"],
+            {
+                "DATABASE_URL": dsn,
+                "SURVEY_PORT": str(port),
+                "SURVEY_WORKERS": "1",
+                "SURVEY_FORMS_DIR": str(ROOT / "forms"),
+                "SURVEY_DATA_DIR": str(logs / "data"),
+                "SURVEY_SECRET_KEY": "m" * 40,
+                "SURVEY_ACCESS_LOG": "false",
+                "SURVEY_LOG_LEVEL": "WARNING",
+                "SURVEY_TRUSTED_PROXIES": "127.0.0.1",
+                "SURVEY_SUBMIT_LIMIT_PER_IP": "100000000",
+            },
+            f"http://127.0.0.1:{port}/health/ready",
+            logs / "service.log",
+        )
+        try:
+            served = 0
+            print(f"start: {rss_mb(service)} MB")
+            for minute in range(1, args.minutes + 1):
+                result = wrk(f"http://127.0.0.1:{port}/", "memory", 60, args.connections)
+                served += result["completed"]
+                print(
+                    f"minute {minute}: {served:,} requests, {result['failed']} failed,"
+                    f" {rss_mb(service)} MB",
+                    flush=True,
+                )
+        finally:
+            stop(service)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
