@@ -165,8 +165,9 @@ async def _sign_in(
     accounts: AccountService,
     limits: Limits,
 ) -> Response[Any]:
-    """The staff PIN, or a staff account's address and password (limited like the
-    dashboard's sign-in); then back to the form with a session for ``/staff/``."""
+    """The staff PIN, or a staff account's address and password (at most
+    ``SURVEY_SIGN_IN_LIMIT`` tries a minute per client); then back to the form with a
+    session for ``/staff/``."""
     w = labels(language)
     secure = settings.base_url.startswith("https:")
     email = str(form.get("email", ""))[:254].strip().lower()
