@@ -433,6 +433,34 @@ async def test_kiosk_tablet_form_resets_after_each_answer(
     ]
 
 
+DASHBOARD_PASSWORD = "a long enough password"
+
+
+async def dashboard_owner(database_url: str, email: str) -> None:
+    """An owner who can sign in to the dashboard with ``DASHBOARD_PASSWORD``."""
+    from argon2 import PasswordHasher
+
+    connection = await asyncpg.connect(database_url)
+    try:
+        await connection.execute(
+            "INSERT INTO app_user (email, role, password_hash) VALUES ($1, 'owner', $2)"
+            " ON CONFLICT (email) DO NOTHING",
+            email,
+            PasswordHasher().hash(DASHBOARD_PASSWORD),
+        )
+    finally:
+        await connection.close()
+
+
+async def sign_in_at(page: Any, url: str, email: str) -> None:
+    """Open ``url`` (the sign-in form shows), sign in, and land back on it."""
+    await page.goto(url)
+    await page.fill("#email", email)
+    await page.fill("#password", DASHBOARD_PASSWORD)
+    await page.click("button[type=submit]")
+    await page.wait_for_url(url)
+
+
 STAFF_SAVED = {"en": "Saved. Thank you.", "es": "Guardado. Gracias."}
 
 
@@ -514,27 +542,14 @@ async def test_accessibility_of_the_dashboard(
     axe_source: str,
     figures: Callable[[str], None],
 ) -> None:
-    from argon2 import PasswordHasher
-
-    connection = await asyncpg.connect(database_url)
-    try:
-        await connection.execute(
-            "INSERT INTO app_user (email, role, password_hash) VALUES ('axe@example.com', 'owner', $1)"
-            " ON CONFLICT (email) DO NOTHING",
-            PasswordHasher().hash("a long enough password"),
-        )
-    finally:
-        await connection.close()
+    await dashboard_owner(database_url, "axe@example.com")
     checked: dict[str, list[dict[str, Any]]] = {}
     for viewport in (PHONE, {"width": 1280, "height": 900}):
         context = await browser.new_context(viewport=viewport, bypass_csp=True)
         page = await context.new_page()
         await page.goto(f"{live_server}/dashboard")
         checked[f"sign-in {viewport['width']}"] = await run_axe(page, axe_source)
-        await page.fill("#email", "axe@example.com")
-        await page.fill("#password", "a long enough password")
-        await page.click("button[type=submit]")
-        await page.wait_for_url("**/dashboard")
+        await sign_in_at(page, f"{live_server}/dashboard", "axe@example.com")
         for name, path in (
             ("overview", "/dashboard"),
             ("survey", "/dashboard/surveys/empathy-csat?every=week"),
@@ -569,17 +584,7 @@ async def test_accessibility_of_the_dashboard(
 async def test_the_live_page_shows_new_responses_as_they_arrive(
     browser: Any, live_server: str, database_url: str
 ) -> None:
-    from argon2 import PasswordHasher
-
-    connection = await asyncpg.connect(database_url)
-    try:
-        await connection.execute(
-            "INSERT INTO app_user (email, role, password_hash) VALUES ('live@example.com', 'owner', $1)"
-            " ON CONFLICT (email) DO NOTHING",
-            PasswordHasher().hash("a long enough password"),
-        )
-    finally:
-        await connection.close()
+    await dashboard_owner(database_url, "live@example.com")
     context = await browser.new_context(viewport={"width": 1280, "height": 900})
     try:
         page = await context.new_page()
@@ -588,11 +593,7 @@ async def test_the_live_page_shows_new_responses_as_they_arrive(
             "console",
             lambda m: refused.append(m.text) if "Content Security Policy" in m.text else None,
         )
-        await page.goto(f"{live_server}/dashboard/live")
-        await page.fill("#email", "live@example.com")
-        await page.fill("#password", "a long enough password")
-        await page.click("button[type=submit]")
-        await page.wait_for_url("**/dashboard/live")
+        await sign_in_at(page, f"{live_server}/dashboard/live", "live@example.com")
         before = await page.locator("#live tbody tr[data-id]").count()
         # A customer answers on their phone while the manager watches.
         phone = await new_page(browser, javascript=False)
