@@ -208,7 +208,7 @@ class DashboardPages(DashboardController):
         """An experiment: per-variant intervals, lifts, verdicts, warnings and power."""
         filters = filters_of(request)
         sequential = request.query_params.get("sequential") == "true"
-        results, chart = await dashboard.experiment(
+        results, chart, lift_chart = await dashboard.experiment(
             request.state.user, key, filters, sequential=sequential
         )
         return render(
@@ -218,6 +218,7 @@ class DashboardPages(DashboardController):
             f"Experiment {key}",
             results=results,
             chart=chart,
+            lift_chart=lift_chart,
             window=dashboard.window(filters),
         )
 

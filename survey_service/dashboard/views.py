@@ -356,9 +356,9 @@ class DashboardService:
 
     async def experiment(
         self, who: Audience, key: str, filters: DashFilters, *, sequential: bool
-    ) -> tuple[ExperimentResults, str]:
-        """An experiment's results (as the API gives them) and the chart of its primary
-        metric per variant."""
+    ) -> tuple[ExperimentResults, str, str]:
+        """An experiment's results (as the API gives them), the chart of its primary metric
+        per variant, and the chart of each treatment's lift over the control."""
         window = self.window(filters)
         results = await self.experiments.results(
             who,
@@ -390,7 +390,22 @@ class DashboardService:
             lower=bounds[0],
             upper=bounds[1],
         )
-        return results, svg
+        lifts = []
+        for treatment in results.treatments:
+            c = treatment.metrics[metric].comparison
+            low, high = c.absolute_ci if c.absolute_ci else (None, None)
+            lifts.append(Bar(label=treatment.variant, value=c.absolute, low=low, high=high))
+        ends = [abs(x) for b in lifts for x in (b.low, b.high, b.value) if x is not None]
+        reach = max([1.0, *ends]) * 1.1
+        lift_svg = interval_chart(
+            lifts,
+            chart_id="lifts",
+            title=f"Lift in {metric} over {results.experiment.control}, with 95% intervals",
+            lower=-reach,
+            upper=reach,
+            reference=0,
+        )
+        return results, svg, lift_svg
 
     async def comments(
         self, who: Audience, slug: str, filters: DashFilters, kind: str, before: int | None

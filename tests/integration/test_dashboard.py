@@ -233,3 +233,47 @@ async def test_bad_filters_are_explained_in_the_page(
         assert word in r.text
         assert "<html" in r.text
     assert (await browser.get("/dashboard/experiments/nope")).status_code == 404
+
+
+async def test_the_experiment_page_shows_the_api_results(
+    app: Litestar,
+    client: httpx.AsyncClient,
+    browser: httpx.AsyncClient,
+    db: asyncpg.Connection,
+    owner: str,
+) -> None:
+    for i in range(60):
+        variant = "warm" if i % 2 else "neutral"
+        understood = 5 if variant == "warm" and i % 3 else 3 + i % 2
+        await insert(
+            db,
+            "counter-check",
+            at=TODAY - dt.timedelta(hours=i + 1),
+            variant=variant,
+            understood=understood,
+            cared=i % 5 != 0,
+        )
+    from survey_service.reporting.rollups import fold_all
+
+    await fold_all(app.state.db, "UTC")
+    key = await create_key(app.state.db, "bi", ["kpis:read"])
+    await sign_in(browser, owner)
+    start = (TODAY - dt.timedelta(days=27)).date().isoformat()
+    params = {"from": start, "to": TODAY.date().isoformat(), "tz": "UTC"}
+    api = (
+        await client.get(
+            "/api/v1/experiments/counter-wording/results",
+            params=params,
+            headers={"Authorization": f"Bearer {key.key}"},
+        )
+    ).json()
+    page = await browser.get("/dashboard/experiments/counter-wording", params=params)
+    assert page.status_code == 200, page.text
+    for variant in api["variants"]:
+        mean = variant["metrics"]["empathy_index"]["mean"]
+        row = page.text.split(f'<th scope="row">{variant["variant"]}')[1].split("</tr>")[0]
+        assert f">{mean:.1f}<" in row
+    lift = api["treatments"][0]["metrics"]["empathy_index"]["comparison"]["absolute"]
+    assert f"{lift:+.2f}" in page.text
+    assert 'aria-labelledby="lifts-t lifts-d"' in page.text
+    assert api["treatments"][0]["metrics"]["empathy_index"]["verdict"] in page.text
