@@ -105,16 +105,15 @@ def form_page(
     errors: dict[str, str] | None = None,
     values: dict[str, str] | None = None,
     status: int = 200,
-    cookie: Cookie | None = None,
+    cookie: str | None = None,
 ) -> Template:
     """The form as ``survey`` describes it, carrying ``token``; ``errors`` by question id
-    and the ``values`` to keep when it is shown again."""
+    and the ``values`` to keep when it is shown again (``cookie``: a Set-Cookie line)."""
     return Template(
         template_name="form.html",
         context=_form_context(survey, token, errors or {}, values or {}),
         status_code=status,
-        headers=NO_STORE,
-        cookies=[cookie] if cookie else None,
+        headers={**NO_STORE, "Set-Cookie": cookie} if cookie else NO_STORE,
     )
 
 
@@ -140,7 +139,7 @@ def _blank_page_parts(survey: SurveyView) -> list[str]:
 
 
 def blank_form_page(
-    request: Request[Any, Any, Any], survey: SurveyView, token: str, cookie: Cookie | None
+    request: Request[Any, Any, Any], survey: SurveyView, token: str, cookie: str | None
 ) -> Response[bytes]:
     """:func:`form_page` with nothing chosen and no errors (every first visit), rendered
     once per survey version, language and variant; only the token and the CSRF token
@@ -151,8 +150,7 @@ def blank_form_page(
     return Response(
         body.encode(),
         media_type=MediaType.HTML,
-        headers=NO_STORE,
-        cookies=[cookie] if cookie else None,
+        headers={**NO_STORE, "Set-Cookie": cookie} if cookie else NO_STORE,
     )
 
 
