@@ -266,7 +266,11 @@ async def redact_invitations(
 
 async def redact_customer_records(db: Executor, before: dt.datetime) -> tuple[int, int]:
     """Past retention: interactions lose their note and plain reference, outcome events
-    their plain reference; (interactions, outcomes) redacted."""
+    their plain reference, follow-up cases their note; (interactions, outcomes) redacted."""
+    await db.execute(
+        "UPDATE follow_up_case SET note = NULL WHERE opened_at < $1 AND note IS NOT NULL",
+        before,
+    )
     interactions = await db.fetch(
         "UPDATE interaction SET note = NULL, customer_ref = NULL WHERE occurred_at < $1"
         " AND (note IS NOT NULL OR customer_ref IS NOT NULL) RETURNING 1",

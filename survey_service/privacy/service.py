@@ -182,7 +182,8 @@ class PrivacyService:
         """Redact what is older than each survey's ``retention_days`` (or the default): free
         text, customer metadata, client hashes, invitation addresses and personal links; and
         past the default, staff-log notes and plain customer references on interactions and
-        outcome events (their keyed customer key stays, so the value report still links)."""
+        outcome events (their keyed customer key stays, so the value report still links),
+        and the notes on follow-up cases."""
         moment = now or dt.datetime.now(dt.UTC)
         responses = invitations = 0
         for info in self.catalog.served():

@@ -194,6 +194,16 @@ async def test_retention_redacts_old_personal_data_and_keeps_every_kpi(
     assert all(r["customer_key"] for r in log)  # still linked, by the keyed hash only
     refs = await db.fetch("SELECT customer_ref FROM outcome ORDER BY occurred_at")
     assert [r["customer_ref"] for r in refs] == [None, None, "R1"]
+    # A case's note (a manager's words about the customer) goes with the rest.
+    old = await db.fetchrow("SELECT survey_id, id FROM response WHERE redacted_at IS NOT NULL")
+    await db.execute(
+        "INSERT INTO follow_up_case (survey_id, response_id, reason, note, opened_at)"
+        " VALUES ($1, $2, 'detractor', 'called Ana on her mobile', now() - interval '100 days')",
+        old["survey_id"],
+        old["id"],
+    )
+    await app.state.privacy.apply_retention(default_days=90)
+    assert await db.fetchval("SELECT note FROM follow_up_case") is None
     old = await db.fetch("SELECT * FROM response WHERE redacted_at IS NOT NULL")
     assert len(old) == 6
     assert {r["comment"] for r in old} == {""}
