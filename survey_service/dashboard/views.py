@@ -15,20 +15,15 @@ from typing import Any
 
 from survey_service.apikeys.service import Audience
 from survey_service.dashboard import queries
+from survey_service.dashboard.cards import CARDS, Card, cards, estimate, high_of, low_of, value_of
 from survey_service.dashboard.charts import Bar, Point, interval_chart, line_chart
 from survey_service.errors import BadParameter
 from survey_service.experiments.service import ExperimentResults, ExperimentService
-from survey_service.experiments.statistics import compare
-from survey_service.lib.stats import Moments
 from survey_service.lib.structs import Struct
-from survey_service.reporting.metrics import Estimate, Kpis
 from survey_service.reporting.service import KpiParams, KpiReport, ReportingService
 
 __all__ = [
     "BREAKDOWNS",
-    "CARDS",
-    "Card",
-    "Change",
     "CommentRow",
     "DashFilters",
     "DashboardService",
@@ -36,14 +31,6 @@ __all__ = [
     "Window",
 ]
 
-CARDS: tuple[tuple[str, str, str, float, float], ...] = (
-    ("nps", "NPS", "", -100, 100),
-    ("csat_top2", "CSAT (top-2 box)", "%", 0, 100),
-    ("empathy_index", "Empathy index", "", 0, 100),
-    ("css", "Customer Sentiment Score", "", -100, 100),
-    ("response_rate", "Response rate", "%", 0, 100),
-)
-"""(metric, label, unit, axis low, axis high) of every KPI the pages show."""
 BREAKDOWNS = ("touchpoint", "agent", "channel", "language", "variant")
 DEFAULT_DAYS = 28
 COMMENTS_PAGE = 50
@@ -81,29 +68,6 @@ class Window(Struct):
         )
 
 
-class Change(Struct):
-    """The current value against the previous period's."""
-
-    previous: float | None
-    difference: float | None
-    low: float | None
-    high: float | None
-    real: bool
-
-
-class Card(Struct):
-    """One KPI with its interval, n and change."""
-
-    metric: str
-    label: str
-    unit: str
-    value: float | None
-    low: float | None
-    high: float | None
-    n: int
-    change: Change | None
-
-
 class LiveRow(Struct):
     """A response as the live page shows it (scores and places, no free text)."""
 
@@ -137,52 +101,6 @@ class CommentRow(Struct):
     csat: int | None
     empathy_understood: int | None
     empathy_cared: bool | None
-
-
-def _estimate(kpis: Kpis | None, metric: str) -> Estimate | None:
-    if kpis is None:
-        return None
-    value = getattr(kpis, metric)
-    return value if isinstance(value, Estimate) else None
-
-
-def _change(current: Moments, previous: Moments, min_n: int) -> Change:
-    c = compare(previous, current)
-    real = (
-        c.absolute_ci is not None
-        and min(current.n, previous.n) >= min_n
-        and (c.absolute_ci[0] > 0 or c.absolute_ci[1] < 0)
-    )
-    low, high = c.absolute_ci if c.absolute_ci else (None, None)
-    return Change(previous=previous.mean, difference=c.absolute, low=low, high=high, real=real)
-
-
-def cards(
-    report: KpiReport,
-    current: dict[str, Moments] | None = None,
-    previous: dict[str, Moments] | None = None,
-    min_n: int = 5,
-) -> list[Card]:
-    """The KPI cards of a report (its figures as the API gives them), with changes."""
-    found = []
-    for metric, label, unit, _, _ in CARDS:
-        e = _estimate(report.kpis, metric)
-        change = None
-        if current is not None and previous is not None:
-            change = _change(current[metric], previous[metric], min_n)
-        found.append(
-            Card(
-                metric=metric,
-                label=label,
-                unit=unit,
-                value=e.value if e else None,
-                low=e.ci_low if e else None,
-                high=e.ci_high if e else None,
-                n=e.n if e else 0,
-                change=change,
-            )
-        )
-    return found
 
 
 def _periods(window: Window, every: str) -> list[str]:
@@ -275,7 +193,7 @@ class DashboardService:
             points = []
             for key in periods:
                 group = by_period.get(key)
-                e = _estimate(group.kpis if group else None, metric)
+                e = estimate(group.kpis if group else None, metric)
                 points.append(
                     Point(
                         label=key[5:],
@@ -300,14 +218,14 @@ class DashboardService:
             )
             rows = sorted(
                 grouped.groups,
-                key=lambda g: (g.suppressed, -(_value(g.kpis, "empathy_index") or -1e9)),
+                key=lambda g: (g.suppressed, -(value_of(g.kpis, "empathy_index") or -1e9)),
             )
             bars = [
                 Bar(
                     label=str(g.key[dimension]),
-                    value=_value(g.kpis, "empathy_index"),
-                    low=_low(g.kpis, "empathy_index"),
-                    high=_high(g.kpis, "empathy_index"),
+                    value=value_of(g.kpis, "empathy_index"),
+                    low=low_of(g.kpis, "empathy_index"),
+                    high=high_of(g.kpis, "empathy_index"),
                     n=g.n,
                     suppressed=g.suppressed,
                 )
@@ -436,18 +354,3 @@ class DashboardService:
             )
             for r in rows
         ]
-
-
-def _value(kpis: Kpis | None, metric: str) -> float | None:
-    e = _estimate(kpis, metric)
-    return e.value if e else None
-
-
-def _low(kpis: Kpis | None, metric: str) -> float | None:
-    e = _estimate(kpis, metric)
-    return e.ci_low if e else None
-
-
-def _high(kpis: Kpis | None, metric: str) -> float | None:
-    e = _estimate(kpis, metric)
-    return e.ci_high if e else None

@@ -12,7 +12,8 @@ from typing import Any
 
 from survey_service.alerts import queries as alert_queries
 from survey_service.apikeys.service import EVERYONE, Audience
-from survey_service.dashboard.views import Card, DashboardService, DashFilters, cards
+from survey_service.dashboard.cards import Card, cards
+from survey_service.dashboard.views import DashboardService, DashFilters
 from survey_service.db import Database
 from survey_service.lib.structs import Struct
 from survey_service.lib.templates import environment
