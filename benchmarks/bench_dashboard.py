@@ -25,7 +25,7 @@ import time
 import asyncpg
 import httpx
 from _common import ROOT, throwaway_database
-from bench_kpis import ASSIGNMENT_COLUMNS, COLUMNS, synthetic
+from bench_kpis import copy_synthetic
 
 from survey_service.apikeys.service import create_key
 from survey_service.app import create_app
@@ -80,13 +80,9 @@ async def main() -> None:
         app = create_app(settings)
         async with app.lifespan():
             info = app.state.surveys.survey("counter-check")
-            rows, served = synthetic(args.responses, info.survey_id, info.version_id, seed=1)
             connection = await asyncpg.connect(dsn)
             try:
-                await connection.copy_records_to_table("response", records=rows, columns=COLUMNS)
-                await connection.copy_records_to_table(
-                    "assignment", records=served, columns=ASSIGNMENT_COLUMNS
-                )
+                await copy_synthetic(connection, args.responses, info.survey_id, info.version_id, 1)
             finally:
                 await connection.close()
             await fold_all(app.state.db, "UTC")

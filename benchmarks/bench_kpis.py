@@ -110,6 +110,26 @@ def synthetic(
     return responses, served
 
 
+async def copy_synthetic(
+    connection: asyncpg.Connection,
+    count: int,
+    survey_id: int,
+    version_id: int,
+    seed: int,
+    *,
+    now: bool = False,
+) -> int:
+    """COPY ``count`` synthetic responses and their served forms (``now``: answered this
+    instant rather than over 90 days); how many responses."""
+    rows, served = synthetic(count, survey_id, version_id, seed)
+    if now:
+        moment = dt.datetime.now(dt.UTC)
+        rows = [(*row[:-2], moment, row[-1]) for row in rows]
+    await connection.copy_records_to_table("response", records=rows, columns=COLUMNS)
+    await connection.copy_records_to_table("assignment", records=served, columns=ASSIGNMENT_COLUMNS)
+    return len(rows)
+
+
 def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
@@ -134,14 +154,9 @@ async def ingest(dsn: str, survey_id: int, version_id: int, stop: asyncio.Event)
     added = 0
     try:
         while not stop.is_set():
-            rows, served = synthetic(50, survey_id, version_id, seed=10_000_000 + added)
-            now = dt.datetime.now(dt.UTC)
-            rows = [(*row[:-2], now, row[-1]) for row in rows]
-            await connection.copy_records_to_table("response", records=rows, columns=COLUMNS)
-            await connection.copy_records_to_table(
-                "assignment", records=served, columns=ASSIGNMENT_COLUMNS
+            added += await copy_synthetic(
+                connection, 50, survey_id, version_id, 10_000_000 + added, now=True
             )
-            added += len(rows)
             await asyncio.sleep(0.1)
     finally:
         await connection.close()
@@ -208,16 +223,9 @@ async def main() -> None:
                     start = time.perf_counter()
                     while loaded < target:
                         batch = min(100_000, target - loaded)
-                        rows, served = synthetic(
-                            batch, info.survey_id, info.version_id, seed=loaded
+                        loaded += await copy_synthetic(
+                            connection, batch, info.survey_id, info.version_id, loaded
                         )
-                        await connection.copy_records_to_table(
-                            "response", records=rows, columns=COLUMNS
-                        )
-                        await connection.copy_records_to_table(
-                            "assignment", records=served, columns=ASSIGNMENT_COLUMNS
-                        )
-                        loaded += batch
                     copy_s = time.perf_counter() - start
                     start = time.perf_counter()
                     await fold_all(app.state.db, settings.time_zone, batch_size=100_000)

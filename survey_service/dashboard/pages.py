@@ -13,7 +13,7 @@ from litestar.params import FromPath
 from litestar.response import Redirect, Stream, Template
 
 from survey_service.accounts.service import SESSION_DAYS, AccountService, UserInfo
-from survey_service.dashboard.views import DashboardService, Window
+from survey_service.dashboard.views import COMMENTS_PAGE, DashboardService, Window
 from survey_service.dashboard.web import (
     SESSION_COOKIE,
     SIGN_IN,
@@ -65,27 +65,15 @@ class DashboardPages(DashboardController):
         most = settings.sign_in_limit
         limited = await limits.hit("sign-in", client_of(request), most, 60)
         limited = limited or await limits.hit("sign-in-address", email, most, 900)
-        if limited:
-            message = "Too many tries. Wait a few minutes, then try again."
-            return render(
-                request,
-                "sign_in.html",
-                "",
-                "Sign in",
-                status=429,
-                failed=message,
-                email=email,
-                action=action,
-            )
-        started = await accounts.sign_in(email, password)
+        started = None if limited else await accounts.sign_in(email, password)
         if started is None:
             return render(
                 request,
                 "sign_in.html",
                 "",
                 "Sign in",
-                status=403,
-                failed=FAILED,
+                status=429 if limited else 403,
+                failed="Too many tries. Wait a few minutes, then try again." if limited else FAILED,
                 email=email,
                 action=action,
             )
@@ -176,7 +164,7 @@ class DashboardPages(DashboardController):
             show=show,
             window=window,
             survey_title=info.definition.title[info.definition.default_language],
-            older=str(rows[-1].id) if len(rows) == 50 else None,
+            older=str(rows[-1].id) if len(rows) == COMMENTS_PAGE else None,
         )
 
     @get("/surveys/{slug:str}/responses.csv")

@@ -24,6 +24,7 @@ from survey_service.reporting.service import KpiParams, KpiReport, ReportingServ
 
 __all__ = [
     "BREAKDOWNS",
+    "COMMENTS_PAGE",
     "CommentRow",
     "DashFilters",
     "DashboardService",
