@@ -78,6 +78,7 @@ from survey_service.web.auth import API_KEY_SCHEME
 from survey_service.web.context import RequestContext
 from survey_service.web.docs import RedocFromPackage, document_errors, document_webhooks
 from survey_service.web.errors import EXCEPTION_HANDLERS
+from survey_service.web.fastlane import FastLane
 from survey_service.web.filters import provide_filters
 from survey_service.web.health import HealthController
 from survey_service.web.metrics import Metrics, MetricsController
@@ -316,7 +317,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or Settings.from_env()
     secret = load_secret_key(settings)
     metrics = Metrics()
-    return Litestar(
+    context = RequestContext(metrics, settings.access_log)
+    app = Litestar(
         route_handlers=[
             SurveyApiController,
             KpiController,
@@ -373,7 +375,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             exclude=["/api/", "/health/", "/schema", r"/s/[^/]+/qr\.", "/u/"],
         ),
         before_send=[security_headers(settings, [PAGE_CSS, DASHBOARD_CSS, *PAGE_SIZES.values()])],
-        middleware=[RequestContext(metrics, settings.access_log), ClientLimit(settings)],
+        middleware=[context, ClientLimit(settings)],
         openapi_config=OpenAPIConfig(
             title="survey_service",
             version=__version__,
@@ -386,3 +388,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
             lambda app: document_webhooks(app.openapi_schema),
         ],
     )
+    if settings.fast_lane:
+        FastLane.install(app, context)
+    return app

@@ -202,6 +202,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     access_log: bool = True
     """One log line per request (method, route template, status, milliseconds)."""
 
+    fast_lane: bool = True
+    """Answer the common case of the form page, its submission, the JSON form and its
+    answers in plain ASGI in front of Litestar (same answers, a fraction of the CPU; see
+    :mod:`survey_service.web.fastlane`). ``false``: everything through Litestar."""
+
     @property
     def worker_count(self) -> int:
         """``workers``, its default resolved."""

@@ -17,18 +17,50 @@ from survey_service.lib.i18n import ui_text
 from survey_service.responses.answers import coerce_form_fields
 from survey_service.surveys.abuse import HONEYPOT_FIELD
 from survey_service.surveys.definitions import pick_language
-from survey_service.surveys.serving import SurveyService
+from survey_service.surveys.serving import ServedForm, SurveyService
+from survey_service.surveys.tokens import FormClaims
 from survey_service.web.pages import blank_form_page, form_page, notice, thanks_page
 from survey_service.web.security import client_of
 
-__all__ = ["COOKIE_PATH", "FORM_BODY_LIMIT", "SurveyPages", "serve_form"]
+__all__ = [
+    "COOKIE_PATH",
+    "FORM_BODY_LIMIT",
+    "SurveyPages",
+    "cookie_name",
+    "done_location",
+    "form_cookie",
+    "serve_form",
+]
 
 FORM_BODY_LIMIT = 32 * 1024
 COOKIE_PATH = "/"  # the form is reached at /s/<slug> and through /q/<code> short links
 
 
-def _cookie_name(slug: str) -> str:
+def cookie_name(slug: str) -> str:
+    """The cookie keeping this browser's form (its token) for ``slug``."""
     return f"ss_{slug.replace('-', '_')}"
+
+
+def form_cookie(slug: str, served: ServedForm, *, secure: bool) -> str:
+    """The Set-Cookie line keeping ``served``'s token until it expires.
+
+    A raw line: Litestar's Cookie object serialises through SimpleCookie and dataclasses, a
+    tenth of a form page's CPU (profiled); the value is a token (base64url and dots) and the
+    name a slug, so nothing needs quoting."""
+    max_age = max(0, int(served.expires_at.timestamp() - time.time()))
+    return (
+        f"{cookie_name(slug)}={served.token}; Max-Age={max_age}; Path={COOKIE_PATH};"
+        f" HttpOnly; SameSite=Lax{'; Secure' if secure else ''}"
+    )
+
+
+def done_location(slug: str, claims: FormClaims) -> str:
+    """Where a stored answer goes (303): the thank-you page, or on the counter tablet the
+    kiosk's, which thanks and then shows a blank form again."""
+    if claims.channel == "kiosk":
+        query = urlencode({**claims.metadata, "lang": claims.language})
+        return f"/kiosk/{slug}/thanks?{query}"
+    return f"/s/{slug}/thanks?lang={claims.language}"
 
 
 async def serve_form(
@@ -48,7 +80,7 @@ async def serve_form(
             accept_language=accept,
             default_channel="link",
             carried=params.get("t"),
-            sticky=request.cookies.get(_cookie_name(slug)),
+            sticky=request.cookies.get(cookie_name(slug)),
             single_use_nonce=single_use_nonce,
         )
     except AnswersRejected as exc:
@@ -56,15 +88,7 @@ async def serve_form(
         kind = "expired" if exc.reason == "expired" else "invalid"
         status = 410 if kind == "expired" else 400
         return notice(language, kind, status, link=f"/s/{slug}?lang={language}")
-    # A raw Set-Cookie line: Litestar's Cookie object serialises through SimpleCookie and
-    # dataclasses, a tenth of a form page's CPU (profiled); the value is a token (base64url
-    # and dots) and the name a slug, so nothing needs quoting.
-    max_age = max(0, int(served.expires_at.timestamp() - time.time()))
-    secure = "; Secure" if surveys.base_url.startswith("https:") else ""
-    cookie = (
-        f"{_cookie_name(slug)}={served.token}; Max-Age={max_age}; Path={COOKIE_PATH};"
-        f" HttpOnly; SameSite=Lax{secure}"
-    )
+    cookie = form_cookie(slug, served, secure=surveys.base_url.startswith("https:"))
     # One-tap answers from an email (``?recommend=9``) come pre-selected, still to be sent:
     # a mail scanner following the link answers nothing.
     chosen = {
@@ -133,11 +157,8 @@ class SurveyPages(Controller):
             return form_page(view, data["token"], errors=errors, values=data, status=400)
         if not created and claims.single_use:
             return notice(claims.language, "used", 200)
-        done = f"/s/{slug}/thanks?lang={claims.language}"
-        if claims.channel == "kiosk":  # the counter tablet: thank, then a blank form again
-            done = f"/kiosk/{slug}/thanks?{urlencode({**claims.metadata, 'lang': claims.language})}"
-        redirect = Redirect(done, status_code=303)
-        redirect.delete_cookie(_cookie_name(slug), path=COOKIE_PATH)
+        redirect = Redirect(done_location(slug, claims), status_code=303)
+        redirect.delete_cookie(cookie_name(slug), path=COOKIE_PATH)
         return redirect
 
     @get("/{slug:str}/thanks")

@@ -23,6 +23,7 @@ __all__ = ["RequestContext", "request_id_of"]
 log = logging.getLogger("survey_service.access")
 
 _KEY = "survey_service.request_id"
+_TIMED = "survey_service.timed"
 _SANE = re.compile(rb"[A-Za-z0-9._:-]{8,64}")  # never a header or log injection
 
 
@@ -47,7 +48,13 @@ class RequestContext(ASGIMiddleware):
         self.access_log = access_log
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
-        """Run the request with its id set; record its latency and status."""
+        """Run the request with its id set; record its latency and status (once: the fast
+        lane runs a request in its context before it may hand it on to Litestar's)."""
+        state = cast(dict[str, Any], scope)
+        if _TIMED in state:
+            await next_app(scope, receive, send)
+            return
+        state[_TIMED] = True
         token = REQUEST_ID.set(request_id_of(scope))
         read_token = READ_SOURCE.set(None)  # the read router sets it for this request
         started = time.perf_counter()

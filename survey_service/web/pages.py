@@ -23,6 +23,7 @@ from survey_service.surveys.serving import SurveyView
 
 __all__ = [
     "NO_STORE",
+    "blank_form_body",
     "blank_form_page",
     "form_page",
     "notice",
@@ -138,17 +139,22 @@ def _blank_page_parts(survey: SurveyView) -> list[str]:
     return parts
 
 
+def blank_form_body(survey: SurveyView, token: str, csrf: str) -> bytes:
+    """The HTML of :func:`form_page` with nothing chosen and no errors (every first visit),
+    rendered once per survey version, language and variant; only the form token and the
+    CSRF token differ per visit."""
+    values = {_TOKEN: token, _CSRF: html.escape(csrf)}
+    return "".join(values.get(part, part) for part in _blank_page_parts(survey)).encode()
+
+
 def blank_form_page(
     request: Request[Any, Any, Any], survey: SurveyView, token: str, cookie: str | None
 ) -> Response[bytes]:
-    """:func:`form_page` with nothing chosen and no errors (every first visit), rendered
-    once per survey version, language and variant; only the token and the CSRF token
-    (which Litestar's CSRF middleware put in the request's scope) differ per visit."""
+    """:func:`blank_form_body` as a response, with the CSRF token Litestar's CSRF middleware
+    put in the request's scope."""
     csrf = ScopeState.from_scope(request.scope).csrf_token
-    values = {_TOKEN: token, _CSRF: html.escape(csrf if isinstance(csrf, str) else "")}
-    body = "".join(values.get(part, part) for part in _blank_page_parts(survey))
     return Response(
-        body.encode(),
+        blank_form_body(survey, token, csrf if isinstance(csrf, str) else ""),
         media_type=MediaType.HTML,
         headers={**NO_STORE, "Set-Cookie": cookie} if cookie else NO_STORE,
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from collections.abc import Sequence
 from typing import Any, cast
 
 from litestar import Request
@@ -24,7 +25,9 @@ __all__ = [
     "LIVE_PAGE",
     "ClientLimit",
     "client_of",
+    "count_client",
     "is_submission",
+    "scope_client",
     "security_headers",
     "style_hash",
 ]
@@ -110,21 +113,42 @@ def is_submission(method: str, path: str) -> bool:
 
 
 _CLIENT = "survey_service.client"
+_COUNTED = "survey_service.client_wait"
+
+
+def scope_client(scope: Scope, proxies: Sequence[str]) -> str:
+    """The client's address (see :func:`survey_service.surveys.abuse.client_address`) behind
+    the ``proxies`` trusted; every X-Forwarded-For header line counts, so a client cannot
+    slip its own first line in front of what the proxy appended. Worked out once per
+    request (the client limit needs it before the handler)."""
+    state = cast(dict[str, Any], scope)
+    found: str | None = state.get(_CLIENT)
+    if found is None:
+        client = scope.get("client")
+        lines = [value for name, value in scope["headers"] if name == b"x-forwarded-for"]
+        forwarded = b",".join(lines).decode("latin-1")
+        peer = client[0] if client else None
+        found = state[_CLIENT] = client_address(peer, forwarded or None, proxies)
+    return found
 
 
 def client_of(request: Request[Any, Any, Any]) -> str:
-    """The client's address (see :func:`survey_service.surveys.abuse.client_address`), with
-    ``trusted_proxies`` from the app's settings; every X-Forwarded-For header line counts,
-    so a client cannot slip its own first line in front of what the proxy appended. Worked
-    out once per request (the client limit needs it before the handler)."""
-    state = cast(dict[str, Any], request.scope)
-    found: str | None = state.get(_CLIENT)
-    if found is None:
-        peer = request.client.host if request.client else None
-        forwarded = ",".join(request.headers.getall("x-forwarded-for", []))
-        proxies = request.app.state.settings.proxies
-        found = state[_CLIENT] = client_address(peer, forwarded or None, proxies)
-    return found
+    """:func:`scope_client` with ``trusted_proxies`` from the app's settings."""
+    return scope_client(request.scope, request.app.state.settings.proxies)
+
+
+async def count_client(
+    scope: Scope, limits: Limits, limit: int, proxies: Sequence[str]
+) -> float | None:
+    """Count this request against its client's per-minute limit, once however many layers
+    ask (the fast lane, then Litestar's :class:`ClientLimit` when it hands a request on):
+    None within the limit, else the seconds until the window ends."""
+    state = cast(dict[str, Any], scope)
+    if _COUNTED not in state:
+        client = scope_client(scope, proxies)
+        state[_COUNTED] = await limits.hit("client", client, limit)
+    wait: float | None = state[_COUNTED]
+    return wait
 
 
 class ClientLimit(ASGIMiddleware):
@@ -138,14 +162,13 @@ class ClientLimit(ASGIMiddleware):
 
     def __init__(self, settings: Settings) -> None:
         self.limit = settings.submit_limit_per_ip
+        self.proxies = settings.proxies
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         """Count a submission against its client; raise TooBusy past the limit."""
         if scope["type"] == ScopeType.HTTP and is_submission(scope["method"], scope["path"]):
-            request: Request[Any, Any, Any] = Request(scope)
-            limits: Limits = request.app.state.limits
-            client = client_of(request)
-            wait = await limits.hit("client", client, self.limit)
+            limits: Limits = scope["app"].state.limits
+            wait = await count_client(scope, limits, self.limit, self.proxies)
             if wait is not None:
                 raise TooBusy("too many submissions from this address", retry_after=wait)
         await next_app(scope, receive, send)
