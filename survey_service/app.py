@@ -246,7 +246,7 @@ async def _lifespan(app: Litestar) -> AsyncIterator[None]:
             app.state.metrics.record_deliveries(report.delivered, report.failed)
 
         jobs += [
-            Periodic(alerts.process_events, settings.alert_interval_seconds, "alerts"),
+            Periodic(alerts.drain_events, settings.alert_interval_seconds, "alerts"),
             Periodic(deliver, settings.alert_interval_seconds, "webhooks"),
             Periodic(alerts.check_kpis, KPI_ALERT_SECONDS, "kpi-alerts"),
             Periodic(weekly, REPORT_CHECK_SECONDS, "weekly-report"),

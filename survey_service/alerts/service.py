@@ -84,6 +84,15 @@ class AlertService:
 
     # --- the event job ------------------------------------------------------------------
 
+    async def drain_events(self, batch: int = 1000) -> int:
+        """:meth:`process_events` until the queue is empty (or the rest is claimed by
+        another process): what the periodic job runs, so the alerts and webhooks keep up
+        with answers at any rate, not one batch per period. How many."""
+        total = 0
+        while done := await self.process_events(batch):
+            total += done
+        return total
+
     async def process_events(self, batch: int = 500) -> int:
         """Take queued responses off the queue and write what they cause; how many."""
         async with self.db.transaction() as tx:

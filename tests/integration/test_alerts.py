@@ -195,6 +195,27 @@ async def test_rotation_signs_with_both_secrets_for_a_day(
         assert Webhook(secret).verify(body, headers)["type"] == "response.created"
 
 
+async def test_the_job_drains_the_queue_however_long(
+    app: Litestar, client: httpx.AsyncClient, db: asyncpg.Connection, admin: dict[str, str]
+) -> None:
+    """Under load more answers arrive in a period than one batch holds: one run of the
+    job takes them all (it once took one batch a period, and the queue grew for ever)."""
+    await endpoint(client, admin, "http://127.0.0.1:9/hook", ["response.created"])
+    survey_id, version_id = await db.fetchrow(
+        "SELECT id, current_version_id FROM survey WHERE slug = 'nps-empathy'"
+    )
+    await db.execute(
+        "INSERT INTO response (survey_id, survey_version_id, token_nonce, channel, language,"
+        " metadata, answers, nps) SELECT $1, $2, gen_random_uuid(), 'link', 'en', '{}',"
+        " '{\"recommend\": 9}', 9 FROM generate_series(1, 250)",
+        survey_id,
+        version_id,
+    )
+    assert await app.state.alerts.drain_events(batch=100) == 250
+    assert await db.fetchval("SELECT count(*) FROM response_event_queue") == 0
+    assert await db.fetchval("SELECT count(*) FROM webhook_message") == 250
+
+
 async def test_rules_decide_and_flagged_answers_alert_nobody(
     app: Litestar,
     client: httpx.AsyncClient,
