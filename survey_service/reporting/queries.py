@@ -11,6 +11,7 @@ offset is not a whole number of hours (India, Nepal, Newfoundland ...) read raw 
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import zoneinfo
 from collections.abc import Sequence
@@ -18,7 +19,7 @@ from typing import Any, Literal
 
 import msgspec
 
-from survey_service.db import Executor
+from survey_service.db import Database, Executor
 from survey_service.lib.structs import Backlog, Struct
 from survey_service.reporting.columns import (
     AGGREGATE_NAMES,
@@ -102,12 +103,14 @@ class SqlBuilder:
 def _group_expression(sql: SqlBuilder, group: str, grain: str, zone: str) -> str:
     """The expression grouping rows of ``grain`` (raw, hourly or daily) by ``group``."""
     if group in TIME_GROUPS:
+        # Dates, not their text: grouping compares dates, and :func:`aggregate` formats
+        # each group's once.
         if grain in ("daily", "totals"):  # already local dates
-            return f"to_char(date_trunc('{group}', day::timestamp), 'YYYY-MM-DD')"
+            return f"date_trunc('{group}', day::timestamp)::date"
         column = "created_at" if grain == "raw" else "hour"
         place = sql.param(zone)
         local = f"date_trunc('{group}', {column}, {place}::text)"
-        return f"to_char({local} AT TIME ZONE {place}::text, 'YYYY-MM-DD')"
+        return f"({local} AT TIME ZONE {place}::text)::date"
     if group == "survey":
         return _SURVEY
     return BY_NAME[group].expression if grain == "raw" else BY_NAME[group].column
@@ -287,6 +290,11 @@ def raw_conditions(sql: SqlBuilder, q: AggregateQuery, *, flagged: bool = True) 
     return where
 
 
+def _key_value(value: Any) -> Any:
+    """A group's key as the API gives it: a day (week, month) as ``YYYY-MM-DD``."""
+    return value.isoformat() if isinstance(value, dt.date) else value
+
+
 def _statement(
     q: AggregateQuery, *, table: str, aggregates: Sequence[tuple[str, str]], flagged: bool
 ) -> tuple[str, list[Any]]:
@@ -301,20 +309,26 @@ def _statement(
     return f"SELECT {select} FROM ({union}) AS rows{group_clause}", sql.args
 
 
-async def aggregate(db: Executor, q: AggregateQuery) -> list[AggregateRow]:
+async def aggregate(db: Database, q: AggregateQuery) -> list[AggregateRow]:
     """Sums per group (one row when ``group_by`` is empty): every group that has responses
-    or assignments (a variant served but never answered still shows its assignments)."""
+    or assignments (a variant served but never answered still shows its assignments). The
+    responses' and the assignments' statements run at once, on two pooled connections."""
     width = len(q.group_by)
-    text, args = _statement(q, table="response", aggregates=RESPONSE_AGGREGATES, flagged=True)
-    responses = {
-        tuple(r[f"g{i}"] for i in range(width)): {n: int(r[n]) for n in AGGREGATE_NAMES}
-        for r in await db.fetch(text, *args)
-    }
-    text, args = _statement(q, table="assignment", aggregates=SERVED_AGGREGATES, flagged=False)
-    served = {
-        tuple(r[f"g{i}"] for i in range(width)): (int(r["n"]), int(r["answered"]))
-        for r in await db.fetch(text, *args)
-    }
+
+    def key(row: Any) -> tuple[Any, ...]:
+        return tuple(_key_value(row[f"g{i}"]) for i in range(width))
+
+    answers, answers_args = _statement(
+        q, table="response", aggregates=RESPONSE_AGGREGATES, flagged=True
+    )
+    forms, forms_args = _statement(
+        q, table="assignment", aggregates=SERVED_AGGREGATES, flagged=False
+    )
+    response_rows, served_rows = await asyncio.gather(
+        db.fetch(answers, *answers_args), db.fetch(forms, *forms_args)
+    )
+    responses = {key(r): {n: int(r[n]) for n in AGGREGATE_NAMES} for r in response_rows}
+    served = {key(r): (int(r["n"]), int(r["answered"])) for r in served_rows}
     keys = list(responses) + [k for k in served if k not in responses]
     if not q.group_by and not keys:
         keys = [()]  # the total exists even when nothing matched

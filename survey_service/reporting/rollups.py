@@ -176,11 +176,11 @@ _FOLDS = [
         _fold_sql("assignment", SERVED_AGGREGATES, flagged=False, limit=False),
     ),
 ]
-_ROLLUPS = ", ".join(
+_ROLLUP_TABLES = [
     f"{table}_rollup{grain}"
     for table in ("response", "assignment")
     for grain in ("", "_daily", "_daily_totals")
-)
+]
 
 
 async def prune_empty(db: Executor, survey_ids: list[int]) -> None:
@@ -225,21 +225,29 @@ async def fold(db: Database, zone: str, batch_size: int = 20_000) -> int:
 
 async def fold_all(db: Database, zone: str, batch_size: int = 20_000) -> None:
     """Fold until nothing is waiting (or another process is folding). After taking many
-    rows off the queues, vacuum them: a queue's dead rows are what the next reads of the
-    unfolded tail would wade through, and autovacuum may be a minute away."""
+    rows off the queues, vacuum them (a queue's dead rows are what the next reads of the
+    unfolded tail would wade through, and autovacuum may be a minute away or off), and
+    vacuum and analyze the rollups."""
     folded = 0
     while done := await fold(db, zone, batch_size):
         folded += done
     if folded >= VACUUM_AFTER:
         for queue in ("response_unfolded", "assignment_unfolded"):
             await db.execute(f"VACUUM {queue}")
+        # The rollups a large pass rewrote: their space reused and their statistics fresh
+        # (a grouped read over stale ones sorted ten thousand rows it could hash), without
+        # waiting for autovacuum, which some servers run rarely or not at all.
+        for rollup in _ROLLUP_TABLES:
+            await db.execute(f"VACUUM (ANALYZE) {rollup}")
 
 
 async def rebuild(db: Database, zone: str) -> None:
     """Recompute every rollup from the raw rows, daily ones in ``zone``, in one transaction."""
     async with db.transaction() as tx:
         await tx.execute("SELECT pg_advisory_xact_lock($1)", FOLD_LOCK)
-        await tx.execute(f"TRUNCATE {_ROLLUPS}, response_unfolded, assignment_unfolded")
+        await tx.execute(
+            f"TRUNCATE {', '.join(_ROLLUP_TABLES)}, response_unfolded, assignment_unfolded"
+        )
         for _, everything_sql in _FOLDS:
             await tx.execute(everything_sql, zone)
         await tx.execute(
@@ -247,6 +255,8 @@ async def rebuild(db: Database, zone: str) -> None:
             " ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value",
             zone,
         )
+        for rollup in _ROLLUP_TABLES:  # statistics for the new contents (see fold_all)
+            await tx.execute(f"ANALYZE {rollup}")
 
 
 async def ensure_zone(db: Database, zone: str) -> bool:

@@ -21,6 +21,7 @@ from litestar import Litestar
 from scipy import stats as scipy_stats
 
 from survey_service.apikeys.service import ApiKeyInfo, create_key, revoke_key
+from survey_service.reporting import rollups
 from survey_service.reporting.rollups import fold_all, rebuild
 from survey_service.reporting.service import KpiParams, ReportingService
 from tests.rows import T0, insert, insert_assignments, rollup_tables
@@ -348,6 +349,39 @@ async def test_folding_never_rewrites_a_response_or_an_assignment(
     await rebuild(app.state.db, "UTC")
     after = [await db.fetchval(versions.format(t)) for t in ("response", "assignment")]
     assert after == before
+
+
+async def test_a_large_fold_leaves_its_tables_vacuumed_and_analyzed(
+    app: Litestar, db: asyncpg.Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After a pass that took many rows off the queues (a bulk load, a restart after
+    downtime), the fold vacuums its queues and vacuums and analyzes the rollups it
+    rewrote: reads need no autovacuum (off on some servers) to find fresh statistics."""
+    monkeypatch.setattr(rollups, "VACUUM_AFTER", 50)
+    started = await db.fetchval("SELECT now()")
+    await random_csat(db, 80, seed=43)
+    await fold_all(app.state.db, "UTC")
+    rows = await db.fetch(
+        "SELECT relname, last_vacuum, last_analyze FROM pg_stat_user_tables"
+        " WHERE relname LIKE '%rollup%' OR relname LIKE '%unfolded'"
+    )
+    vacuumed = {r["relname"] for r in rows if (r["last_vacuum"] or started) > started}
+    analyzed = {r["relname"] for r in rows if (r["last_analyze"] or started) > started}
+    rollup_names = {
+        f"{t}_rollup{g}"
+        for t in ("response", "assignment")
+        for g in ("", "_daily", "_daily_totals")
+    }
+    assert vacuumed == rollup_names | {"response_unfolded", "assignment_unfolded"}
+    assert analyzed == rollup_names
+    rebuilt = await db.fetchval("SELECT now()")
+    await rebuild(app.state.db, "UTC")  # and a rebuild analyzes what it wrote
+    analyzed_again = await db.fetchval(
+        "SELECT count(*) FROM pg_stat_user_tables WHERE relname LIKE '%rollup%'"
+        " AND last_analyze > $1",
+        rebuilt,
+    )
+    assert analyzed_again == len(rollup_names)
 
 
 async def test_daily_rollups_in_the_business_zone(app: Litestar, db: asyncpg.Connection) -> None:
