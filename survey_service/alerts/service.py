@@ -111,6 +111,8 @@ class AlertService:
                     continue
                 rules = self._rules(info, overrides)
                 hits = response_alerts(rules, row)
+                if not hits and not live:  # nothing to write: no event built (the common case)
+                    continue
                 case_id = None
                 if "detractor" in hits:
                     case_id = await queries.open_case(tx, row["survey_id"], row["id"], "detractor")
