@@ -266,8 +266,8 @@ async def main() -> None:
                     flow["p50_ms"],
                     flow["p99_ms"],
                     f"{verdict(flow['per_second'] / 12.7 / 100, 1.0)} of 100x LimeSurvey's"
-                    f" 12.7/s; errors {errors}; stored {stored} for {flow['completed']}"
-                    " acknowledged",
+                    f" 12.7/s; p99 under 50 ms: {'met' if flow['p99_ms'] < 50 else 'NOT met'};"
+                    f" errors {errors}; stored {stored} for {flow['completed']} acknowledged",
                 )
                 before = await count(dsn, "nps-empathy")
                 answers = wrk(base, "json_answers", seconds, c)

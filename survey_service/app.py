@@ -64,7 +64,7 @@ from survey_service.qr.controllers import PAGE_SIZES, QrController, short_link
 from survey_service.qr.links import LinkService
 from survey_service.qr.pages import KioskPages
 from survey_service.reporting.controllers import DriverController, KpiController
-from survey_service.reporting.rollups import ensure_zone, fold_all
+from survey_service.reporting.rollups import Upkeep, ensure_zone, fold_all
 from survey_service.reporting.service import ReportingService
 from survey_service.responses.controllers import ResponseController
 from survey_service.responses.sentiment import warm_up
@@ -181,9 +181,10 @@ async def _lifespan(app: Litestar) -> AsyncIterator[None]:
     http = httpx.AsyncClient(follow_redirects=False, trust_env=False)
     counter = _counter(settings, db)
     limits = app.state.limits = Limits(counter, secret)
+    upkeep = Upkeep()
     jobs = [
         Periodic(
-            lambda: fold_all(db, settings.time_zone),
+            lambda: fold_all(db, settings.time_zone, upkeep=upkeep),
             settings.rollup_interval_seconds,
             "rollup-fold",
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import secrets
 
@@ -69,7 +70,9 @@ class AssignmentRecorder:
     (response rate and the sample-ratio check depend on it). What is buffered is written
     every ``interval`` seconds, ``batch_size`` rows a statement; ``stop()`` writes the rest.
     A failed write keeps the rows for the next attempt; the nonce's unique key makes a
-    retried batch harmless.
+    retried batch harmless. A form answered before its assignment was written leaves the
+    buffer (:meth:`take`): the answer's own statement writes it, and two transactions
+    inserting one key would each wait for the other's commit.
     """
 
     def __init__(
@@ -78,7 +81,7 @@ class AssignmentRecorder:
         self._db = db
         self._batch_size = batch_size
         self._max_buffer = max_buffer
-        self._buffer: list[NewAssignment] = []
+        self._buffer: dict[tuple[int, bytes], NewAssignment] = {}  # in serving order
         self._lock = asyncio.Lock()
         self._writer = Periodic(self.flush, interval, "assignment-recorder")
 
@@ -86,8 +89,13 @@ class AssignmentRecorder:
         """Queue one assignment (never blocks)."""
         if len(self._buffer) >= self._max_buffer:
             log.error("assignment buffer full (%d); dropping the oldest", self._max_buffer)
-            del self._buffer[0]
-        self._buffer.append(assignment)
+            del self._buffer[next(iter(self._buffer))]
+        self._buffer[assignment.survey_id, assignment.nonce] = assignment
+
+    def take(self, survey_id: int, nonce: bytes) -> NewAssignment | None:
+        """Take a buffered assignment out, its answer being stored with it (if that
+        fails, :meth:`record` it again)."""
+        return self._buffer.pop((survey_id, nonce), None)
 
     @property
     def pending(self) -> int:
@@ -108,8 +116,10 @@ class AssignmentRecorder:
         async with self._lock:
             written = 0
             while self._buffer:
-                batch = self._buffer[: self._batch_size]
+                keys = list(itertools.islice(self._buffer, self._batch_size))
+                batch = [self._buffer[key] for key in keys]
                 await queries.insert_assignments(self._db, batch)
-                del self._buffer[: len(batch)]
+                for key in keys:  # taken meanwhile, some of them
+                    self._buffer.pop(key, None)
                 written += len(batch)
             return written

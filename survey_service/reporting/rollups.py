@@ -22,6 +22,7 @@ __all__ = [
     "ABUSE_FLAGGED",
     "FOLD_LOCK",
     "LOW_TRUST",
+    "Upkeep",
     "by_key",
     "ensure_zone",
     "erase_sql",
@@ -202,7 +203,18 @@ async def kept_zone(db: Executor) -> str | None:
 
 
 VACUUM_AFTER = 10_000
-"""Rows a fold pass takes off a queue before it vacuums that queue itself."""
+"""Rows taken off the queues before the fold vacuums them itself."""
+ANALYZE_AFTER = 100_000
+"""Rows folded into the rollups before the fold vacuums and analyzes them."""
+
+
+class Upkeep:
+    """Rows folded since the queues, and the rollups, were last vacuumed: a service folds
+    a few thousand rows every few seconds, which add up to what one large pass takes."""
+
+    def __init__(self) -> None:
+        self.queues = 0
+        self.rollups = 0
 
 
 async def fold(db: Database, zone: str, batch_size: int = 20_000) -> int:
@@ -223,22 +235,32 @@ async def fold(db: Database, zone: str, batch_size: int = 20_000) -> int:
     return folded
 
 
-async def fold_all(db: Database, zone: str, batch_size: int = 20_000) -> None:
-    """Fold until nothing is waiting (or another process is folding). After taking many
-    rows off the queues, vacuum them (a queue's dead rows are what the next reads of the
-    unfolded tail would wade through, and autovacuum may be a minute away or off), and
-    vacuum and analyze the rollups."""
+async def fold_all(
+    db: Database, zone: str, batch_size: int = 20_000, upkeep: Upkeep | None = None
+) -> int:
+    """Fold until nothing is waiting (or another process is folding); how many rows.
+
+    Then the upkeep autovacuum would do, were it on (some servers run it rarely or not
+    at all), counted in ``upkeep`` across calls (the periodic job's) or in this call: after
+    :data:`VACUUM_AFTER` rows taken off the queues, vacuum them (their dead rows are what
+    the next pass and every read of the unfolded tail would wade through); after
+    :data:`ANALYZE_AFTER` rows folded, vacuum and analyze the rollups (space reused, and
+    statistics that let a grouped read hash its ten thousand rows, not sort them)."""
     folded = 0
     while done := await fold(db, zone, batch_size):
         folded += done
-    if folded >= VACUUM_AFTER:
+    upkeep = upkeep or Upkeep()
+    upkeep.queues += folded
+    upkeep.rollups += folded
+    if upkeep.queues >= VACUUM_AFTER:
+        upkeep.queues = 0
         for queue in ("response_unfolded", "assignment_unfolded"):
             await db.execute(f"VACUUM {queue}")
-        # The rollups a large pass rewrote: their space reused and their statistics fresh
-        # (a grouped read over stale ones sorted ten thousand rows it could hash), without
-        # waiting for autovacuum, which some servers run rarely or not at all.
+    if upkeep.rollups >= ANALYZE_AFTER:
+        upkeep.rollups = 0
         for rollup in _ROLLUP_TABLES:
             await db.execute(f"VACUUM (ANALYZE) {rollup}")
+    return folded
 
 
 async def rebuild(db: Database, zone: str) -> None:

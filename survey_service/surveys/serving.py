@@ -355,9 +355,15 @@ class SurveyService:
             hashed = client_hash(
                 self._client_secret, client_address, dt.datetime.now(dt.UTC).date()
             )
-        stored, created = await record_response(
-            self.writer, version, claims, clean, flags=flags, client_hash=hashed
-        )
+        served = self.recorder.take(version.survey_id, claims.nonce)  # written with the answer
+        try:
+            stored, created = await record_response(
+                self.writer, version, claims, clean, flags=flags, client_hash=hashed
+            )
+        except BaseException:
+            if served is not None:  # still to be counted as served
+                self.recorder.record(served)
+            raise
         if created:
             for listener in self.listeners:
                 await listener.answered(version.survey_id, claims)

@@ -12,13 +12,16 @@ from typing import Any
 
 import asyncpg
 import httpx
+import msgspec
 import pytest
 from litestar import Litestar
 from scipy import stats as scipy_stats
 
 from survey_service.apikeys.service import create_key
+from survey_service.app import create_app
 from survey_service.reporting.rollups import fold_all
-from tests.helpers import hidden
+from survey_service.settings import Settings
+from tests.helpers import hidden, running
 from tests.rows import T0, insert
 
 
@@ -405,3 +408,27 @@ async def test_outcome_metrics_compare_what_subjects_did_after_assignment(
     )
     assert bad.status_code == 400
     assert "metric" in bad.text
+
+
+async def test_an_answer_writes_its_own_assignment_once(
+    settings: Settings, db: asyncpg.Connection
+) -> None:
+    """A form answered before the recorder wrote its assignment leaves the buffer: the
+    answer's statement writes it (once), and nothing is left to insert the same key again."""
+    app = create_app(msgspec.structs.replace(settings, assignment_flush_seconds=3600))
+    async with running(app):
+        recorder = app.state.surveys.recorder
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+            served = [(await c.get("/api/v1/surveys/nps-empathy")).json() for _ in range(3)]
+            assert recorder.pending == 3
+            answer = {"token": served[0]["token"], "answers": {"recommend": 10}}
+            posted = await c.post("/api/v1/surveys/nps-empathy/responses", json=answer)
+            assert posted.status_code == 201
+            assert recorder.pending == 2  # the answered one was written with its answer
+            assert await recorder.flush() == 2
+    rows = await db.fetch(
+        "SELECT a.token_nonce, r.id IS NOT NULL AS answered FROM assignment a"
+        " LEFT JOIN response r USING (survey_id, token_nonce)"
+    )
+    assert sorted(r["answered"] for r in rows) == [False, False, True]

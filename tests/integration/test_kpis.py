@@ -354,13 +354,24 @@ async def test_folding_never_rewrites_a_response_or_an_assignment(
 async def test_a_large_fold_leaves_its_tables_vacuumed_and_analyzed(
     app: Litestar, db: asyncpg.Connection, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """After a pass that took many rows off the queues (a bulk load, a restart after
-    downtime), the fold vacuums its queues and vacuums and analyzes the rollups it
-    rewrote: reads need no autovacuum (off on some servers) to find fresh statistics."""
-    monkeypatch.setattr(rollups, "VACUUM_AFTER", 50)
+    """After many rows taken off the queues (in one pass, or in many small ones: the
+    periodic job's), the fold vacuums its queues and vacuums and analyzes the rollups it
+    rewrote: reads need no autovacuum (off on some servers) for lean queues and fresh
+    statistics."""
+    monkeypatch.setattr(rollups, "VACUUM_AFTER", 100)
+    monkeypatch.setattr(rollups, "ANALYZE_AFTER", 140)
+    upkeep = rollups.Upkeep()
     started = await db.fetchval("SELECT now()")
-    await random_csat(db, 80, seed=43)
-    await fold_all(app.state.db, "UTC")
+    await random_csat(db, 40, seed=43)
+    assert await fold_all(app.state.db, "UTC", upkeep=upkeep) == 80  # answers and forms
+    unvacuumed = await db.fetchval(
+        "SELECT count(*) FROM pg_stat_user_tables WHERE relname LIKE '%unfolded'"
+        " AND last_vacuum > $1",
+        started,
+    )
+    assert unvacuumed == 0
+    await random_csat(db, 40, seed=44)
+    await fold_all(app.state.db, "UTC", upkeep=upkeep)  # 160 in all: past both
     rows = await db.fetch(
         "SELECT relname, last_vacuum, last_analyze FROM pg_stat_user_tables"
         " WHERE relname LIKE '%rollup%' OR relname LIKE '%unfolded'"
