@@ -26,6 +26,7 @@ import logging
 import re
 from collections.abc import Awaitable, Callable
 from functools import partial
+from hmac import compare_digest
 from typing import NamedTuple
 from urllib.parse import parse_qsl
 
@@ -276,10 +277,12 @@ class FastLane:
         return await count_client(request.scope, limits, self.client_limit, self.proxies) is None
 
     def _csrf_ok(self, field: str | None, cookie: str | None) -> bool:
-        """Litestar's CSRF check: the field and the cookie carry one signed token."""
-        if field is None or cookie is None or field != cookie or len(field) <= 64:
+        """Litestar's CSRF check: the field and the cookie carry one signed token
+        (compared in constant time, as Litestar does)."""
+        if field is None or cookie is None or len(field) <= 64:
             return False
-        return generate_csrf_hash(field[:64], self.csrf.secret) == field[64:]
+        signed = compare_digest(generate_csrf_hash(field[:64], self.csrf.secret), field[64:])
+        return signed and compare_digest(field, cookie)
 
     async def page(self, request: LaneRequest) -> Reply | None:
         """``GET /s/{slug}``, a first visit (as :func:`.surveys.pages.serve_form` serves it)."""
