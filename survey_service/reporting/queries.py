@@ -313,10 +313,10 @@ async def aggregate(db: Database, q: AggregateQuery) -> list[AggregateRow]:
     """Sums per group (one row when ``group_by`` is empty): every group that has responses
     or assignments (a variant served but never answered still shows its assignments). The
     responses' and the assignments' statements run at once, on two pooled connections."""
-    width = len(q.group_by)
+    width = len(q.group_by)  # each row: the group's key, then the sums in statement order
 
     def key(row: Any) -> tuple[Any, ...]:
-        return tuple(_key_value(row[f"g{i}"]) for i in range(width))
+        return tuple(map(_key_value, row[:width]))
 
     answers, answers_args = _statement(
         q, table="response", aggregates=RESPONSE_AGGREGATES, flagged=True
@@ -327,8 +327,8 @@ async def aggregate(db: Database, q: AggregateQuery) -> list[AggregateRow]:
     response_rows, served_rows = await asyncio.gather(
         db.fetch(answers, *answers_args), db.fetch(forms, *forms_args)
     )
-    responses = {key(r): {n: int(r[n]) for n in AGGREGATE_NAMES} for r in response_rows}
-    served = {key(r): (int(r["n"]), int(r["answered"])) for r in served_rows}
+    responses = {key(r): dict(zip(AGGREGATE_NAMES, r[width:], strict=True)) for r in response_rows}
+    served = {key(r): (r["n"], r["answered"]) for r in served_rows}
     keys = list(responses) + [k for k in served if k not in responses]
     if not q.group_by and not keys:
         keys = [()]  # the total exists even when nothing matched
