@@ -68,20 +68,25 @@ def _select(name: str) -> str:
     return f"{name}::jsonb" if name in _JSON else name
 
 
+# Both inserts go in (survey, nonce) order, as the assignment recorder's do: statements
+# inserting overlapping keys in different orders would each wait for the other's commit
+# (a deadlock PostgreSQL breaks only after a second).
 _INSERT_MANY = (
     "WITH input AS (SELECT * FROM unnest("
     + ", ".join(f"${i}::{kind}[]" for i, (_, kind) in enumerate(_INPUT, start=1))
-    + ") WITH ORDINALITY AS i("
+    + ") AS i("
     + ", ".join(name for name, _ in _INPUT)
-    + ", ord)),"
+    + ")),"
     " served AS (INSERT INTO assignment"
     " (survey_id, survey_version_id, token_nonce, variant, channel, language, metadata,"
     " created_at) SELECT survey_id, survey_version_id, token_nonce, variant, channel,"
-    " language, metadata::jsonb, to_timestamp(served_at) FROM input ORDER BY ord"
+    " language, metadata::jsonb, to_timestamp(served_at) FROM input"
+    " ORDER BY survey_id, token_nonce"
     " ON CONFLICT (survey_id, token_nonce) DO NOTHING)"
     f" INSERT INTO response ({_COLUMNS}) SELECT "
     + ", ".join(_select(name) for name, _ in _INPUT[:-1])
-    + " FROM input ORDER BY ord ON CONFLICT (survey_id, token_nonce) DO NOTHING"
+    + " FROM input ORDER BY survey_id, token_nonce"
+    " ON CONFLICT (survey_id, token_nonce) DO NOTHING"
     " RETURNING survey_id, token_nonce, id, variant, created_at"
 )
 
