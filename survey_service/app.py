@@ -291,6 +291,7 @@ async def _lifespan(app: Litestar) -> AsyncIterator[None]:
         gc.freeze()
         yield
     finally:
+        gc.unfreeze()  # an app run in-process (tests) leaves its heap collectable
         for job in reversed(jobs):
             await job.stop()
         try:  # the database may be away: write what can be written, never hang
