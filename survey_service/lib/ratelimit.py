@@ -4,11 +4,13 @@ Three stores behind one interface (:class:`Limits`), chosen by ``SURVEY_LIMIT_ST
 
 - ``memory``: a dict in this process. Right for one process; N processes allow N times
   the limit.
-- ``redis``: Redis or Valkey (``SURVEY_REDIS_URL``): one ``INCR`` and ``EXPIRE`` per hit,
-  atomic, about 0.1 ms; the choice for several instances.
-- ``postgres``: an UNLOGGED table in the service's own database, one upsert per hit
-  (:mod:`survey_service.db.counters`): exact across instances with nothing else to run,
-  at the cost of a write per counted request.
+- ``redis``: Redis or Valkey (``SURVEY_REDIS_URL``): ``INCRBY`` and ``EXPIRE``, atomic;
+  the choice for several instances.
+- ``postgres``: an UNLOGGED table in the service's own database, upserted
+  (:mod:`survey_service.db.counters`): exact across instances with nothing else to run.
+
+Both shared stores count the hits that arrive together in one round trip
+(:class:`BatchedCounter`), exactly.
 
 Only counted requests touch the store (form submissions, new short links, JSON form
 serving), never page views. Windows are aligned to the wall clock (``floor(now /
@@ -21,8 +23,11 @@ counting the same client at once would lose hits; hence this small interface.
 
 from __future__ import annotations
 
+import asyncio
+import collections
 import logging
 import time
+from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Protocol
 
 from survey_service.lib.keys import derive_key, mac
@@ -30,7 +35,7 @@ from survey_service.lib.keys import derive_key, mac
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
-__all__ = ["Counter", "Limits", "MemoryCounter", "RedisCounter"]
+__all__ = ["BatchedCounter", "Counter", "Limits", "MemoryCounter", "RedisCounter"]
 
 log = logging.getLogger(__name__)
 
@@ -72,19 +77,76 @@ class MemoryCounter:
         return True
 
 
-class RedisCounter:
-    """Counts in Redis/Valkey: INCR then EXPIRE in one round trip (a transaction)."""
+class BatchedCounter(ABC):
+    """A shared store's counting, a statement at a time: hits that arrive while one is
+    under way go into the next (the answers' group commit, applied to counting). Each
+    statement adds every key's hits at once (:meth:`add`), and each hit is told the count
+    it would have seen alone: the key's total before the statement plus its place among
+    the statement's hits on that key. Exact across processes, since every statement adds
+    atomically; a submission's two hits (its client, its survey) no longer cost a round
+    trip each, with every other submission queued behind them on the survey's key."""
 
-    def __init__(self, client: Redis) -> None:
-        self.client = client
+    def __init__(self, *, max_statements: int = 2) -> None:
+        self.max_statements = max_statements
+        self.statements = 0
+        """How many statements counted hits so far (each holds one or more)."""
+        self._waiting: list[tuple[str, int, asyncio.Future[int]]] = []
+        self._draining = 0
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    @abstractmethod
+    async def add(self, hits: dict[str, int], windows: dict[str, int]) -> dict[str, int]:
+        """Add ``hits`` by key (each key kept ``2 * windows[key]`` seconds); the totals."""
 
     async def incr(self, key: str, window: int) -> int:
         """See :meth:`Counter.incr`."""
-        async with self.client.pipeline(transaction=True) as pipe:
-            pipe.incr(key)
-            pipe.expire(key, 2 * window)
-            count, _ = await pipe.execute()
-        return int(count)
+        future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._waiting.append((key, window, future))
+        if self._draining < self.max_statements:
+            self._draining += 1
+            task = asyncio.create_task(self._drain())
+            self._tasks.add(task)  # held until done (the loop keeps only weak references)
+            task.add_done_callback(self._tasks.discard)
+        return await future
+
+    async def _drain(self) -> None:
+        try:
+            while self._waiting:
+                batch, self._waiting = self._waiting, []
+                self.statements += 1
+                hits = collections.Counter(key for key, _, _ in batch)
+                try:
+                    totals = await self.add(dict(hits), {k: w for k, w, _ in batch})
+                except Exception as exc:  # each caller decides (Limits lets the hit through)
+                    for _, _, future in batch:
+                        if not future.done():
+                            future.set_exception(exc)
+                    continue
+                place: collections.Counter[str] = collections.Counter()
+                for key, _, future in batch:
+                    place[key] += 1
+                    if not future.done():  # the caller went away; its hit counts all the same
+                        future.set_result(totals[key] - hits[key] + place[key])
+        finally:
+            self._draining -= 1  # no await since the queue was seen empty
+
+
+class RedisCounter(BatchedCounter):
+    """Counts in Redis/Valkey: per key INCRBY then EXPIRE, every key in one pipelined round
+    trip (each command atomic)."""
+
+    def __init__(self, client: Redis) -> None:
+        super().__init__()
+        self.client = client
+
+    async def add(self, hits: dict[str, int], windows: dict[str, int]) -> dict[str, int]:
+        """See :meth:`BatchedCounter.add`."""
+        async with self.client.pipeline(transaction=False) as pipe:
+            for key, count in hits.items():
+                pipe.incrby(key, count)
+                pipe.expire(key, 2 * windows[key])
+            results = await pipe.execute()
+        return {key: int(total) for key, total in zip(hits, results[::2], strict=True)}
 
     async def ping(self) -> bool:
         """Whether Redis answers."""
