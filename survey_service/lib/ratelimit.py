@@ -23,13 +23,13 @@ counting the same client at once would lose hits; hence this small interface.
 
 from __future__ import annotations
 
-import asyncio
 import collections
 import logging
 import time
 from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Protocol
 
+from survey_service.lib.grouping import GroupCommit, Pending
 from survey_service.lib.keys import derive_key, mac
 
 if TYPE_CHECKING:
@@ -87,48 +87,32 @@ class BatchedCounter(ABC):
     trip each, with every other submission queued behind them on the survey's key."""
 
     def __init__(self, *, max_statements: int = 2) -> None:
-        self.max_statements = max_statements
-        self.statements = 0
+        self._group: GroupCommit[tuple[str, int], int] = GroupCommit(
+            self._count, max_running=max_statements
+        )
+
+    @property
+    def statements(self) -> int:
         """How many statements counted hits so far (each holds one or more)."""
-        self._waiting: list[tuple[str, int, asyncio.Future[int]]] = []
-        self._draining = 0
-        self._tasks: set[asyncio.Task[None]] = set()
+        return self._group.writes
 
     @abstractmethod
     async def add(self, hits: dict[str, int], windows: dict[str, int]) -> dict[str, int]:
         """Add ``hits`` by key (each key kept ``2 * windows[key]`` seconds); the totals."""
 
     async def incr(self, key: str, window: int) -> int:
-        """See :meth:`Counter.incr`."""
-        future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-        self._waiting.append((key, window, future))
-        if self._draining < self.max_statements:
-            self._draining += 1
-            task = asyncio.create_task(self._drain())
-            self._tasks.add(task)  # held until done (the loop keeps only weak references)
-            task.add_done_callback(self._tasks.discard)
-        return await future
+        """See :meth:`Counter.incr`. A failed statement fails its hits (Limits lets them
+        through)."""
+        return await self._group.submit((key, window))
 
-    async def _drain(self) -> None:
-        try:
-            while self._waiting:
-                batch, self._waiting = self._waiting, []
-                self.statements += 1
-                hits = collections.Counter(key for key, _, _ in batch)
-                try:
-                    totals = await self.add(dict(hits), {k: w for k, w, _ in batch})
-                except Exception as exc:  # each caller decides (Limits lets the hit through)
-                    for _, _, future in batch:
-                        if not future.done():
-                            future.set_exception(exc)
-                    continue
-                place: collections.Counter[str] = collections.Counter()
-                for key, _, future in batch:
-                    place[key] += 1
-                    if not future.done():  # the caller went away; its hit counts all the same
-                        future.set_result(totals[key] - hits[key] + place[key])
-        finally:
-            self._draining -= 1  # no await since the queue was seen empty
+    async def _count(self, batch: list[Pending[tuple[str, int], int]]) -> None:
+        hits = collections.Counter(key for (key, _), _ in batch)
+        totals = await self.add(dict(hits), {key: window for (key, window), _ in batch})
+        place: collections.Counter[str] = collections.Counter()
+        for (key, _), future in batch:
+            place[key] += 1
+            if not future.done():  # the caller went away; its hit counts all the same
+                future.set_result(totals[key] - hits[key] + place[key])
 
 
 class RedisCounter(BatchedCounter):

@@ -13,6 +13,7 @@ import msgspec
 
 from survey_service.db import Database
 from survey_service.errors import database_unavailable
+from survey_service.lib.grouping import GroupCommit, Pending
 from survey_service.lib.structs import Struct
 from survey_service.responses import queries
 from survey_service.responses.answers import AnswerValue, role_columns
@@ -38,8 +39,9 @@ log = logging.getLogger(__name__)
 
 Inserted = tuple[int, str | None, dt.datetime]
 """A stored response's id, variant and creation time."""
-_Pending = tuple[Sequence[Any], int, "asyncio.Future[tuple[Inserted, bool]]"]
-"""An answer waiting for the next write: its values, when its form was served, its caller."""
+_Row = tuple[Sequence[Any], int]
+"""An answer waiting for the next write: its values and when its form was served."""
+_Pending = Pending[_Row, tuple[Inserted, bool]]
 
 
 class StoredResponse(Struct):
@@ -79,65 +81,43 @@ class ResponseWriter:
 
     def __init__(self, db: Database, *, max_batch: int = 256, max_writes: int = 4) -> None:
         self.db = db
-        self.max_batch = max_batch
-        self.max_writes = max_writes
         self.statements = 0
         """How many statements stored answers so far (each holds one or more)."""
-        self._waiting: list[_Pending] = []
-        self._draining = 0  # counted in the drain itself: a done callback would come late
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._group: GroupCommit[_Row, tuple[Inserted, bool]] = GroupCommit(
+            self._write_batch, max_batch=max_batch, max_running=max_writes
+        )
 
     async def write(self, values: Sequence[Any], served_at: int) -> tuple[Inserted, bool]:
         """Store one response (values as :func:`queries.insert_responses` takes a row)
         unless its token has one; the stored row and whether this call created it."""
-        future: asyncio.Future[tuple[Inserted, bool]] = asyncio.get_running_loop().create_future()
-        self._waiting.append((values, served_at, future))
-        if self._draining < self.max_writes:
-            self._draining += 1
-            task = asyncio.create_task(self._drain())
-            self._tasks.add(task)  # held until done (the loop keeps only weak references)
-            task.add_done_callback(self._tasks.discard)
-        return await future
+        return await self._group.submit((values, served_at))
 
-    async def _drain(self) -> None:
-        try:
-            while self._waiting:
-                batch = self._waiting[: self.max_batch]
-                del self._waiting[: self.max_batch]
-                try:
-                    await self._write(batch)
-                except Exception as exc:
-                    if len(batch) > 1 and not database_unavailable(exc):
-                        # One bad row must not fail the others: write them one by one.
-                        log.warning(
-                            "a batch of %d answers failed (%s); retrying singly", len(batch), exc
-                        )
-                        for item in batch:
-                            await self._write_or_fail([item])
-                    else:
-                        _fail(batch, exc)
-        finally:
-            # No await between the empty queue seen above and this: a write arriving
-            # meanwhile sees the count already lowered and starts a drain of its own.
-            self._draining -= 1
-
-    async def _write_or_fail(self, batch: list[_Pending]) -> None:
+    async def _write_batch(self, batch: list[_Pending]) -> None:
         try:
             await self._write(batch)
         except Exception as exc:
-            _fail(batch, exc)
+            if len(batch) == 1 or database_unavailable(exc):
+                raise  # the group fails the batch's callers
+            # One bad row must not fail the others: write them one by one.
+            log.warning("a batch of %d answers failed (%s); retrying singly", len(batch), exc)
+            for item in batch:
+                try:
+                    await self._write([item])
+                except Exception as single:
+                    if not item[1].done():
+                        item[1].set_exception(single)
 
     async def _write(self, batch: list[_Pending]) -> None:
         self.statements += 1
         inserted = await queries.insert_responses(
-            self.db, [values for values, _, _ in batch], [at for _, at, _ in batch]
+            self.db, [values for (values, _), _ in batch], [at for (_, at), _ in batch]
         )
-        keys = [(values[0], values[2]) for values, _, _ in batch]
+        keys = [(values[0], values[2]) for (values, _), _ in batch]
         found = {}
         if missing := [key for key in keys if key not in inserted]:
             found = await queries.existing_many(self.db, missing)
         created: set[tuple[int, uuid.UUID]] = set()
-        for key, (_, _, future) in zip(keys, batch, strict=True):
+        for key, (_, future) in zip(keys, batch, strict=True):
             if future.done():  # the caller went away; its row is stored all the same
                 continue
             if key in inserted and key not in created:
@@ -145,12 +125,6 @@ class ResponseWriter:
                 future.set_result((inserted[key], True))
             else:
                 future.set_result((inserted.get(key) or found[key], False))
-
-
-def _fail(batch: list[_Pending], exc: Exception) -> None:
-    for _, _, future in batch:
-        if not future.done():
-            future.set_exception(exc)
 
 
 async def record_response(
