@@ -17,7 +17,12 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from survey_service.reporting.columns import AGGREGATE_NAMES, DIMENSIONS, SERVED_AGGREGATES
+from survey_service.reporting.columns import (
+    AGGREGATE_NAMES,
+    DIMENSIONS,
+    SERVED_AGGREGATES,
+    WIDE_SUMS,
+)
 
 __all__ = ["DATA_TABLES", "DISTRIBUTED", "LOCAL", "REFERENCE", "TABLES", "Column", "Table"]
 
@@ -64,7 +69,7 @@ def _rollup(table: str, bucket: Column, *, totals: bool, sums: list[str], flagge
         bucket,
         *dimensions,
         *flags,
-        *(Column(name, BIGINT) for name in sums),
+        *(Column(name, BIGINT if name in WIDE_SUMS else INT) for name in sums),
     )
 
 

@@ -19,6 +19,7 @@ __all__ = [
     "correlation_interval",
     "regularized_beta",
     "regularized_gamma_q",
+    "t_interval",
     "t_ppf",
     "t_sf",
     "wilson_interval",
@@ -177,10 +178,20 @@ def wilson_interval(successes: int, n: int, z: float = Z_95) -> tuple[float, flo
     if n == 0:
         return None
     p = successes / n
-    denominator = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denominator
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denominator
-    return max(0.0, centre - half), min(1.0, centre + half)
+    z2 = z * z
+    denominator = 1 + z2 / n
+    centre = (p + z2 / (2 * n)) / denominator
+    half = z * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / denominator
+    # Conditionals rather than max/min: a grouped report computes thousands of these.
+    low, high = centre - half, centre + half
+    return (low if low > 0.0 else 0.0), (high if high < 1.0 else 1.0)
+
+
+def t_interval(mean: float, variance: float, n: int, alpha: float = 0.05) -> tuple[float, float]:
+    """The two-sided ``1 - alpha`` Student's t interval of a mean of ``n`` values (n >= 2)
+    with sample variance ``variance``."""
+    half = t_ppf(1 - alpha / 2, n - 1) * math.sqrt((variance if variance > 0.0 else 0.0) / n)
+    return mean - half, mean + half
 
 
 def correlation_interval(r: float, n: int) -> tuple[float | None, float | None]:
@@ -247,5 +258,4 @@ class Moments(Struct):
         None under two values."""
         if self.mean is None or self.variance is None:
             return None
-        half = t_ppf(1 - alpha / 2, self.n - 1) * math.sqrt(max(0.0, self.variance) / self.n)
-        return self.mean - half, self.mean + half
+        return t_interval(self.mean, self.variance, self.n, alpha)

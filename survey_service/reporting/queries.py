@@ -103,8 +103,8 @@ class SqlBuilder:
 def _group_expression(sql: SqlBuilder, group: str, grain: str, zone: str) -> str:
     """The expression grouping rows of ``grain`` (raw, hourly or daily) by ``group``."""
     if group in TIME_GROUPS:
-        # Dates, not their text: grouping compares dates, and :func:`aggregate` formats
-        # each group's once.
+        # Dates, not their text: grouping compares dates; the outer statement formats
+        # each group's once (:func:`_statement`).
         if grain in ("daily", "totals"):  # already local dates
             return f"date_trunc('{group}', day::timestamp)::date"
         column = "created_at" if grain == "raw" else "hour"
@@ -290,11 +290,6 @@ def raw_conditions(sql: SqlBuilder, q: AggregateQuery, *, flagged: bool = True) 
     return where
 
 
-def _key_value(value: Any) -> Any:
-    """A group's key as the API gives it: a day (week, month) as ``YYYY-MM-DD``."""
-    return value.isoformat() if isinstance(value, dt.date) else value
-
-
 def _statement(
     q: AggregateQuery, *, table: str, aggregates: Sequence[tuple[str, str]], flagged: bool
 ) -> tuple[str, list[Any]]:
@@ -303,8 +298,14 @@ def _statement(
         _branches(sql, q, table=table, aggregates=aggregates, flagged=flagged)
     )
     groups = [f"g{i}" for i in range(len(q.group_by))]
+    # A day (week, month) as the API gives it, YYYY-MM-DD, formatted once per group (the
+    # GROUP BY below names the input column, the date).
+    keys = [
+        f"to_char({g}, 'YYYY-MM-DD') AS {g}" if name in TIME_GROUPS else g
+        for g, name in zip(groups, q.group_by, strict=True)
+    ]
     sums = ", ".join(f"coalesce(sum({name}), 0)::bigint AS {name}" for name, _ in aggregates)
-    select = ", ".join([*groups, sums])
+    select = ", ".join([*keys, sums])
     group_clause = f" GROUP BY {', '.join(groups)}" if groups else ""
     return f"SELECT {select} FROM ({union}) AS rows{group_clause}", sql.args
 
@@ -314,10 +315,6 @@ async def aggregate(db: Database, q: AggregateQuery) -> list[AggregateRow]:
     or assignments (a variant served but never answered still shows its assignments). The
     responses' and the assignments' statements run at once, on two pooled connections."""
     width = len(q.group_by)  # each row: the group's key, then the sums in statement order
-
-    def key(row: Any) -> tuple[Any, ...]:
-        return tuple(map(_key_value, row[:width]))
-
     answers, answers_args = _statement(
         q, table="response", aggregates=RESPONSE_AGGREGATES, flagged=True
     )
@@ -327,8 +324,10 @@ async def aggregate(db: Database, q: AggregateQuery) -> list[AggregateRow]:
     response_rows, served_rows = await asyncio.gather(
         db.fetch(answers, *answers_args), db.fetch(forms, *forms_args)
     )
-    responses = {key(r): dict(zip(AGGREGATE_NAMES, r[width:], strict=True)) for r in response_rows}
-    served = {key(r): (r["n"], r["answered"]) for r in served_rows}
+    responses = {
+        r[:width]: dict(zip(AGGREGATE_NAMES, r[width:], strict=True)) for r in response_rows
+    }
+    served = {r[:width]: (r["n"], r["answered"]) for r in served_rows}
     keys = list(responses) + [k for k in served if k not in responses]
     if not q.group_by and not keys:
         keys = [()]  # the total exists even when nothing matched

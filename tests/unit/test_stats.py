@@ -14,6 +14,7 @@ from survey_service.lib.stats import (
     t_sf,
     wilson_interval,
 )
+from survey_service.reporting.metrics import estimate_of, mean_estimate
 
 
 @pytest.mark.parametrize("a", [0.5, 1, 1.5, 2, 7.5, 40])
@@ -94,3 +95,28 @@ def test_moments_interval() -> None:
     assert Moments.from_sums(3, 12, 48).interval() == (4, 4)
     scaled = Moments.from_sums(len(values), sum(values), sum(v * v for v in values), scale=25)
     assert scaled.interval()[0] == pytest.approx(25 * ref[0], rel=1e-12)  # type: ignore[index]
+
+
+@pytest.mark.parametrize(
+    "values", [[], [4], [3, 3, 3], [3, 5, 4, 1, 5, 2], [0, 10] * 400, list(range(-7, 40))]
+)
+@pytest.mark.parametrize("scale", [1.0, 25.0, 1 / 6])
+def test_mean_estimate_is_the_t_interval_of_the_values(values: list[int], scale: float) -> None:
+    """The grouped reports' shortcut gives what the general path and SciPy give."""
+    n, total, total_sq = len(values), sum(values), sum(v * v for v in values)
+    got = mean_estimate(n, total, total_sq, scale)
+    assert got == estimate_of(Moments.from_sums(n, total, total_sq, scale))
+    assert got.n == n
+    if n == 0:
+        assert (got.value, got.ci_low, got.ci_high) == (None, None, None)
+        return
+    assert got.value == pytest.approx(scale * total / n, rel=1e-12)
+    if n == 1:
+        assert (got.ci_low, got.ci_high) == (None, None)
+        return
+    scaled = [scale * v for v in values]
+    sem = scipy_stats.sem(scaled)
+    ref = (
+        (got.value, got.value) if sem == 0 else scipy_stats.t.interval(0.95, n - 1, got.value, sem)
+    )
+    assert (got.ci_low, got.ci_high) == pytest.approx(ref, rel=1e-9, abs=1e-9)
