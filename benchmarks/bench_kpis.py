@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import logging
 import os
 import random
 import statistics
@@ -204,6 +205,9 @@ async def main() -> None:
         )
         app = create_app(settings)
         async with app.lifespan():
+            # The client's own per-request log lines are not the service's cost (and they
+            # interleaved with the table).
+            logging.getLogger("httpx").setLevel(logging.WARNING)
             info = app.state.surveys.survey("counter-check")
             key = (await create_key(app.state.db, "bench", ["kpis:read"])).key
             headers = {"Authorization": f"Bearer {key}"}
