@@ -8,6 +8,7 @@ import json
 import math
 import random
 import statistics
+import uuid
 import zoneinfo
 from collections import defaultdict
 from collections.abc import AsyncIterator
@@ -332,6 +333,34 @@ async def test_rebuild_equals_the_incremental_state(
     await rebuild(app.state.db, "UTC")
     assert await rollup_tables(db) == incremental
     assert await db.fetchval("SELECT count(*) FROM response_unfolded") == 0
+
+
+async def test_the_wide_sum_holds_a_busy_day_beyond_an_integer(
+    app: Litestar, service: ReportingService, db: asyncpg.Connection
+) -> None:
+    """Rollup sums are integers except the squares of the empathy index (``WIDE_SUMS``):
+    6,000 top-empathy answers of one agent on one day sum to 2,160,000,000 there, past an
+    integer's 2,147,483,647; the fold and the read stay exact."""
+    survey_id, version_id = await db.fetchrow(
+        "SELECT id, current_version_id FROM survey WHERE slug = 'counter-check'"
+    )
+    rows = [
+        (survey_id, version_id, uuid.uuid4(), "link", "en", '{"agent": "a1"}', "{}", 5, True, 5, T0)
+        for _ in range(6000)
+    ]
+    columns = ["survey_id", "survey_version_id", "token_nonce", "channel", "language"]
+    columns += ["metadata", "answers", "empathy_understood", "empathy_cared"]
+    await db.copy_records_to_table(
+        "response", records=rows, columns=[*columns, "empathy_emotional", "created_at"]
+    )
+    await fold_all(app.state.db, "UTC")
+    for rollup in ("response_rollup", "response_rollup_daily", "response_rollup_daily_totals"):
+        sums = await db.fetchrow(f"SELECT n, empathy_sum6, empathy_sumsq36 FROM {rollup}")
+        assert tuple(sums) == (6000, 6000 * 600, 6000 * 600 * 600)
+        assert sums[2] > 2**31 - 1
+    index = (await report(service, "counter-check", group_by="day"))["groups"][0]["kpis"]
+    assert (index["empathy_index"]["value"], index["empathy_index"]["n"]) == (100.0, 6000)
+    assert index["empathy_index"]["ci_low"] == index["empathy_index"]["ci_high"] == 100.0
 
 
 async def test_folding_never_rewrites_a_response_or_an_assignment(
