@@ -45,6 +45,8 @@ __all__ = [
 
 MAX_METADATA_VALUE = 100
 """Longest metadata value kept; longer ones are dropped, not truncated (a cut id lies)."""
+MAX_VIEWS = 1024
+"""Localized forms kept (versions x languages x variants); the cache is cleared when full."""
 
 
 class FormEvents(Protocol):
@@ -179,6 +181,7 @@ class SurveyService:
         self.writer = ResponseWriter(db)
         self._submit_limit = submit_limit_per_survey
         self.listeners: list[FormEvents] = []
+        self._views: dict[tuple[int, str, str | None], SurveyView] = {}
 
     def survey(self, slug: str) -> SurveyVersionInfo:
         """The current version of a served survey; raise NotFound."""
@@ -279,10 +282,17 @@ class SurveyService:
             expires_at=dt.datetime.fromtimestamp(claims.expires_at, dt.UTC),
         )
 
-    @staticmethod
-    def view(version: SurveyVersionInfo, claims: FormClaims) -> SurveyView:
-        """The form exactly as the token's holder saw it."""
-        return localize(version.definition, version.version, claims.language, claims.variant)
+    def view(self, version: SurveyVersionInfo, claims: FormClaims) -> SurveyView:
+        """The form exactly as the token's holder saw it: localized once per version,
+        language and variant (versions are immutable; views are never modified)."""
+        key = (version.version_id, claims.language, claims.variant)
+        view = self._views.get(key)
+        if view is None:
+            view = localize(version.definition, version.version, claims.language, claims.variant)
+            if len(self._views) >= MAX_VIEWS:
+                self._views.clear()
+            self._views[key] = view
+        return view
 
     async def read_token(self, slug: str, token: str) -> tuple[SurveyVersionInfo, FormClaims]:
         """Verify a token and the version it names; raise AnswersRejected."""

@@ -460,3 +460,32 @@ async def test_a_blank_form_is_the_page_jinja_renders_with_this_visits_tokens(
         context = {**_form_context(view, token, {}, {}), "csrf_input": csrf_input}
         assert page.text == environment().get_template("form.html").render(context)
         assert page.headers["cache-control"] == "no-store"
+
+
+async def test_a_form_is_localized_once_per_version_language_and_variant(app: Litestar) -> None:
+    """The served view is kept per version, language and variant, never mixed up: each is
+    what localizing afresh gives, and the cache stays bounded."""
+    from survey_service.surveys import serving
+
+    surveys: SurveyService = app.state.surveys
+    version = surveys.survey("counter-check")
+    seen = {}
+    for language in ("en", "es"):
+        for variant in ("warm", "neutral"):
+            claims = surveys.claims(
+                version.version_id,
+                nonce=b"n" * 16,
+                variant=variant,
+                channel="link",
+                language=language,
+                metadata={},
+            )
+            view = surveys.view(version, claims)
+            fresh = serving.localize(version.definition, version.version, language, variant)
+            assert view == fresh
+            assert surveys.view(version, claims) is view  # kept, not rebuilt
+            seen[language, variant] = msgspec.json.encode(view)
+    assert len(set(seen.values())) == 4  # every language and wording differs
+    for n in range(serving.MAX_VIEWS + 5):
+        surveys.view(msgspec.structs.replace(version, version_id=10_000 + n), claims)
+    assert len(surveys._views) <= serving.MAX_VIEWS
