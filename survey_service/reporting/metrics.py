@@ -50,25 +50,33 @@ METRICS: tuple[Metric, ...] = (
 """The metrics experiments compare, each on its KPI scale (NPS -100..100, shares in %)."""
 
 
+def _metric_sums(
+    sums: Mapping[str, int], assignments: int, answered: int
+) -> dict[str, tuple[int, int, int, float]]:
+    """Per metric of :data:`METRICS`: (n, sum of v, sum of v * v, scale) for values v whose
+    metric is ``scale * v``: the one definition both :func:`metric_moments` and
+    :func:`compute_kpis` read."""
+    promoters, detractors = sums["nps_promoters"], sums["nps_detractors"]
+    positive, negative = sums["css_positive"], sums["css_negative"]
+    classified = positive + sums["css_neutral"] + negative
+    return {
+        "nps": (sums["nps_n"], promoters - detractors, promoters + detractors, 100),
+        "csat_top2": (sums["csat_n"], sums["csat_top2"], sums["csat_top2"], 100),
+        "csat_mean": (sums["csat_n"], sums["csat_sum"], sums["csat_sumsq"], 1.0),
+        "empathy_index": (sums["empathy_n"], sums["empathy_sum6"], sums["empathy_sumsq36"], 1 / 6),
+        "css": (classified, positive - negative, positive + negative, 100),
+        "response_rate": (assignments, answered, answered, 100),
+    }
+
+
 def metric_moments(sums: Mapping[str, int], assignments: int, answered: int) -> dict[str, Moments]:
     """Per-response moments of every metric in :data:`METRICS` from rollup sums: NPS
     (+100 / 0 / -100), CSAT top-2 (100 / 0), CSAT mean, empathy index, CSS (+100 / 0 /
     -100 per classified comment) and response rate (100 / 0 per form served in the window:
     answered or not, whenever the answer came)."""
-    promoters, detractors = sums["nps_promoters"], sums["nps_detractors"]
-    positive, negative = sums["css_positive"], sums["css_negative"]
-    classified = positive + sums["css_neutral"] + negative
     return {
-        "nps": Moments.from_sums(
-            sums["nps_n"], promoters - detractors, promoters + detractors, 100
-        ),
-        "csat_top2": Moments.from_sums(sums["csat_n"], sums["csat_top2"], sums["csat_top2"], 100),
-        "csat_mean": Moments.from_sums(sums["csat_n"], sums["csat_sum"], sums["csat_sumsq"]),
-        "empathy_index": Moments.from_sums(
-            sums["empathy_n"], sums["empathy_sum6"], sums["empathy_sumsq36"], 1 / 6
-        ),
-        "css": Moments.from_sums(classified, positive - negative, positive + negative, 100),
-        "response_rate": Moments.from_sums(assignments, answered, answered, 100),
+        name: Moments.from_sums(*metric)
+        for name, metric in _metric_sums(sums, assignments, answered).items()
     }
 
 
@@ -171,14 +179,13 @@ def _percent(part: int, whole: int) -> float | None:
 
 def compute_kpis(a: Mapping[str, int], assignments: int = 0, answered: int = 0) -> Kpis:
     """All KPIs from the aggregates ``a`` and the forms served in the window (``assignments``)
-    of which ``answered`` have a response; no response rate without served forms. The
-    moments are those of :func:`metric_moments`, taken straight from the sums."""
+    of which ``answered`` have a response; no response rate without served forms. The means
+    are those of :func:`metric_moments`, estimated straight from the sums."""
+    m = _metric_sums(a, assignments, answered)
     promoters, detractors, nps_n = a["nps_promoters"], a["nps_detractors"], a["nps_n"]
     passives = nps_n - promoters - detractors
-    nps = mean_estimate(nps_n, promoters - detractors, promoters + detractors, 100)
+    nps, css = mean_estimate(*m["nps"]), mean_estimate(*m["css"])
     positive, neutral, negative = a["css_positive"], a["css_neutral"], a["css_negative"]
-    classified = positive + neutral + negative
-    css = mean_estimate(classified, positive - negative, positive + negative, 100)
     cared_n, cared_yes, comments = a["empathy_cared_n"], a["empathy_cared_yes"], a["comments"]
     return Kpis(
         nps=NpsKpi(
@@ -194,8 +201,8 @@ def compute_kpis(a: Mapping[str, int], assignments: int = 0, answered: int = 0) 
             detractor_share=_percent(detractors, nps_n),
         ),
         csat_top2=share_of(a["csat_top2"], a["csat_n"]),
-        csat_mean=mean_estimate(a["csat_n"], a["csat_sum"], a["csat_sumsq"]),
-        empathy_index=mean_estimate(a["empathy_n"], a["empathy_sum6"], a["empathy_sumsq36"], 1 / 6),
+        csat_mean=mean_estimate(*m["csat_mean"]),
+        empathy_index=mean_estimate(*m["empathy_index"]),
         empathy_understood=_rating_0_100(a, "empathy_understood"),
         empathy_cared=mean_estimate(cared_n, cared_yes, cared_yes, 100.0),
         empathy_emotional=_rating_0_100(a, "empathy_emotional"),
