@@ -70,6 +70,11 @@ HELLO_SERVERS = {
 """The same bare app under both servers: Granian is the one ``serve`` runs (its figure is
 the baseline); uvicorn's is printed for the choice."""
 
+UVICORN_WORKERS_NOTE = "(uvicorn --workers N leaves Nagle on: Kludex/uvicorn#3149; see 1 worker)"
+"""Why uvicorn's several-worker figure is no comparison: its supervisor binds the socket
+itself with ``proto`` 0, so asyncio never sets TCP_NODELAY on accepted connections and
+every keep-alive answer waits about 40 ms for the client's delayed ACK."""
+
 
 def free_port() -> int:
     import socket
@@ -224,6 +229,7 @@ async def main() -> None:
                     f"{result['per_second']:,.0f} req/s",
                     result["p50_ms"],
                     result["p99_ms"],
+                    UVICORN_WORKERS_NOTE if server == "uvicorn" and workers > 1 else "",
                 )
             bare = hellos["granian"]  # the server `serve` runs
 
