@@ -12,7 +12,6 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-import httpx
 from litestar import Litestar
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import CacheControlHeader, State
@@ -28,6 +27,7 @@ from survey_service.accounts.service import AccountService
 from survey_service.alerts.cases import CaseService
 from survey_service.alerts.controllers import AlertController, CaseController, WebhookController
 from survey_service.alerts.delivery import deliver_webhooks
+from survey_service.alerts.egress import webhook_client
 from survey_service.alerts.endpoints import WebhookService
 from survey_service.alerts.mail import send_alert_emails
 from survey_service.alerts.service import AlertService
@@ -177,8 +177,7 @@ async def _lifespan(app: Litestar) -> AsyncIterator[None]:
         )
     reads = app.state.reads = ReadRouter(db, replica, settings.replica_max_lag_seconds)
     recorder = AssignmentRecorder(db, interval=settings.assignment_flush_seconds)
-    # Webhook deliveries: no redirects followed, no proxy from the environment.
-    http = httpx.AsyncClient(follow_redirects=False, trust_env=False)
+    http = app.state.webhook_client = webhook_client(settings.webhook_networks)
     counter = _counter(settings, db)
     limits = app.state.limits = Limits(counter, secret)
     upkeep = Upkeep()
@@ -235,7 +234,7 @@ async def _lifespan(app: Litestar) -> AsyncIterator[None]:
         alerts = app.state.alerts = AlertService(
             db, reporting, experiments, base_url=settings.base_url
         )
-        app.state.webhooks = WebhookService(db, catalog)
+        app.state.webhooks = WebhookService(db, catalog, settings.webhook_networks)
         app.state.cases = CaseService(db, reporting)
 
         dashboard = app.state.dashboard

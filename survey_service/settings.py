@@ -140,6 +140,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     trusted_proxies: str = ""
     """Comma-separated proxy addresses/CIDRs whose X-Forwarded-For is believed; else ignored."""
 
+    webhook_allowed_networks: str = ""
+    """Comma-separated addresses/CIDRs that webhooks may be sent to although they are not
+    public (loopback, private, link-local), e.g. ``10.20.0.0/16`` for a CRM on the office
+    network. Unset: public addresses only (:mod:`survey_service.alerts.egress`)."""
+
     frame_ancestors: str = "'none'"
     """CSP frame-ancestors: who may embed the form pages (e.g. ``https://shop.example``)."""
 
@@ -243,7 +248,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     @property
     def proxies(self) -> list[str]:
         """``trusted_proxies`` as a list."""
-        return [p.strip() for p in self.trusted_proxies.split(",") if p.strip()]
+        return _items(self.trusted_proxies)
+
+    @property
+    def webhook_networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+        """``webhook_allowed_networks`` as networks (an address is a network of one)."""
+        items = _items(self.webhook_allowed_networks)
+        return [ipaddress.ip_network(item, strict=False) for item in items]
 
     @property
     def base_url(self) -> str:
@@ -273,14 +284,20 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             ) from None
         if settings.counter_store == "redis" and not settings.redis_url:
             raise SettingsError(f"{env_name('limit_store')}: 'redis' needs {env_name('redis_url')}")
-        for proxy in settings.proxies:
-            try:
-                ipaddress.ip_network(proxy, strict=False)
-            except ValueError:
-                raise SettingsError(
-                    f"{env_name('trusted_proxies')}: '{proxy}' is not an address or network"
-                ) from None
+        for name in ("trusted_proxies", "webhook_allowed_networks"):
+            for item in _items(getattr(settings, name)):
+                try:
+                    ipaddress.ip_network(item, strict=False)
+                except ValueError:
+                    raise SettingsError(
+                        f"{env_name(name)}: '{item}' is not an address or network"
+                    ) from None
         return settings
+
+
+def _items(text: str) -> list[str]:
+    """A comma-separated setting's items."""
+    return [item.strip() for item in text.split(",") if item.strip()]
 
 
 def env_name(field: str) -> str:

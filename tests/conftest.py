@@ -105,6 +105,8 @@ def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Set
         submit_limit_per_ip=1_000_000,
         submit_limit_per_survey=1_000_000,
         sign_in_limit=1_000_000,
+        # The webhook receivers run on loopback (tests/servers.py); nothing else is allowed.
+        webhook_allowed_networks="127.0.0.0/8",
     )
 
 

@@ -6,8 +6,10 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 from survey_service.alerts import queries
+from survey_service.alerts.egress import ALLOW_HINT, Network, literal_refusal
 from survey_service.alerts.events import EVENT_TYPES
 from survey_service.alerts.webhooks import new_secret
 from survey_service.db import Database
@@ -103,19 +105,31 @@ def _endpoint(row: Any, secret: str | None = None) -> EndpointOut:
     )
 
 
-def _check_url(url: str) -> str:
+def _check_url(url: str, allowed: Sequence[Network]) -> str:
     url = url.strip()
     if not url.startswith(("https://", "http://")) or len(url) > 2000 or one_line(url) != url:
         raise BadParameter("url", "an http(s) URL on one line, at most 2,000 characters")
+    try:
+        host = urlsplit(url).hostname
+    except ValueError:  # a bracketed host that is no IPv6 address, a bad port
+        host = None
+    if not host:
+        raise BadParameter("url", "an http(s) URL with a host name")
+    if reason := literal_refusal(host, allowed):
+        raise BadParameter("url", f"{reason}; {ALLOW_HINT}")
     return url
 
 
 class WebhookService:
     """Webhook endpoints and their messages."""
 
-    def __init__(self, db: Database, catalog: Catalog) -> None:
+    def __init__(
+        self, db: Database, catalog: Catalog, allowed_networks: Sequence[Network] = ()
+    ) -> None:
         self.db = db
         self.catalog = catalog
+        self.allowed_networks = list(allowed_networks)
+        """Non-public networks endpoints may be in (``SURVEY_WEBHOOK_ALLOWED_NETWORKS``)."""
 
     async def health(self) -> tuple[int, int, int]:
         """(webhook messages pending, endpoints disabled, responses waiting for alerts)."""
@@ -139,7 +153,7 @@ class WebhookService:
         secret = new_secret()
         row = await queries.create_endpoint(
             self.db,
-            _check_url(data.url),
+            _check_url(data.url, self.allowed_networks),
             one_line(data.description)[:200],
             sorted(set(data.event_types)),
             sorted(set(data.surveys)),
@@ -157,7 +171,7 @@ class WebhookService:
         self._check_endpoint(data.event_types, data.surveys)
         changes: dict[str, Any] = {}
         if data.url is not None:
-            changes["url"] = _check_url(data.url)
+            changes["url"] = _check_url(data.url, self.allowed_networks)
         if data.event_types is not None:
             changes["event_types"] = sorted(set(data.event_types))
         if data.surveys is not None:

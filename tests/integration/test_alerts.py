@@ -9,6 +9,7 @@ import asyncio
 import datetime as dt
 import email
 import email.policy
+import ipaddress
 import json
 import mailbox
 from collections.abc import Iterator
@@ -22,6 +23,7 @@ from litestar import Litestar
 from standardwebhooks.webhooks import Webhook
 
 from survey_service.alerts.delivery import deliver_webhooks
+from survey_service.alerts.egress import webhook_client
 from survey_service.alerts.mail import send_alert_emails
 from survey_service.apikeys.service import create_key
 from survey_service.settings import SmtpSettings
@@ -65,9 +67,10 @@ async def answer(client: httpx.AsyncClient, db: asyncpg.Connection, score: int) 
     await db.execute("UPDATE response SET flags = array_remove(flags, 'too_fast')")
 
 
-async def deliver(app: Litestar) -> Any:
-    async with httpx.AsyncClient(follow_redirects=False) as http:
-        return await deliver_webhooks(app.state.db, http, base_url="http://testserver")
+async def deliver(app: Litestar, http: httpx.AsyncClient | None = None) -> Any:
+    """One pass of the sender, with the service's own client unless ``http`` is given."""
+    client = http or app.state.webhook_client
+    return await deliver_webhooks(app.state.db, client, base_url="http://testserver")
 
 
 async def test_a_detractor_is_signed_delivered_logged_and_opens_a_case(
@@ -407,6 +410,11 @@ async def test_endpoints_refuse_bad_input(
             "surveys",
         ),
         ({"event_types": ["kpi.threshold"]}, "url"),
+        ({"url": "http:///hooks", "event_types": ["kpi.threshold"]}, "url"),
+        # Not public, and not in the allowed networks (the tests allow 127.0.0.0/8 only):
+        ({"url": "http://169.254.169.254/latest", "event_types": ["kpi.threshold"]}, "link-local"),
+        ({"url": "http://[::1]:8080/in", "event_types": ["kpi.threshold"]}, "loopback"),
+        ({"url": "http://10.0.0.5/in", "event_types": ["kpi.threshold"]}, "private"),
     ):
         r = await client.post("/api/v1/webhooks/endpoints", json=body, headers=admin)
         assert r.status_code == 400, body
@@ -440,3 +448,40 @@ def test_the_openapi_document_describes_every_event(app: Litestar) -> None:
         "webhook-signature",
     }
     assert "nps" in schema["components"]["schemas"]["ResponseEvent"]["properties"]
+
+
+async def test_deliveries_go_only_to_allowed_addresses_checked_when_connecting(
+    app: Litestar,
+    client: httpx.AsyncClient,
+    db: asyncpg.Connection,
+    admin: dict[str, str],
+    receiver: WebhookReceiver,
+) -> None:
+    """An endpoint whose host is (or now resolves to) a non-public address gets nothing:
+    the check is made on the addresses looked up when the connection opens, so a name
+    registered while it pointed elsewhere is caught too."""
+    literal = await endpoint(client, admin, receiver.url, ["response.created"])
+    port = receiver.url.split(":")[2].split("/")[0]
+    named = await endpoint(client, admin, f"http://localhost:{port}/hooks", ["response.created"])
+    await answer(client, db, 9)
+    await app.state.alerts.process_events()
+    async with webhook_client([]) as public_only:  # the default: public addresses only
+        report = await deliver(app, public_only)
+    assert (report.delivered, report.failed) == (0, 2)
+    assert receiver.received == []  # never connected
+    for hook in (literal, named):
+        log = (
+            await client.get(f"/api/v1/webhooks/endpoints/{hook['id']}/messages", headers=admin)
+        ).json()
+        error = log[0]["log"][0]["error"]
+        assert "loopback address" in error
+        assert "SURVEY_WEBHOOK_ALLOWED_NETWORKS" in error
+        assert log[0]["log"][0]["status_code"] is None
+    # The same messages go out once loopback is allowed (here: the address literal's).
+    await db.execute("UPDATE webhook_message SET next_attempt_at = now()")
+    async with webhook_client([ipaddress.ip_network("127.0.0.0/8")]) as loopback:
+        await deliver(app, loopback)
+    assert len(receiver.received) >= 1
+    assert {h["webhook-id"] for h, _ in receiver.received} <= {
+        r["message_id"] for r in await db.fetch("SELECT message_id FROM webhook_message")
+    }
