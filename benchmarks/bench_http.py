@@ -18,6 +18,11 @@ state is one customer (``benchmarks/wrk/*.lua``):
   asyncpg single-row INSERT loop into the same table, same concurrency, a pool as large as
   the service's, run alone afterwards).
 
+Under each figure: the CPU used per HTTP request by the server's event loops (each
+process's main thread, where the application's Python runs and which serialises it), by
+its other threads (Granian's Rust runtime, which takes the same GIL to hand requests over),
+by PostgreSQL and by wrk.
+
 Rows stored are counted against acknowledged submissions (wrk stops with up to one request
 per connection in flight, whose row may be stored unacknowledged). Resident memory of each
 service process is read at the end of its runs.
@@ -29,6 +34,7 @@ import argparse
 import asyncio
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -115,8 +121,33 @@ def stop(process: subprocess.Popen[bytes]) -> None:
         process.kill()
 
 
-def wrk(url: str, scenario: str, seconds: int, connections: int) -> dict[str, Any]:
-    """Run wrk with ``common.lua`` + ``<scenario>.lua``; its JSON summary."""
+def cpu_seconds(server: subprocess.Popen[bytes]) -> dict[str, float]:
+    """CPU seconds used so far by the server's event loops (each process's main thread),
+    by its other threads (the HTTP server's own runtime) and by every PostgreSQL process."""
+    used = {"event loop": 0.0, "server threads": 0.0, "PostgreSQL": 0.0}
+    parent = psutil.Process(server.pid)
+    for process in [parent, *parent.children(recursive=True)]:
+        try:
+            for thread in process.threads():
+                kind = "event loop" if thread.id == process.pid else "server threads"
+                used[kind] += thread.user_time + thread.system_time
+        except psutil.Error:
+            continue
+    for process in psutil.process_iter(["name"]):
+        if process.info["name"] == "postgres":
+            try:
+                times = process.cpu_times()
+            except psutil.Error:
+                continue
+            used["PostgreSQL"] += times.user + times.system
+    return used
+
+
+def wrk(
+    url: str, scenario: str, seconds: int, connections: int, server: subprocess.Popen[bytes]
+) -> dict[str, Any]:
+    """Run wrk with ``common.lua`` + ``<scenario>.lua``; its JSON summary, with the CPU
+    each party used per request (``cpu_us``: the server's parts, PostgreSQL, wrk)."""
     script = Path(tempfile.mkdtemp(prefix="wrk")) / f"{scenario}.lua"
     script.write_text((WRK / "common.lua").read_text() + (WRK / f"{scenario}.lua").read_text())
     command = [
@@ -130,11 +161,23 @@ def wrk(url: str, scenario: str, seconds: int, connections: int) -> dict[str, An
         str(script),
         url,
     ]
+    before, children = cpu_seconds(server), resource.getrusage(resource.RUSAGE_CHILDREN)
     done = subprocess.run(command, capture_output=True, text=True, check=True)
+    after, waited = cpu_seconds(server), resource.getrusage(resource.RUSAGE_CHILDREN)
     shutil.rmtree(script.parent)
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     result["per_second"] = result["completed"] / result["seconds"]
+    used = {kind: after[kind] - before[kind] for kind in after}
+    used["wrk"] = waited.ru_utime + waited.ru_stime - children.ru_utime - children.ru_stime
+    result["cpu_us"] = {kind: 1e6 * v / max(result["requests"], 1) for kind, v in used.items()}
     return result
+
+
+def cpu_line(result: dict[str, Any]) -> None:
+    """Where one figure's CPU went, per HTTP request: the serialised part (event loop)
+    against the parts that run beside it."""
+    parts = ", ".join(f"{kind} {us:.0f}" for kind, us in result["cpu_us"].items())
+    print(f"  {'':<34} {'':>16}  CPU µs per request: {parts}", flush=True)
 
 
 async def count(dsn: str, slug: str) -> int:
@@ -220,7 +263,9 @@ async def main() -> None:
                     logs / f"hello-{server}-{workers}.log",
                 )
                 try:
-                    hellos[server] = wrk(f"http://127.0.0.1:{port}/hello", "page", seconds, c)
+                    hellos[server] = wrk(
+                        f"http://127.0.0.1:{port}/hello", "page", seconds, c, hello
+                    )
                 finally:
                     stop(hello)
                 result = hellos[server]
@@ -231,6 +276,7 @@ async def main() -> None:
                     result["p99_ms"],
                     UVICORN_WORKERS_NOTE if server == "uvicorn" and workers > 1 else "",
                 )
+                cpu_line(result)
             bare = hellos["granian"]  # the server `serve` runs
 
             port = free_port()
@@ -254,7 +300,7 @@ async def main() -> None:
             )
             base = f"http://127.0.0.1:{port}"
             try:
-                page = wrk(f"{base}/s/counter-check", "page", seconds, c)
+                page = wrk(f"{base}/s/counter-check", "page", seconds, c, service)
                 line(
                     "form page GET /s/counter-check",
                     f"{page['per_second']:,.0f} req/s",
@@ -262,8 +308,9 @@ async def main() -> None:
                     page["p99_ms"],
                     verdict(page["per_second"] / bare["per_second"], 0.6),
                 )
+                cpu_line(page)
                 before = await count(dsn, "counter-check")
-                flow = wrk(f"{base}/s/counter-check", "phone_flow", seconds, c)
+                flow = wrk(f"{base}/s/counter-check", "phone_flow", seconds, c, service)
                 stored = await count(dsn, "counter-check") - before
                 errors = flow["failed"] + flow["socket_errors"]
                 line(
@@ -275,8 +322,9 @@ async def main() -> None:
                     f" 12.7/s; p99 under 50 ms: {'met' if flow['p99_ms'] < 50 else 'NOT met'};"
                     f" errors {errors}; stored {stored} for {flow['completed']} acknowledged",
                 )
+                cpu_line(flow)
                 before = await count(dsn, "nps-empathy")
-                answers = wrk(base, "json_answers", seconds, c)
+                answers = wrk(base, "json_answers", seconds, c, service)
                 stored = await count(dsn, "nps-empathy") - before
                 line(
                     "JSON answers (GET token + POST, 201)",
@@ -286,6 +334,7 @@ async def main() -> None:
                     f"errors {answers['failed'] + answers['socket_errors']}; stored {stored}"
                     f" for {answers['completed']} acknowledged",
                 )
+                cpu_line(answers)
                 memory = rss_mb(service)
                 line("resident memory per process", f"{memory} MB", None, None)
             finally:

@@ -22,6 +22,7 @@ from survey_service.web.context import request_id_of
 from survey_service.web.docs import DOCS_POLICY
 
 __all__ = [
+    "API_POLICY",
     "LIVE_PAGE",
     "ClientLimit",
     "client_of",
@@ -31,6 +32,9 @@ __all__ = [
     "security_headers",
     "style_hash",
 ]
+
+API_POLICY = "default-src 'none'; frame-ancestors 'none'"
+"""The CSP of every ``/api/`` answer."""
 
 LIVE_PAGE = "/dashboard/live"
 """The only page allowed a script (``static/live.js``, from this origin)."""
@@ -67,12 +71,17 @@ def security_headers(settings: Settings, styles: list[str]) -> BeforeMessageSend
         headers["X-Frame-Options"] = "DENY"
     raw = [(name.lower().encode(), value.encode()) for name, value in headers.items()]
 
-    docs = [(b"content-security-policy", DOCS_POLICY.encode())]
-    docs += [h for h in raw if h[0] != b"content-security-policy"]
+    def with_policy(other: str) -> list[tuple[bytes, bytes]]:
+        return [(b"content-security-policy", other.encode())] + [
+            h for h in raw if h[0] != b"content-security-policy"
+        ]
+
+    docs = with_policy(DOCS_POLICY)
     # The live page is the one page with a script: its own file, and its event stream.
-    live_policy = f"{policy}; script-src 'self'; connect-src 'self'"
-    live = [(b"content-security-policy", live_policy.encode())]
-    live += [h for h in raw if h[0] != b"content-security-policy"]
+    live = with_policy(f"{policy}; script-src 'self'; connect-src 'self'")
+    # JSON and CSV have nothing to style or show: the policy OWASP advises for APIs, not
+    # the pages' style hashes.
+    api = with_policy(API_POLICY)
 
     async def add_headers(message: Message, scope: Scope) -> None:
         if message["type"] == "http.response.start":
@@ -93,9 +102,10 @@ def security_headers(settings: Settings, styles: list[str]) -> BeforeMessageSend
             if path == LIVE_PAGE:
                 message["headers"] = [*message.get("headers", []), *live]
                 return
+            chosen = api if path.startswith("/api/") else raw
             message["headers"] = [
                 *message.get("headers", []),
-                *(h for h in raw if h[0] not in present),
+                *(h for h in chosen if h[0] not in present),
             ]
 
     return add_headers

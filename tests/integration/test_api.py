@@ -16,6 +16,7 @@ from survey_service.app import create_app
 from survey_service.lib.ratelimit import Limits, MemoryCounter
 from survey_service.settings import Settings
 from survey_service.surveys.serving import SurveyService
+from survey_service.web.security import API_POLICY
 from tests.helpers import TEST_KEY, outside_a_window_edge
 
 
@@ -357,6 +358,18 @@ async def test_every_error_carries_the_security_headers(
     assert response.status_code == status
     assert response.headers["content-security-policy"].startswith("default-src 'none'")
     assert response.headers["x-content-type-options"] == "nosniff"
+
+
+async def test_api_answers_carry_the_api_policy_not_the_pages_one(
+    client: httpx.AsyncClient,
+) -> None:
+    """JSON has nothing to style: no style hashes, nothing framed; pages keep theirs."""
+    for url in ("/api/v1/surveys/nps-empathy", "/api/v1/nowhere"):
+        answer = await client.get(url)
+        assert answer.headers["content-security-policy"] == API_POLICY, url
+        assert answer.headers["x-content-type-options"] == "nosniff"
+    page = await client.get("/s/nps-empathy")
+    assert "style-src 'sha256-" in page.headers["content-security-policy"]
 
 
 async def test_api_docs_are_served_from_the_package(client: httpx.AsyncClient) -> None:
