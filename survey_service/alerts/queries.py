@@ -37,6 +37,7 @@ __all__ = [
     "set_alert_settings",
     "update_case",
     "update_endpoint",
+    "vacuum_events",
 ]
 
 _ENDPOINT = (
@@ -59,6 +60,11 @@ async def claim_events(db: Executor, limit: int) -> list[Any]:
         " ON r.survey_id = taken.survey_id AND r.id = taken.id ORDER BY r.id",
         limit,
     )
+
+
+async def vacuum_events(db: Executor) -> None:
+    """Vacuum the event queue (its dead rows are what every claim would scan)."""
+    await db.execute("VACUUM response_event_queue")
 
 
 async def alert_settings(db: Executor) -> dict[int, str]:

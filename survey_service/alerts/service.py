@@ -28,6 +28,7 @@ from survey_service.experiments.service import ExperimentService
 from survey_service.experiments.statistics import compare
 from survey_service.lib.structs import Struct
 from survey_service.lib.text import one_line
+from survey_service.reporting.rollups import VACUUM_AFTER
 from survey_service.reporting.service import KpiParams, ReportingService
 from survey_service.surveys.catalog import SurveyVersionInfo
 
@@ -59,6 +60,7 @@ class AlertService:
         self.experiments = experiments
         self.catalog = reporting.catalog
         self.base_url = base_url
+        self._taken = 0  # queued responses taken since the queue was last vacuumed
 
     # --- rules -----------------------------------------------------------------------
 
@@ -91,6 +93,13 @@ class AlertService:
         total = 0
         while done := await self.process_events(batch):
             total += done
+        # The fold's upkeep for its queues (reporting.rollups.fold_all), for this one:
+        # without autovacuum (off or slow on some servers) every claim would scan all the
+        # dead rows ever taken off it.
+        self._taken += total
+        if self._taken >= VACUUM_AFTER:
+            self._taken = 0
+            await queries.vacuum_events(self.db)
         return total
 
     async def process_events(self, batch: int = 500) -> int:

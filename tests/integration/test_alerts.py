@@ -22,6 +22,7 @@ import pytest
 from litestar import Litestar
 from standardwebhooks.webhooks import Webhook
 
+from survey_service.alerts import service as alert_service
 from survey_service.alerts.delivery import deliver_webhooks
 from survey_service.alerts.egress import webhook_client
 from survey_service.alerts.mail import send_alert_emails
@@ -485,3 +486,21 @@ async def test_deliveries_go_only_to_allowed_addresses_checked_when_connecting(
     assert {h["webhook-id"] for h, _ in receiver.received} <= {
         r["message_id"] for r in await db.fetch("SELECT message_id FROM webhook_message")
     }
+
+
+async def test_draining_many_events_leaves_the_queue_vacuumed(
+    app: Litestar, db: asyncpg.Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As the fold does for its queues: after many responses taken off the event queue,
+    the job vacuums it, so no autovacuum is needed to keep claims from scanning dead rows."""
+    monkeypatch.setattr(alert_service, "VACUUM_AFTER", 100)
+    started = await db.fetchval("SELECT now()")
+    for minute in range(120):
+        await insert(db, "empathy-csat", at=NOW - dt.timedelta(minutes=minute), csat=4)
+    assert await app.state.alerts.drain_events(batch=50) == 120
+    assert await db.fetchval("SELECT count(*) FROM response_event_queue") == 0
+    vacuumed = await db.fetchval(
+        "SELECT last_vacuum FROM pg_stat_user_tables WHERE relname = 'response_event_queue'"
+    )
+    assert vacuumed is not None
+    assert vacuumed > started
