@@ -173,11 +173,11 @@ def wrk(
     return result
 
 
-def cpu_line(result: dict[str, Any]) -> None:
-    """Where one figure's CPU went, per HTTP request: the serialised part (event loop)
-    against the parts that run beside it."""
+def cpu_line(result: dict[str, Any], per: str = "request") -> None:
+    """Where one figure's CPU went, per HTTP request (or row): the serialised part (event
+    loop) against the parts that run beside it."""
     parts = ", ".join(f"{kind} {us:.0f}" for kind, us in result["cpu_us"].items())
-    print(f"  {'':<34} {'':>16}  CPU µs per request: {parts}", flush=True)
+    print(f"  {'':<34} {'':>16}  CPU µs per {per}: {parts}", flush=True)
 
 
 async def count(dsn: str, slug: str) -> int:
@@ -192,8 +192,10 @@ async def count(dsn: str, slug: str) -> int:
         await connection.close()
 
 
-async def raw_inserts(dsn: str, seconds: float, concurrency: int) -> float:
-    """Single-row INSERTs like the service's into ``response``, committed one by one."""
+async def raw_inserts(dsn: str, seconds: float, concurrency: int) -> tuple[float, dict[str, float]]:
+    """Single-row INSERTs like the service's into ``response``, committed one by one: rows
+    a second, and the CPU µs per row of this client and of the rest of the machine
+    (PostgreSQL, whose backends end with the pool, so the machine's total is read)."""
     pool = await asyncpg.create_pool(dsn, min_size=POOL, max_size=POOL)
     assert pool is not None
     ids = await pool.fetchrow(
@@ -214,11 +216,19 @@ async def raw_inserts(dsn: str, seconds: float, concurrency: int) -> float:
             await pool.fetchval(sql, ids[0], ids[1], uuid.uuid4(), '{"recommend": 9}')
             done += 1
 
+    machine, client = psutil.cpu_times(), psutil.Process().cpu_times()
     started = time.monotonic()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     elapsed = time.monotonic() - started
+    machine_after, client_after = psutil.cpu_times(), psutil.Process().cpu_times()
     await pool.close()
-    return done / elapsed
+    ours = client_after.user + client_after.system - client.user - client.system
+    busy = sum(
+        getattr(machine_after, f) - getattr(machine, f)
+        for f in ("user", "system", "irq", "softirq")
+    )
+    cpu = {"client": 1e6 * ours / done, "PostgreSQL and the rest": 1e6 * (busy - ours) / done}
+    return done / elapsed, cpu
 
 
 def rss_mb(process: subprocess.Popen[bytes]) -> list[float]:
@@ -340,10 +350,11 @@ async def main() -> None:
             finally:
                 stop(service)
             if raw_rate is None:
-                raw_rate = await raw_inserts(dsn, seconds, c)
+                raw_rate, raw_cpu = await raw_inserts(dsn, seconds, c)
                 line(
                     f"raw asyncpg INSERT loop (pool {POOL})", f"{raw_rate:,.0f} rows/s", None, None
                 )
+                cpu_line({"cpu_us": raw_cpu}, "row")
             line(
                 "JSON answers against raw INSERTs",
                 f"{answers['per_second']:,.0f} / {raw_rate:,.0f}",
