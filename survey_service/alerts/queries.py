@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from survey_service.db import Executor
+from survey_service.reporting.rollups import queue_claim
 
 __all__ = [
     "alert_settings",
@@ -51,8 +52,7 @@ async def claim_events(db: Executor, limit: int) -> list[Any]:
     other's rows; the caller's transaction keeps them claimed until it commits)."""
     return await db.fetch(
         "WITH taken AS (DELETE FROM response_event_queue WHERE (survey_id, id) IN"
-        " (SELECT survey_id, id FROM response_event_queue ORDER BY id LIMIT $1"
-        " FOR UPDATE SKIP LOCKED) RETURNING survey_id, id)"
+        f" ({queue_claim('response_event_queue', '$1')}) RETURNING survey_id, id)"
         " SELECT r.survey_id, r.id, r.created_at, r.channel, r.variant, r.language,"
         " r.metadata->>'touchpoint' AS touchpoint, r.metadata->>'agent' AS agent, r.nps,"
         " r.csat, r.empathy_understood, r.empathy_cared, r.sentiment_class,"
