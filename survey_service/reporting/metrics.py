@@ -23,12 +23,14 @@ from collections.abc import Mapping
 
 from survey_service.lib.stats import Moments, t_interval, wilson_interval
 from survey_service.lib.structs import Struct
+from survey_service.reporting.columns import AGGREGATE_NAMES
 from survey_service.surveys.definitions import Metric
 
 __all__ = [
     "METRICS",
     "CssKpi",
     "Estimate",
+    "KpiMemo",
     "Kpis",
     "NpsKpi",
     "compute_kpis",
@@ -221,3 +223,30 @@ def compute_kpis(a: Mapping[str, int], assignments: int = 0, answered: int = 0) 
         heard_share=share_of(a["heard"], comments),
         ignored_share=share_of(a["ignored"], comments),
     )
+
+
+class KpiMemo:
+    """:func:`compute_kpis` remembered by its inputs, for at most ``size`` of them (the
+    oldest forgotten first). It is a pure function of the sums, and a breakdown asked
+    again (a dashboard's refresh, another system polling) finds the groups of every day but
+    the last unchanged: their twelve estimates are not worked out again. Results are shared
+    between reports, so they must not be changed (nothing does). About 4 KB an entry: the
+    default keeps a 1,800-group breakdown in 8 MB."""
+
+    def __init__(self, size: int = 2048) -> None:
+        self.size = size
+        self._kept: dict[tuple[int, ...], Kpis] = {}
+
+    def __len__(self) -> int:
+        return len(self._kept)
+
+    def kpis(self, sums: Mapping[str, int], assignments: int = 0, answered: int = 0) -> Kpis:
+        """``compute_kpis(sums, assignments, answered)``."""
+        key = (*(sums[name] for name in AGGREGATE_NAMES), assignments, answered)
+        found = self._kept.get(key)
+        if found is None:
+            found = compute_kpis(sums, assignments, answered)
+            if len(self._kept) >= self.size:
+                del self._kept[next(iter(self._kept))]
+            self._kept[key] = found
+        return found

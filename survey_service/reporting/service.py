@@ -20,7 +20,7 @@ from survey_service.reporting import queries
 from survey_service.reporting.columns import DIMENSIONS, TIME_GROUPS
 from survey_service.reporting.exports import stream_csv
 from survey_service.reporting.key_drivers import DriverReport, key_drivers
-from survey_service.reporting.metrics import Kpis, compute_kpis, metric_moments
+from survey_service.reporting.metrics import KpiMemo, Kpis, metric_moments
 from survey_service.reporting.queries import AggregateQuery, ExportedResponse
 from survey_service.surveys.catalog import Catalog, SurveyVersionInfo
 
@@ -155,6 +155,7 @@ class ReportingService:
         self.catalog = catalog
         self.min_n = min_n
         self.time_zone = time_zone
+        self.memo = KpiMemo()
 
     async def fold_lag(self) -> dict[str, Backlog]:
         """Rows waiting for the fold, per table (``response``, ``assignment``)."""
@@ -280,7 +281,7 @@ class ReportingService:
         if n < self.min_n:
             return KpiGroup(key=key, n=n, suppressed=True, kpis=None)
         return KpiGroup(
-            key=key, n=n, suppressed=False, kpis=compute_kpis(sums, assignments, answered)
+            key=key, n=n, suppressed=False, kpis=self.memo.kpis(sums, assignments, answered)
         )
 
     async def query_for(self, survey: SurveyVersionInfo, params: KpiParams) -> AggregateQuery:

@@ -14,7 +14,13 @@ from survey_service.lib.stats import (
     t_sf,
     wilson_interval,
 )
-from survey_service.reporting.metrics import estimate_of, mean_estimate
+from survey_service.reporting.columns import AGGREGATE_NAMES
+from survey_service.reporting.metrics import (
+    KpiMemo,
+    compute_kpis,
+    estimate_of,
+    mean_estimate,
+)
 
 
 @pytest.mark.parametrize("a", [0.5, 1, 1.5, 2, 7.5, 40])
@@ -120,3 +126,29 @@ def test_mean_estimate_is_the_t_interval_of_the_values(values: list[int], scale:
         (got.value, got.value) if sem == 0 else scipy_stats.t.interval(0.95, n - 1, got.value, sem)
     )
     assert (got.ci_low, got.ci_high) == pytest.approx(ref, rel=1e-9, abs=1e-9)
+
+
+def _sums(seed: int) -> dict[str, int]:
+    """Plausible rollup sums (every aggregate named), different for each seed."""
+    sums = {name: 7 * seed + i for i, name in enumerate(AGGREGATE_NAMES)}
+    sums.update(n=40 + seed, nps_n=30, nps_promoters=12, nps_detractors=8 + seed % 3)
+    sums.update(csat_n=25, csat_top2=15, css_positive=4, css_neutral=3, css_negative=2)
+    sums.update(comments=12, heard=5, ignored=1)
+    return sums
+
+
+def test_the_kpi_memo_answers_as_compute_kpis_and_keeps_a_bounded_number() -> None:
+    memo = KpiMemo(size=3)
+    first = memo.kpis(_sums(1), 50, 40)
+    assert first == compute_kpis(_sums(1), 50, 40)
+    assert memo.kpis(_sums(1), 50, 40) is first  # remembered
+    reordered = dict(reversed(list(_sums(1).items())))
+    assert memo.kpis(reordered, 50, 40) is first  # by value, whatever the mapping's order
+    assert memo.kpis(_sums(1), 50, 41) == compute_kpis(_sums(1), 50, 41)  # any input counts
+    assert memo.kpis(_sums(2), 50, 40) == compute_kpis(_sums(2), 50, 40)
+    assert memo.kpis(_sums(2), 50, 40).nps != first.nps
+    memo.kpis(_sums(3), 50, 40)
+    assert len(memo) == 3
+    again = memo.kpis(_sums(1), 50, 40)  # the oldest was forgotten: worked out again
+    assert again == first
+    assert again is not first
