@@ -234,6 +234,8 @@ class KpiMemo:
     default keeps a 1,800-group breakdown in 8 MB."""
 
     def __init__(self, size: int = 2048) -> None:
+        if size < 1:
+            raise ValueError("a memo keeps at least one entry")
         self.size = size
         self._kept: dict[tuple[int, ...], Kpis] = {}
 
