@@ -49,8 +49,7 @@ _ENDPOINT = (
 
 
 CLAIM_EVENTS = (
-    "WITH taken AS (DELETE FROM response_event_queue WHERE (survey_id, id) IN"
-    f" ({queue_claim('response_event_queue', '$1')}) RETURNING survey_id, id)"
+    f"WITH taken AS ({queue_claim('response_event_queue', '$1')})"
     " SELECT t.survey_id, t.id, t.created_at, t.channel, t.variant, t.language,"
     " t.metadata->>'touchpoint' AS touchpoint, t.metadata->>'agent' AS agent, t.nps,"
     " t.csat, t.empathy_understood, t.empathy_cared, t.sentiment_class,"
