@@ -237,16 +237,18 @@ class KpiMemo:
         if size < 1:
             raise ValueError("a memo keeps at least one entry")
         self.size = size
-        self._kept: dict[tuple[int, ...], Kpis] = {}
+        self._kept: dict[tuple[tuple[int, ...], int, int], Kpis] = {}
 
     def __len__(self) -> int:
         return len(self._kept)
 
-    def kpis(self, sums: Mapping[str, int], assignments: int = 0, answered: int = 0) -> Kpis:
-        """``compute_kpis(sums, assignments, answered)``."""
-        key = (*(sums[name] for name in AGGREGATE_NAMES), assignments, answered)
+    def kpis(self, values: tuple[int, ...], assignments: int = 0, answered: int = 0) -> Kpis:
+        """``compute_kpis`` of the sums ``values`` (in :data:`AGGREGATE_NAMES` order, as
+        :class:`.queries.AggregateRow` holds them), ``assignments`` and ``answered``."""
+        key = (values, assignments, answered)
         found = self._kept.get(key)
         if found is None:
+            sums = dict(zip(AGGREGATE_NAMES, values, strict=True))
             found = compute_kpis(sums, assignments, answered)
             if len(self._kept) >= self.size:
                 del self._kept[next(iter(self._kept))]

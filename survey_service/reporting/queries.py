@@ -79,13 +79,20 @@ class AggregateQuery(Struct):
 
 
 class AggregateRow(Struct):
-    """One group's key (dimension -> value), its responses' sums, the forms served in the
+    """One group's key (dimension -> value), its responses' sums (``values``, in
+    :data:`AGGREGATE_NAMES` order, as the statement returns them), the forms served in the
     window (``assignments``) and how many of those have been answered (``answered``)."""
 
     key: dict[str, str | int | None]
-    sums: dict[str, int]
+    values: tuple[int, ...]
     assignments: int
     answered: int
+
+    @property
+    def sums(self) -> dict[str, int]:
+        """The sums by name (made on demand: a breakdown's thousands of groups mostly go to
+        :class:`.metrics.KpiMemo`, which keys on ``values``)."""
+        return dict(zip(AGGREGATE_NAMES, self.values, strict=True))
 
 
 class SqlBuilder:
@@ -324,23 +331,26 @@ async def aggregate(db: Database, q: AggregateQuery) -> list[AggregateRow]:
     response_rows, served_rows = await asyncio.gather(
         db.fetch(answers, *answers_args), db.fetch(forms, *forms_args)
     )
-    responses = {
-        r[:width]: dict(zip(AGGREGATE_NAMES, r[width:], strict=True)) for r in response_rows
-    }
-    served = {r[:width]: (r["n"], r["answered"]) for r in served_rows}
+    # By position, not by name: a breakdown has thousands of rows of thirty sums.
+    responses = {r[:width]: r[width:] for r in response_rows}
+    served = {r[:width]: (r[width], r[width + 1]) for r in served_rows}
     keys = list(responses) + [k for k in served if k not in responses]
     if not q.group_by and not keys:
         keys = [()]  # the total exists even when nothing matched
-    empty = dict.fromkeys(AGGREGATE_NAMES, 0)
-    return [
-        AggregateRow(
-            key=dict(zip(q.group_by, key, strict=True)),
-            sums=responses.get(key, empty),
-            assignments=served.get(key, (0, 0))[0],
-            answered=served.get(key, (0, 0))[1],
+    empty = (0,) * len(AGGREGATE_NAMES)
+    rows = []
+    for key in keys:
+        assignments, answered = served.get(key, (0, 0))
+        values = responses.get(key, empty)
+        rows.append(
+            AggregateRow(
+                key=dict(zip(q.group_by, key, strict=True)),
+                values=values,
+                assignments=assignments,
+                answered=answered,
+            )
         )
-        for key in keys
-    ]
+    return rows
 
 
 async def driver_sums(

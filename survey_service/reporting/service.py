@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import zoneinfo
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import msgspec
@@ -17,7 +17,7 @@ from survey_service.errors import BadParameter, NotFound
 from survey_service.lib.stats import Moments
 from survey_service.lib.structs import Backlog, Struct
 from survey_service.reporting import queries
-from survey_service.reporting.columns import DIMENSIONS, TIME_GROUPS
+from survey_service.reporting.columns import AGGREGATE_NAMES, DIMENSIONS, TIME_GROUPS
 from survey_service.reporting.exports import stream_csv
 from survey_service.reporting.key_drivers import DriverReport, key_drivers
 from survey_service.reporting.metrics import KpiMemo, Kpis, metric_moments
@@ -90,6 +90,9 @@ class KpiReport(Struct):
     kpis: Kpis | None
     group_by: list[str]
     groups: list[KpiGroup]
+
+
+_N = AGGREGATE_NAMES.index("n")  # responses, in an AggregateRow's values
 
 
 async def _nothing() -> list[queries.AggregateRow]:
@@ -214,11 +217,14 @@ class ReportingService:
                 else {},
                 "survey": {s.survey_id: s.slug for s in surveys},
             }
+            renamed = [g for g in query.group_by if g in names]
             for row in grouped:
-                key = {g: names.get(g, {}).get(v, v) for g, v in row.key.items()}
-                groups.append(self._group(key, row.sums, row.assignments, row.answered))
+                key = row.key
+                if renamed:
+                    key = {g: names[g].get(v, v) if g in names else v for g, v in key.items()}
+                groups.append(self._group(key, row))
             groups.sort(key=lambda g: [str(v) for v in g.key.values()])
-        whole = self._group({}, total.sums, total.assignments, total.answered)
+        whole = self._group({}, total)
         return KpiReport(
             surveys=[s.slug for s in surveys],
             time_zone=query.time_zone,
@@ -274,15 +280,12 @@ class ReportingService:
         query, _ = await self._query([info], params, single=True, flagged=True)
         return stream_csv(await self.reads.pick(), info.definition, query, bom=bom)
 
-    def _group(
-        self, key: dict[str, Any], sums: Mapping[str, int], assignments: int, answered: int
-    ) -> KpiGroup:
-        n = sums["n"]
+    def _group(self, key: dict[str, Any], row: queries.AggregateRow) -> KpiGroup:
+        n = row.values[_N]
         if n < self.min_n:
             return KpiGroup(key=key, n=n, suppressed=True, kpis=None)
-        return KpiGroup(
-            key=key, n=n, suppressed=False, kpis=self.memo.kpis(sums, assignments, answered)
-        )
+        kpis = self.memo.kpis(row.values, row.assignments, row.answered)
+        return KpiGroup(key=key, n=n, suppressed=False, kpis=kpis)
 
     async def query_for(self, survey: SurveyVersionInfo, params: KpiParams) -> AggregateQuery:
         """The validated aggregate query of one survey for these parameters."""
