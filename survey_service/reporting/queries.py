@@ -113,7 +113,7 @@ def _group_expression(sql: SqlBuilder, group: str, grain: str, zone: str) -> str
         # Dates, not their text: grouping compares dates; the outer statement formats
         # each group's once (:func:`_statement`).
         if grain in ("daily", "totals"):  # already local dates
-            return f"date_trunc('{group}', day::timestamp)::date"
+            return "day" if group == "day" else f"date_trunc('{group}', day::timestamp)::date"
         column = "created_at" if grain == "raw" else "hour"
         place = sql.param(zone)
         local = f"date_trunc('{group}', {column}, {place}::text)"
