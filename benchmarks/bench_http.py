@@ -16,7 +16,9 @@ state is one customer (``benchmarks/wrk/*.lua``):
   (target: 1,270 completed submissions/s, p99 under 50 ms, no errors);
 - JSON answers: GET a form's token, POST the answers, 201 (target: at least 1.0x a raw
   asyncpg single-row INSERT loop into the same table, same concurrency, a pool as large as
-  the service's, run alone afterwards).
+  the service's, run alone afterwards);
+- JSON ingestion: the POSTs alone, each with a token served beforehand (wrk fetches them
+  first, untimed), which is what the raw loop's rows compare with; same target.
 
 Under each figure: the CPU used per HTTP request by the server's event loops (each
 process's main thread, where the application's Python runs and which serialises it), by
@@ -144,10 +146,16 @@ def cpu_seconds(server: subprocess.Popen[bytes]) -> dict[str, float]:
 
 
 def wrk(
-    url: str, scenario: str, seconds: int, connections: int, server: subprocess.Popen[bytes]
+    url: str,
+    scenario: str,
+    seconds: int,
+    connections: int,
+    server: subprocess.Popen[bytes],
+    env: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """Run wrk with ``common.lua`` + ``<scenario>.lua``; its JSON summary, with the CPU
-    each party used per request (``cpu_us``: the server's parts, PostgreSQL, wrk)."""
+    """Run wrk with ``common.lua`` + ``<scenario>.lua`` (``env``: for the script); its JSON
+    summary, with the CPU each party used per request (``cpu_us``: the server's parts,
+    PostgreSQL, wrk)."""
     script = Path(tempfile.mkdtemp(prefix="wrk")) / f"{scenario}.lua"
     script.write_text((WRK / "common.lua").read_text() + (WRK / f"{scenario}.lua").read_text())
     command = [
@@ -162,7 +170,9 @@ def wrk(
         url,
     ]
     before, children = cpu_seconds(server), resource.getrusage(resource.RUSAGE_CHILDREN)
-    done = subprocess.run(command, capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        command, capture_output=True, text=True, check=True, env={**os.environ, **(env or {})}
+    )
     after, waited = cpu_seconds(server), resource.getrusage(resource.RUSAGE_CHILDREN)
     shutil.rmtree(script.parent)
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
@@ -345,6 +355,21 @@ async def main() -> None:
                     f" for {answers['completed']} acknowledged",
                 )
                 cpu_line(answers)
+                # Ingestion alone, as the raw loop does it: answers to forms served before.
+                tokens = {"TOKENS_DIR": tempfile.mkdtemp(prefix="tokens", dir=logs)}
+                wrk(base, "json_tokens", seconds, c, service, tokens)
+                before = await count(dsn, "nps-empathy")
+                ingest = wrk(base, "json_ingest", seconds, c, service, tokens)
+                stored = await count(dsn, "nps-empathy") - before
+                line(
+                    "JSON ingestion (POST, token held)",
+                    f"{ingest['per_second']:,.0f} created/s",
+                    ingest["p50_ms"],
+                    ingest["p99_ms"],
+                    f"errors {ingest['failed'] + ingest['socket_errors']}; stored {stored}"
+                    f" for {ingest['completed']} acknowledged",
+                )
+                cpu_line(ingest)
                 memory = rss_mb(service)
                 line("resident memory per process", f"{memory} MB", None, None)
             finally:
@@ -355,13 +380,14 @@ async def main() -> None:
                     f"raw asyncpg INSERT loop (pool {POOL})", f"{raw_rate:,.0f} rows/s", None, None
                 )
                 cpu_line({"cpu_us": raw_cpu}, "row")
-            line(
-                "JSON answers against raw INSERTs",
-                f"{answers['per_second']:,.0f} / {raw_rate:,.0f}",
-                None,
-                None,
-                verdict(answers["per_second"] / raw_rate, 1.0),
-            )
+            for name, result in (("JSON answers", answers), ("JSON ingestion", ingest)):
+                line(
+                    f"{name} against raw INSERTs",
+                    f"{result['per_second']:,.0f} / {raw_rate:,.0f}",
+                    None,
+                    None,
+                    verdict(result["per_second"] / raw_rate, 1.0),
+                )
 
 
 if __name__ == "__main__":

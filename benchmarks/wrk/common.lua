@@ -1,11 +1,12 @@
 -- Shared by every scenario: one connection per thread (run wrk with -t equal to -c), so
--- a thread's globals are its connection's state. Each thread counts what it completed;
--- done() prints one JSON line the orchestrator reads.
+-- a thread's globals are its connection's state (and ``id`` its number). Each thread
+-- counts what it completed; done() prints one JSON line the orchestrator reads.
 local threads = {}
 completed, failed = 0, 0
 
 function setup(thread)
   table.insert(threads, thread)
+  thread:set("id", #threads)  -- the connection's number, for scripts that keep files
 end
 
 function done(summary, latency, requests)
