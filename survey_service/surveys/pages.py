@@ -29,6 +29,7 @@ __all__ = [
     "cookie_name",
     "done_location",
     "form_cookie",
+    "gone_cookie",
     "serve_form",
 ]
 
@@ -51,6 +52,16 @@ def form_cookie(slug: str, served: ServedForm, *, secure: bool) -> str:
     return (
         f"{cookie_name(slug)}={served.token}; Max-Age={max_age}; Path={COOKIE_PATH};"
         f" HttpOnly; SameSite=Lax{'; Secure' if secure else ''}"
+    )
+
+
+def gone_cookie(slug: str) -> str:
+    """The Set-Cookie line that deletes the form's cookie once it is answered (as Litestar
+    writes ``Cookie(expires=0, max_age=0)``, dated at the epoch rather than now: either is
+    in the past, and this line is the same every time)."""
+    return (
+        f'{cookie_name(slug)}=""; expires=Thu, 01 Jan 1970 00:00:00 GMT; Max-Age=0;'
+        f" Path={COOKIE_PATH}; SameSite=lax"
     )
 
 

@@ -53,11 +53,11 @@ from survey_service.responses.controllers import ResponseIn
 from survey_service.settings import Settings
 from survey_service.surveys.abuse import HONEYPOT_FIELD
 from survey_service.surveys.pages import (
-    COOKIE_PATH,
     FORM_BODY_LIMIT,
     cookie_name,
     done_location,
     form_cookie,
+    gone_cookie,
 )
 from survey_service.surveys.serving import SurveyService
 from survey_service.web.context import RequestContext
@@ -333,11 +333,10 @@ class FastLane:
         )
         if not created and claims.single_use:  # "already answered": the controller's page
             return None
-        gone = Cookie(key=cookie_name(slug), path=COOKIE_PATH, expires=0, max_age=0)
         headers = [
             _TEXT,
             (b"location", done_location(slug, claims).encode()),
-            (b"set-cookie", gone.to_header(header="").encode()),
+            (b"set-cookie", gone_cookie(slug).encode()),
         ]
         return Reply(303, headers, b"")
 
