@@ -93,11 +93,15 @@ def coerce_form_fields(
     return answers
 
 
+_NO_ROLES: dict[str, AnswerValue | None] = {role.value: None for role in Role}
+"""Every role's column, unanswered (made once: enum lookups cost a little per answer)."""
+
+
 def role_columns(
     definition: SurveyDefinition, answers: Mapping[str, AnswerValue]
 ) -> dict[str, AnswerValue | None]:
     """The typed response columns (named after roles) filled from the answers."""
-    columns: dict[str, AnswerValue | None] = {role.value: None for role in Role}
+    columns: dict[str, AnswerValue | None] = dict(_NO_ROLES)
     for q in definition.questions:
         columns[q.role.value] = answers.get(q.id)
     return columns

@@ -38,6 +38,7 @@ from survey_service.surveys.tokens import FormClaims
 __all__ = ["Metrics", "MetricsController"]
 
 _BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+_KEPT_ROUTES = 1024  # (method, route, status) children remembered; the rest looked up
 
 
 class Metrics:
@@ -46,6 +47,7 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
+        self._by_route: dict[tuple[str, str, int], Histogram] = {}
         self.requests = Histogram(
             "survey_http_request_duration_seconds",
             "Request latency by route template",
@@ -94,7 +96,13 @@ class Metrics:
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         """Record one request."""
-        self.requests.labels(method, route, str(status)).observe(seconds)
+        key = (method, route, status)
+        child = self._by_route.get(key)
+        if child is None:  # labels() builds and checks its key on every call: kept here
+            child = self.requests.labels(method, route, str(status))
+            if len(self._by_route) < _KEPT_ROUTES:
+                self._by_route[key] = child
+        child.observe(seconds)
 
     def record_send(self, report: SendReport) -> SendReport:
         """Count one sender pass; return it unchanged."""
