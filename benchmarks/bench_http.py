@@ -115,6 +115,28 @@ def start(
     raise SystemExit(f"{command[0]} did not start:\n{log.read_text()[-3000:]}")
 
 
+def start_service(
+    dsn: str, port: int, logs: Path, workers: int = 1, **env: str
+) -> subprocess.Popen[bytes]:
+    """``survey-service serve`` on ``dsn`` (access log off; ``env``: more settings), once
+    it is ready; its log in ``logs``."""
+    settings = {
+        "DATABASE_URL": dsn,
+        "SURVEY_PORT": str(port),
+        "SURVEY_WORKERS": str(workers),
+        "SURVEY_FORMS_DIR": str(ROOT / "forms"),
+        "SURVEY_DATA_DIR": str(logs / "data"),
+        "SURVEY_SECRET_KEY": "b" * 40,
+        "SURVEY_ACCESS_LOG": "false",
+        "SURVEY_LOG_LEVEL": "WARNING",
+        **env,
+    }
+    ready = f"http://127.0.0.1:{port}/health/ready"
+    return start(
+        [str(BIN / "survey-service"), "serve"], settings, ready, logs / f"service-{workers}.log"
+    )
+
+
 def stop(process: subprocess.Popen[bytes]) -> None:
     process.terminate()
     try:
@@ -300,23 +322,14 @@ async def main() -> None:
             bare = hellos["granian"]  # the server `serve` runs
 
             port = free_port()
-            service = start(
-                [str(BIN / "survey-service"), "serve"],
-                {
-                    "DATABASE_URL": dsn,
-                    "SURVEY_PORT": str(port),
-                    "SURVEY_WORKERS": str(workers),
-                    "SURVEY_FORMS_DIR": str(ROOT / "forms"),
-                    "SURVEY_DATA_DIR": str(logs / "data"),
-                    "SURVEY_SECRET_KEY": "b" * 40,
-                    "SURVEY_ACCESS_LOG": "false",
-                    "SURVEY_LOG_LEVEL": "WARNING",
-                    # abuse limits far above the load: this measures the work, not the 429s
-                    "SURVEY_SUBMIT_LIMIT_PER_IP": "100000000",
-                    "SURVEY_SUBMIT_LIMIT_PER_SURVEY": "100000000",
-                },
-                f"http://127.0.0.1:{port}/health/ready",
-                logs / f"service-{workers}.log",
+            service = start_service(
+                dsn,
+                port,
+                logs,
+                workers,
+                # abuse limits far above the load: this measures the work, not the 429s
+                SURVEY_SUBMIT_LIMIT_PER_IP="100000000",
+                SURVEY_SUBMIT_LIMIT_PER_SURVEY="100000000",
             )
             base = f"http://127.0.0.1:{port}"
             try:

@@ -20,8 +20,8 @@ import os
 import tempfile
 from pathlib import Path
 
-from _common import ROOT, throwaway_database
-from bench_http import BIN, free_port, rss_mb, start, stop, wrk
+from _common import throwaway_database
+from bench_http import free_port, rss_mb, start_service, stop, wrk
 
 
 async def main() -> None:
@@ -33,28 +33,18 @@ async def main() -> None:
     logs = Path(tempfile.mkdtemp(prefix="bench-memory"))
     async with throwaway_database(args.dsn) as dsn:
         port = free_port()
-        service = start(
-            [str(BIN / "survey-service"), "serve"],
-            {
-                "DATABASE_URL": dsn,
-                "SURVEY_PORT": str(port),
-                "SURVEY_WORKERS": "1",
-                "SURVEY_FORMS_DIR": str(ROOT / "forms"),
-                "SURVEY_DATA_DIR": str(logs / "data"),
-                "SURVEY_SECRET_KEY": "m" * 40,
-                "SURVEY_ACCESS_LOG": "false",
-                "SURVEY_LOG_LEVEL": "WARNING",
-                "SURVEY_TRUSTED_PROXIES": "127.0.0.1",
-                "SURVEY_SUBMIT_LIMIT_PER_IP": "100000000",
-            },
-            f"http://127.0.0.1:{port}/health/ready",
-            logs / "service.log",
+        service = start_service(
+            dsn,
+            port,
+            logs,
+            SURVEY_TRUSTED_PROXIES="127.0.0.1",
+            SURVEY_SUBMIT_LIMIT_PER_IP="100000000",
         )
         try:
             served = 0
             print(f"start: {rss_mb(service)} MB")
             for minute in range(1, args.minutes + 1):
-                result = wrk(f"http://127.0.0.1:{port}/", "memory", 60, args.connections)
+                result = wrk(f"http://127.0.0.1:{port}/", "memory", 60, args.connections, service)
                 served += result["completed"]
                 print(
                     f"minute {minute}: {served:,} requests, {result['failed']} failed,"

@@ -31,7 +31,17 @@ from pathlib import Path
 from typing import Any
 
 from _common import ROOT, throwaway_database
-from bench_http import BIN, HELLO_SERVERS, cpu_line, free_port, line, start, stop, wrk
+from bench_http import (
+    BIN,
+    HELLO_SERVERS,
+    cpu_line,
+    free_port,
+    line,
+    start,
+    start_service,
+    stop,
+    wrk,
+)
 
 from survey_service.app import create_app
 from survey_service.settings import Settings
@@ -136,21 +146,7 @@ async def main() -> None:
             line(label, f"{result['per_second']:,.0f} req/s", None, None, f"ratio {ratio:.2f}")
             cpu_line(result)
         port = free_port()
-        service = start(
-            [str(BIN / "survey-service"), "serve"],
-            {
-                "DATABASE_URL": dsn,
-                "SURVEY_PORT": str(port),
-                "SURVEY_WORKERS": "1",
-                "SURVEY_FORMS_DIR": str(ROOT / "forms"),
-                "SURVEY_DATA_DIR": str(logs / "data"),
-                "SURVEY_SECRET_KEY": "b" * 40,
-                "SURVEY_ACCESS_LOG": "false",
-                "SURVEY_LOG_LEVEL": "WARNING",
-            },
-            f"http://127.0.0.1:{port}/health/ready",
-            logs / "s",
-        )
+        service = start_service(dsn, port, logs)
         try:
             page = wrk(f"http://127.0.0.1:{port}/s/counter-check", "page", seconds, c, service)
         finally:
