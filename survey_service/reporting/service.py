@@ -217,7 +217,7 @@ class ReportingService:
                 else {},
                 "survey": {s.survey_id: s.slug for s in surveys},
             }
-            renamed = [g for g in query.group_by if g in names]
+            renamed = any(g in names for g in query.group_by)  # versions, survey slugs
             for row in grouped:
                 key = row.key
                 if renamed:
