@@ -39,7 +39,6 @@ __all__ = [
     "set_alert_settings",
     "update_case",
     "update_endpoint",
-    "vacuum_events",
 ]
 
 _ENDPOINT = (
@@ -65,11 +64,6 @@ async def claim_events(db: Executor, limit: int) -> list[Any]:
     """Take up to ``limit`` queued responses off the queue (concurrent claimers skip each
     other's rows; the caller's transaction keeps them claimed until it commits)."""
     return await db.fetch(CLAIM_EVENTS, limit)
-
-
-async def vacuum_events(db: Executor) -> None:
-    """Vacuum the event queue (its dead rows are what every claim would scan)."""
-    await db.execute("VACUUM response_event_queue")
 
 
 async def alert_settings(db: Executor) -> dict[int, str]:

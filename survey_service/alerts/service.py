@@ -28,7 +28,7 @@ from survey_service.experiments.service import ExperimentService
 from survey_service.experiments.statistics import compare
 from survey_service.lib.structs import Struct
 from survey_service.lib.text import one_line
-from survey_service.reporting.rollups import VACUUM_AFTER
+from survey_service.reporting.rollups import vacuum_taken
 from survey_service.reporting.service import KpiParams, ReportingService
 from survey_service.surveys.catalog import SurveyVersionInfo
 
@@ -93,13 +93,9 @@ class AlertService:
         total = 0
         while done := await self.process_events(batch):
             total += done
-        # The fold's upkeep for its queues (reporting.rollups.fold_all), for this one:
-        # without autovacuum (off or slow on some servers) every claim would scan all the
-        # dead rows ever taken off it.
-        self._taken += total
-        if self._taken >= VACUUM_AFTER:
-            self._taken = 0
-            await queries.vacuum_events(self.db)
+        # The fold's upkeep for its queues, for this one: without autovacuum (off or slow
+        # on some servers) every claim would scan all the dead rows ever taken off it.
+        self._taken = await vacuum_taken(self.db, ["response_event_queue"], self._taken + total)
         return total
 
     async def process_events(self, batch: int = 500) -> int:

@@ -32,6 +32,7 @@ __all__ = [
     "prune_empty",
     "queue_claim",
     "rebuild",
+    "vacuum_taken",
 ]
 
 log = logging.getLogger(__name__)
@@ -225,6 +226,17 @@ ANALYZE_AFTER = 100_000
 """Rows folded into the rollups before the fold vacuums and analyzes them."""
 
 
+async def vacuum_taken(db: Executor, queues: Sequence[str], taken: int) -> int:
+    """Vacuum ``queues`` once ``taken`` rows (counted since their last vacuum) have come
+    off them, as autovacuum would were it on; the count to keep (0 after a vacuum). Their
+    dead rows are what every later claim and read of the queue would wade through."""
+    if taken < VACUUM_AFTER:
+        return taken
+    for queue in queues:
+        await db.execute(f"VACUUM {queue}")
+    return 0
+
+
 class Upkeep:
     """Rows folded since the queues, and the rollups, were last vacuumed: a service folds
     a few thousand rows every few seconds, which add up to what one large pass takes."""
@@ -259,20 +271,17 @@ async def fold_all(
 
     Then the upkeep autovacuum would do, were it on (some servers run it rarely or not
     at all), counted in ``upkeep`` across calls (the periodic job's) or in this call: after
-    :data:`VACUUM_AFTER` rows taken off the queues, vacuum them (their dead rows are what
-    the next pass and every read of the unfolded tail would wade through); after
+    :data:`VACUUM_AFTER` rows taken off the queues, vacuum them (:func:`vacuum_taken`); after
     :data:`ANALYZE_AFTER` rows folded, vacuum and analyze the rollups (space reused, and
     statistics that let a grouped read hash its ten thousand rows, not sort them)."""
     folded = 0
     while done := await fold(db, zone, batch_size):
         folded += done
     upkeep = upkeep or Upkeep()
-    upkeep.queues += folded
     upkeep.rollups += folded
-    if upkeep.queues >= VACUUM_AFTER:
-        upkeep.queues = 0
-        for queue in ("response_unfolded", "assignment_unfolded"):
-            await db.execute(f"VACUUM {queue}")
+    upkeep.queues = await vacuum_taken(
+        db, ("response_unfolded", "assignment_unfolded"), upkeep.queues + folded
+    )
     if upkeep.rollups >= ANALYZE_AFTER:
         upkeep.rollups = 0
         for rollup in _ROLLUP_TABLES:

@@ -22,12 +22,12 @@ import pytest
 from litestar import Litestar
 from standardwebhooks.webhooks import Webhook
 
-from survey_service.alerts import service as alert_service
 from survey_service.alerts.delivery import deliver_webhooks
 from survey_service.alerts.egress import webhook_client
 from survey_service.alerts.mail import send_alert_emails
 from survey_service.alerts.queries import CLAIM_EVENTS
 from survey_service.apikeys.service import create_key
+from survey_service.reporting import rollups
 from survey_service.settings import SmtpSettings
 from tests.helpers import answer_nps, start_smtp
 from tests.rows import insert
@@ -496,7 +496,7 @@ async def test_draining_many_events_leaves_the_queue_vacuumed(
 ) -> None:
     """As the fold does for its queues: after many responses taken off the event queue,
     the job vacuums it, so no autovacuum is needed to keep claims from scanning dead rows."""
-    monkeypatch.setattr(alert_service, "VACUUM_AFTER", 100)
+    monkeypatch.setattr(rollups, "VACUUM_AFTER", 100)
     started = await db.fetchval("SELECT now()")
     for minute in range(120):
         await insert(db, "empathy-csat", at=NOW - dt.timedelta(minutes=minute), csat=4)
