@@ -16,7 +16,8 @@ from pathlib import Path
 
 import asyncpg
 
-from survey_service.db.schema import DISTRIBUTED, LOCAL, REFERENCE, TABLES
+from survey_service.db.placement import DISTRIBUTED, LOCAL, REFERENCE
+from survey_service.db.schema import TABLES
 
 PACKAGE = Path(__file__).resolve().parents[2] / "survey_service"
 _TOUCHES = re.compile(
