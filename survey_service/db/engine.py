@@ -223,6 +223,9 @@ async def pooled(
         min_size=min_size,
         max_size=pool_max,
         statement_cache_size=0 if transaction_pooler else 100,
+        # The fold's statement is 22 KB, past asyncpg's 15 KB default: uncached, it was
+        # parsed again on every fold (2 ms of the server's CPU each).
+        max_cacheable_statement_size=64 * 1024,
         timeout=connect_timeout,
     )
     return Database(pool=pool, dsn=dsn)

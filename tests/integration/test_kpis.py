@@ -22,6 +22,7 @@ from litestar import Litestar
 from scipy import stats as scipy_stats
 
 from survey_service.apikeys.service import ApiKeyInfo, create_key, revoke_key
+from survey_service.db.engine import pooled
 from survey_service.reporting import rollups
 from survey_service.reporting.rollups import fold_all, rebuild
 from survey_service.reporting.service import KpiParams, ReportingService
@@ -378,6 +379,45 @@ async def test_folding_never_rewrites_a_response_or_an_assignment(
     await rebuild(app.state.db, "UTC")
     after = [await db.fetchval(versions.format(t)) for t in ("response", "assignment")]
     assert after == before
+
+
+async def test_the_fold_does_not_chase_rows_that_arrive_while_it_runs(
+    app: Litestar, db: asyncpg.Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full batch means more is waiting: fold again. A batch that was not full took all
+    there was when it began; rows that arrived meanwhile wait for the next period, or under
+    load the fold would run back to back on a few rows at a time."""
+    await random_csat(db, 40, seed=45)
+    real_fold = rollups.fold
+    batches: list[tuple[int, bool]] = []
+
+    async def fold_while_answers_arrive(*args: Any) -> tuple[int, bool]:
+        batch = await real_fold(*args)
+        batches.append(batch)
+        await random_csat(db, 5, seed=46 + len(batches))
+        return batch
+
+    monkeypatch.setattr(rollups, "fold", fold_while_answers_arrive)
+    assert await fold_all(app.state.db, "UTC", batch_size=30) == 90
+    assert batches == [(60, True), (30, False)]  # 40 + 40 then 10 + 5 of each
+    assert await db.fetchval("SELECT count(*) FROM response_unfolded") == 5
+
+
+async def test_the_fold_statements_are_prepared_once_per_connection(
+    app: Litestar, db: asyncpg.Connection
+) -> None:
+    """The fold's statements (22 KB) stay in the connection's statement cache: an uncached
+    one is parsed and planned again on every fold."""
+    one = await pooled(app.state.db.dsn, pool_max=1, transaction_pooler=False)
+    try:
+        for seed in (47, 48):
+            await random_csat(db, 5, seed=seed)
+            assert await fold_all(one, "UTC") == 10
+        prepared = [r["statement"] for r in await one.fetch("TABLE pg_prepared_statements")]
+    finally:
+        await one.close()
+    for queue in ("response_unfolded", "assignment_unfolded"):
+        assert sum(f"DELETE FROM {queue}" in statement for statement in prepared) == 1
 
 
 async def test_a_large_fold_leaves_its_tables_vacuumed_and_analyzed(
