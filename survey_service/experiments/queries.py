@@ -17,23 +17,20 @@ __all__ = ["clustered", "insert_assignments", "outcome_subjects", "subject_varia
 
 
 async def insert_assignments(db: Executor, batch: Sequence[NewAssignment]) -> None:
-    """Write served forms in one statement; a nonce already written is skipped. Keys are
+    """Write served forms in one statement; a nonce already written is skipped. The batch
+    is one JSON parameter, as msgspec encodes the structs (nonces in base64). Keys are
     inserted in (survey, nonce) order, as answers write theirs: two statements inserting
     overlapping keys in different orders would each wait for the other (a deadlock, found
     only after a second)."""
     await db.execute(
         "INSERT INTO assignment"
         " (survey_id, survey_version_id, token_nonce, variant, channel, language, metadata)"
-        " SELECT * FROM unnest($1::int[], $2::int[], $3::uuid[], $4::text[], $5::text[],"
-        " $6::text[], $7::jsonb[]) ORDER BY 1, 3"
+        " SELECT survey_id, survey_version_id, encode(decode(nonce, 'base64'), 'hex')::uuid,"
+        " variant, channel, language, metadata FROM jsonb_to_recordset($1::jsonb)"
+        " AS i(survey_id integer, survey_version_id integer, nonce text, variant text,"
+        " channel text, language text, metadata jsonb) ORDER BY 1, 3"
         " ON CONFLICT (survey_id, token_nonce) DO NOTHING",
-        [a.survey_id for a in batch],
-        [a.survey_version_id for a in batch],
-        [uuid.UUID(bytes=a.nonce) for a in batch],
-        [a.variant for a in batch],
-        [a.channel for a in batch],
-        [a.language for a in batch],
-        [msgspec.json.encode(a.metadata).decode() for a in batch],
+        msgspec.json.encode(batch).decode(),
     )
 
 
