@@ -144,12 +144,18 @@ class RedisCounter(BatchedCounter):
         await self.client.aclose()
 
 
+_KEPT_DIGESTS = 4096
+"""Keys whose digests a :class:`Limits` keeps (then it starts again): a busy minute's
+clients and surveys, and a bound on memory whatever the traffic."""
+
+
 class Limits:
     """At most ``limit`` hits per key in each window, counted in a :class:`Counter`."""
 
     def __init__(self, counter: Counter, secret: str) -> None:
         self.counter = counter
         self._key = derive_key(secret, "rate-limit")
+        self._digests: dict[tuple[str, str], str] = {}  # at most _KEPT_DIGESTS
 
     async def hit(
         self, scope: str, key: str, limit: int, window: int = 60, now: float | None = None
@@ -161,7 +167,12 @@ class Limits:
         abuse limits, and refusing every customer while Redis restarts would be worse."""
         moment = time.time() if now is None else now
         number = int(moment // window)
-        name = f"ss:rl:{scope}:{mac(self._key, key).hex()[:32]}:{number}"
+        digest = self._digests.get((scope, key))
+        if digest is None:  # an HMAC per hit was a tenth of the limit's cost
+            if len(self._digests) >= _KEPT_DIGESTS:
+                self._digests.clear()
+            digest = self._digests[scope, key] = mac(self._key, key).hex()[:32]
+        name = f"ss:rl:{scope}:{digest}:{number}"
         try:
             count = await self.counter.incr(name, window)
         except Exception as exc:  # the store's own error types vary (redis, asyncpg, OS)

@@ -7,6 +7,7 @@ typed is lost; KPIs leave flagged responses out unless asked (``include_flagged`
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import ipaddress
 from collections.abc import Sequence
 
@@ -62,5 +63,9 @@ def _trusted(address: str, trusted: Sequence[str]) -> bool:
 
 def client_hash(secret: str, address: str, day: dt.date) -> str:
     """Keyed hash of the address with a salt that changes daily; the address is never kept."""
-    salt = derive_key(secret, f"client-salt:{day.isoformat()}")
-    return mac(salt, address)[:16].hex()
+    return mac(_daily_salt(secret, day), address)[:16].hex()
+
+
+@functools.lru_cache(maxsize=2)  # today's, and yesterday's around midnight
+def _daily_salt(secret: str, day: dt.date) -> bytes:
+    return derive_key(secret, f"client-salt:{day.isoformat()}")

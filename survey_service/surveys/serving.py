@@ -349,17 +349,17 @@ class SurveyService:
     ) -> tuple[StoredResponse, bool]:
         """Validate answers against the token's version and store them once.
 
-        Raises AnswersRejected naming each bad answer, TooBusy over the survey's limit (it
-        counts only submissions that reached here, with a genuine token). The client
-        address, when given, is kept only as a keyed hash with a daily salt (see
+        Raises AnswersRejected naming each bad answer (before any side effect), TooBusy
+        over the survey's limit (it counts only genuine tokens with valid answers). The
+        client address, when given, is kept only as a keyed hash with a daily salt (see
         :mod:`survey_service.surveys.abuse`).
         """
+        clean, errors = validate_answers(version.definition, answers)
+        if errors:  # before any side effect: the fast lane hands such answers on
+            raise AnswersRejected(errors)
         wait = await self.limits.hit("survey", version.slug, self._submit_limit)
         if wait is not None:
             raise TooBusy("too many answers to this survey right now", retry_after=wait)
-        clean, errors = validate_answers(version.definition, answers)
-        if errors:
-            raise AnswersRejected(errors)
         hashed = None
         if client_address is not None:
             hashed = client_hash(

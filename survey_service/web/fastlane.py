@@ -48,7 +48,7 @@ from litestar.types import (
     Send,
 )
 
-from survey_service.responses.answers import coerce_form_fields, validate_answers
+from survey_service.responses.answers import coerce_form_fields
 from survey_service.responses.controllers import ResponseIn
 from survey_service.settings import Settings
 from survey_service.surveys.abuse import HONEYPOT_FIELD
@@ -321,13 +321,10 @@ class FastLane:
         if not await self._client_ok(request):
             return None
         version, claims = await surveys.read_token(slug, form.get("token", ""))
-        answers = coerce_form_fields(version.definition, form)
-        if validate_answers(version.definition, answers)[1]:
-            return None
-        _, created = await surveys.store(
+        _, created = await surveys.store(  # answers with errors: Litestar's page
             version,
             claims,
-            answers,
+            coerce_form_fields(version.definition, form),
             flags=surveys.flags(claims, form.get(HONEYPOT_FIELD)),
             client_address=scope_client(request.scope, self.proxies),
         )
@@ -365,9 +362,7 @@ class FastLane:
         if not await self._client_ok(request):
             return None
         version, claims = await surveys.read_token(slug, data.token)
-        if validate_answers(version.definition, data.answers)[1]:
-            return None
-        stored, created = await surveys.store(
+        stored, created = await surveys.store(  # answers with errors: Litestar's 422
             version,
             claims,
             data.answers,

@@ -48,6 +48,7 @@ class Metrics:
         self.registry = CollectorRegistry()
         r = self.registry
         self._by_route: dict[tuple[str, str, int], Histogram] = {}
+        self._by_survey: dict[int, Counter] = {}
         self.requests = Histogram(
             "survey_http_request_duration_seconds",
             "Request latency by route template",
@@ -116,7 +117,10 @@ class Metrics:
 
     async def answered(self, survey_id: int, claims: FormClaims) -> None:
         """Form events: one response stored."""
-        self.stored.labels(str(survey_id)).inc()
+        child = self._by_survey.get(survey_id)
+        if child is None:  # one per survey in the catalog
+            child = self._by_survey[survey_id] = self.stored.labels(str(survey_id))
+        child.inc()
 
 
 class MetricsController(Controller):

@@ -338,12 +338,24 @@ def limited_app(app: Litestar, settings: Settings) -> Litestar:
     return other
 
 
-async def post_from(app: Litestar, address: str, slug: str) -> int:
+async def post_from(app: Litestar, address: str, slug: str, recommend: str = "8") -> int:
     transport = httpx.ASGITransport(app=app, client=(address, 4000))
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
         _, token, csrf = await open_form(client, f"/s/{slug}")
-        response = await post_form(client, slug, token, csrf, recommend="8")
+        response = await post_form(client, slug, token, csrf, recommend=recommend)
         return response.status_code
+
+
+async def test_answers_with_errors_do_not_use_up_the_survey_limit(
+    limited_app: Litestar, db: asyncpg.Connection
+) -> None:
+    """The survey's limit counts answers it would store: five rejected ones (a score out of
+    range, from five clients) leave all five of the minute's answers to real customers."""
+    await outside_a_window_edge()
+    rejected = [await post_from(limited_app, f"10.0.3.{i}", "nps-empathy", "11") for i in range(5)]
+    assert rejected == [400] * 5
+    answered = [await post_from(limited_app, f"10.0.4.{i}", "nps-empathy") for i in range(6)]
+    assert answered == [303] * 5 + [429]
 
 
 async def test_rate_limits_per_client_and_per_survey(

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
+
+from survey_service.lib import ratelimit
 from survey_service.lib.ratelimit import Limits, MemoryCounter
 
 
@@ -61,3 +64,19 @@ async def test_memory_counter_forgets_windows_that_ended() -> None:
         await counter.incr(f"new{i}", 60, now=200.0)  # two windows later
     assert len(counter._counts) == 3
     assert await counter.incr("old7", 60, now=200.0) == 1
+
+
+async def test_kept_digests_are_bounded_and_names_stay_the_same(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each key's digest is kept (an HMAC per hit is avoidable work), at most
+    ``_KEPT_DIGESTS`` of them; starting again changes no counter's name."""
+    monkeypatch.setattr(ratelimit, "_KEPT_DIGESTS", 8)
+    counter = Recording()
+    limits = Limits(counter, "k" * 32)
+    for i in range(20):
+        await limits.hit("client", f"198.51.100.{i}", 3, now=0)
+        assert len(limits._digests) <= 8
+    await limits.hit("client", "198.51.100.0", 3, now=0)
+    assert counter.names[-1] == counter.names[0]
+    assert await counter.incr(counter.names[0], 60, now=0) == 3  # both hits on one name
