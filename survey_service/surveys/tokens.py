@@ -89,13 +89,15 @@ class TokenSigner:
             raise TokenError("malformed", "token is not in a known format")
         head, _, signature = token.rpartition(".")
         key = self._keys.get(parts[1])
-        try:
-            given = _unb64(signature)
-        except (binascii.Error, ValueError):
-            raise TokenError("malformed", "token signature is not base64url") from None
-        if _b64(given) != signature:  # one spelling per signature: no malleable padding bits
-            raise TokenError("malformed", "token signature is not canonical base64url")
-        if key is None or not hmac.compare_digest(given, mac(key, head)):
+        # The one canonical spelling of the right MAC (no malleable padding bits); only a
+        # token that is not it is decoded, to say what is wrong with it.
+        if key is None or not hmac.compare_digest(_b64(mac(key, head)), signature):
+            try:
+                given = _unb64(signature)
+            except (binascii.Error, ValueError):
+                raise TokenError("malformed", "token signature is not base64url") from None
+            if _b64(given) != signature:
+                raise TokenError("malformed", "token signature is not canonical base64url")
             raise TokenError("signature", "token signature is invalid")
         try:
             claims = msgspec.msgpack.decode(_unb64(parts[2]), type=FormClaims)

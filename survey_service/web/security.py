@@ -84,29 +84,24 @@ def security_headers(settings: Settings, styles: list[str]) -> BeforeMessageSend
     api = with_policy(API_POLICY)
 
     async def add_headers(message: Message, scope: Scope) -> None:
-        if message["type"] == "http.response.start":
-            extra = [(b"x-request-id", request_id_of(scope).encode())]
-            read = READ_SOURCE.get()
-            if read is not None:  # a replica is configured: say where this read ran
-                extra += [
-                    (b"x-read-from", read.source.encode()),
-                    (b"x-replica-lag-seconds", f"{read.lag_seconds:.3f}".encode()),
-                ]
-            message["headers"] = [*message.get("headers", []), *extra]
-            present = {name for name, _ in message["headers"]}
-            path = scope.get("path", "")
-            if path.startswith("/schema") and not path.endswith((".json", ".yaml", ".yml")):
-                extra = [h for h in docs if h[0] not in present]  # the API docs page
-                message["headers"] = [*message.get("headers", []), *extra]
-                return
-            if path == LIVE_PAGE:
-                message["headers"] = [*message.get("headers", []), *live]
-                return
+        if message["type"] != "http.response.start":
+            return
+        headers = list(message.get("headers", ()))
+        present = {name for name, _ in headers}
+        headers.append((b"x-request-id", request_id_of(scope).encode()))
+        read = READ_SOURCE.get()
+        if read is not None:  # a replica is configured: say where this read ran
+            headers.append((b"x-read-from", read.source.encode()))
+            headers.append((b"x-replica-lag-seconds", f"{read.lag_seconds:.3f}".encode()))
+        path = scope.get("path", "")
+        if path.startswith("/schema") and not path.endswith((".json", ".yaml", ".yml")):
+            chosen = docs  # the API docs page
+        elif path == LIVE_PAGE:
+            chosen = live
+        else:
             chosen = api if path.startswith("/api/") else raw
-            message["headers"] = [
-                *message.get("headers", []),
-                *(h for h in chosen if h[0] not in present),
-            ]
+        headers.extend(h for h in chosen if h[0] not in present)
+        message["headers"] = headers
 
     return add_headers
 
