@@ -69,17 +69,18 @@ class ResponseWriter:
 
     No timer: a lone answer is written at once; only answers that would have waited
     anyway are gathered (at most ``max_batch``, ``max_writes`` statements at a time).
-    One statement at a time by default: under load the answers then wait in larger
-    batches (12 rather than 7 at 32 connections), and a statement's fixed cost (commit,
-    triggers, planning) is shared by more of them: 3,440 against 2,464 answers/s with
-    four (``benchmarks/bench_http.py``, one process).
+    Two statements at a time by default: one can be sent while the other commits, and
+    the batches stay large enough (8 answers at 32 connections, 11 with one at a time, 7
+    with four) to share a statement's fixed cost (commit, triggers). Measured with
+    ``benchmarks/bench_http.py``'s ingestion in one process, alternating runs: two
+    2,862 and 2,942 answers/s, one 2,765 and 2,817; four were 15-25% slower than one.
     Each caller hears back only when the statement that holds its row has committed.
     One row per token stays exact: the statement inserts with ON CONFLICT DO NOTHING on
     (survey_id, token_nonce), so a token twice in a batch, or already stored, is inserted
     once, and only its first caller is told it created the row.
     """
 
-    def __init__(self, db: Database, *, max_batch: int = 256, max_writes: int = 1) -> None:
+    def __init__(self, db: Database, *, max_batch: int = 256, max_writes: int = 2) -> None:
         self.db = db
         self.statements = 0
         """How many statements stored answers so far (each holds one or more)."""
