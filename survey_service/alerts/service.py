@@ -87,12 +87,16 @@ class AlertService:
     # --- the event job ------------------------------------------------------------------
 
     async def drain_events(self, batch: int = 1000) -> int:
-        """:meth:`process_events` until the queue is empty (or the rest is claimed by
+        """:meth:`process_events` while batches come back full (the rest may be claimed by
         another process): what the periodic job runs, so the alerts and webhooks keep up
-        with answers at any rate, not one batch per period. How many."""
-        total = 0
-        while done := await self.process_events(batch):
+        with answers at any rate, not one batch per period. How many. A batch that was
+        not full took all there was; what arrived meanwhile waits for the next period
+        (as the fold does: under load it would otherwise claim a few rows back to back)."""
+        total, more = 0, True
+        while more:
+            done = await self.process_events(batch)
             total += done
+            more = done >= batch
         # The fold's upkeep for its queues, for this one: without autovacuum (off or slow
         # on some servers) every claim would scan all the dead rows ever taken off it.
         self._taken = await vacuum_taken(self.db, ["response_event_queue"], self._taken + total)

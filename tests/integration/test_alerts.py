@@ -221,6 +221,36 @@ async def test_the_job_drains_the_queue_however_long(
     assert await db.fetchval("SELECT count(*) FROM webhook_message") == 250
 
 
+async def test_the_job_does_not_chase_answers_that_arrive_while_it_runs(
+    app: Litestar, db: asyncpg.Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only a full batch means more is waiting; answers arriving during a short one wait
+    for the next period."""
+    survey_id, version_id = await db.fetchrow(
+        "SELECT id, current_version_id FROM survey WHERE slug = 'nps-empathy'"
+    )
+    insert = (
+        "INSERT INTO response (survey_id, survey_version_id, token_nonce, channel, language,"
+        " metadata, answers, nps) SELECT $1, $2, gen_random_uuid(), 'link', 'en', '{}',"
+        " '{\"recommend\": 9}', 9 FROM generate_series(1, $3)"
+    )
+    await db.execute(insert, survey_id, version_id, 150)
+    alerts = app.state.alerts
+    real = alerts.process_events
+    batches: list[int] = []
+
+    async def process_while_answers_arrive(batch: int) -> int:
+        done: int = await real(batch)
+        batches.append(done)
+        await db.execute(insert, survey_id, version_id, 5)
+        return done
+
+    monkeypatch.setattr(alerts, "process_events", process_while_answers_arrive)
+    assert await alerts.drain_events(batch=100) == 155
+    assert batches == [100, 55]
+    assert await db.fetchval("SELECT count(*) FROM response_event_queue") == 5
+
+
 async def test_rules_decide_and_flagged_answers_alert_nobody(
     app: Litestar,
     client: httpx.AsyncClient,
