@@ -8,6 +8,7 @@ entry here gets English words around its own texts.
 
 from __future__ import annotations
 
+import functools
 import re
 
 __all__ = [
@@ -139,7 +140,8 @@ def ui_text(language: str) -> dict[str, str]:
     return _UI.get(language, _UI["en"])
 
 
-def accepted_languages(header: str | None) -> list[str]:
+@functools.lru_cache(maxsize=256)  # browsers send a few spellings, each thousands of times
+def accepted_languages(header: str | None) -> tuple[str, ...]:
     """Two-letter languages from an Accept-Language header, most preferred first."""
     weighted: list[tuple[float, int, str]] = []
     for position, part in enumerate((header or "").split(",")[:20]):
@@ -153,7 +155,7 @@ def accepted_languages(header: str | None) -> list[str]:
                 continue
         if lang and quality > 0:
             weighted.append((-quality, position, lang[:2].lower()))
-    return [lang for _, _, lang in sorted(weighted)]
+    return tuple(lang for _, _, lang in sorted(weighted))
 
 
 def browser_language(accept: str | None) -> str:

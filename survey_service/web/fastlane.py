@@ -22,11 +22,12 @@ harmlessly (the client's limit is counted once per request either way).
 
 from __future__ import annotations
 
+import hmac
 import logging
 import re
+import secrets
 from collections.abc import Awaitable, Callable
 from functools import partial
-from hmac import compare_digest
 from typing import NamedTuple
 from urllib.parse import parse_qsl
 
@@ -35,7 +36,7 @@ from litestar import Litestar
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import Cookie
 from litestar.enums import ScopeType
-from litestar.middleware.csrf import generate_csrf_hash, generate_csrf_token
+from litestar.middleware.csrf import CSRF_SECRET_BYTES
 from litestar.types import (
     ASGIApp,
     HTTPRequestEvent,
@@ -210,6 +211,7 @@ class FastLane:
         ]
         # Litestar's own serialisation of the CSRF cookie, made once with a placeholder.
         self._csrf_cookie = _cookie_line(csrf)
+        self._csrf_key = csrf.secret.encode()
 
     @staticmethod
     def _route(app: Litestar, method: str, path: str, body_limit: int, handle: Handler) -> _Route:
@@ -276,13 +278,24 @@ class FastLane:
         limits = self.app.state.limits
         return await count_client(request.scope, limits, self.client_limit, self.proxies) is None
 
+    def _csrf_hash(self, token: str) -> str:
+        """Litestar's ``generate_csrf_hash`` (HMAC-SHA256, hex) by the one-shot HMAC,
+        without a new ``hmac.HMAC`` object per call."""
+        return hmac.digest(self._csrf_key, token.encode(), "sha256").hex()
+
+    def new_csrf_token(self) -> str:
+        """A token as Litestar's ``generate_csrf_token`` makes it: 32 random bytes in hex,
+        then their HMAC."""
+        token = secrets.token_hex(CSRF_SECRET_BYTES)
+        return token + self._csrf_hash(token)
+
     def _csrf_ok(self, field: str | None, cookie: str | None) -> bool:
         """Litestar's CSRF check: the field and the cookie carry one signed token
         (compared in constant time, as Litestar does)."""
         if field is None or cookie is None or len(field) <= 64:
             return False
-        signed = compare_digest(generate_csrf_hash(field[:64], self.csrf.secret), field[64:])
-        return signed and compare_digest(field, cookie)
+        signed = hmac.compare_digest(self._csrf_hash(field[:64]), field[64:])
+        return signed and hmac.compare_digest(field, cookie)
 
     async def page(self, request: LaneRequest) -> Reply | None:
         """``GET /s/{slug}``, a first visit (as :func:`.surveys.pages.serve_form` serves it)."""
@@ -303,7 +316,7 @@ class FastLane:
         headers = [_HTML, _NO_STORE, (b"set-cookie", cookie.encode())]
         csrf = cookies.get(self.csrf.cookie_name)
         if csrf is None:  # as Litestar's CSRF middleware: a new token, in a cookie too
-            csrf = generate_csrf_token(self.csrf.secret)
+            csrf = self.new_csrf_token()
             headers.append(
                 (b"set-cookie", self._csrf_cookie.replace(_CSRF_SLOT.encode(), csrf.encode()))
             )

@@ -122,17 +122,19 @@ def form_page(
 # (base64url and dots) and CSRF tokens (hex).
 _TOKEN, _CSRF = "tokenSLOTq7x", "csrfSLOTq7x"
 _SLOTS = re.compile(f"({_TOKEN}|{_CSRF})")
-_BLANK_PAGES: dict[tuple[str, int, str, str | None], list[str]] = {}
+_BLANK_PAGES: dict[tuple[str, int, str, str | None], list[bytes]] = {}
 _MAX_PAGES = 1024  # surveys x versions x languages x variants; cleared when full
+_SLOT_BYTES = (_TOKEN.encode(), _CSRF.encode())
 
 
-def _blank_page_parts(survey: SurveyView) -> list[str]:
+def _blank_page_parts(survey: SurveyView) -> list[bytes]:
     key = (survey.slug, survey.version, survey.language, survey.variant)
     parts = _BLANK_PAGES.get(key)
     if parts is None:
         csrf_input = f'<input type="hidden" name="_csrf_token" value="{_CSRF}" />'
         context = {**_form_context(survey, _TOKEN, {}, {}), "csrf_input": csrf_input}
-        parts = _SLOTS.split(environment().get_template("form.html").render(context))
+        page = environment().get_template("form.html").render(context)
+        parts = [part.encode() for part in _SLOTS.split(page)]  # encoded once, not per visit
         if len(_BLANK_PAGES) >= _MAX_PAGES:
             _BLANK_PAGES.clear()
         _BLANK_PAGES[key] = parts
@@ -143,8 +145,8 @@ def blank_form_body(survey: SurveyView, token: str, csrf: str) -> bytes:
     """The HTML of :func:`form_page` with nothing chosen and no errors (every first visit),
     rendered once per survey version, language and variant; only the form token and the
     CSRF token differ per visit."""
-    values = {_TOKEN: token, _CSRF: html.escape(csrf)}
-    return "".join(values.get(part, part) for part in _blank_page_parts(survey)).encode()
+    values = dict(zip(_SLOT_BYTES, (token.encode(), html.escape(csrf).encode()), strict=True))
+    return b"".join([values.get(part, part) for part in _blank_page_parts(survey)])
 
 
 def blank_form_page(

@@ -13,6 +13,7 @@ import httpx
 import msgspec
 import pytest
 from litestar import Litestar
+from litestar.middleware.csrf import generate_csrf_hash, generate_csrf_token
 from litestar.types import Receive, Scope, Send
 
 from survey_service.app import create_app
@@ -277,3 +278,18 @@ def test_lane_is_off_when_settings_say_so(settings: Settings) -> None:
     off = create_app(msgspec.structs.replace(settings, fast_lane=False))
     assert isinstance(on.asgi_handler, FastLane)
     assert not isinstance(off.asgi_handler, FastLane)
+
+
+def test_lane_csrf_tokens_are_litestars(app: Litestar) -> None:
+    """The lane makes and checks CSRF tokens itself (one-shot HMAC); Litestar's middleware
+    must accept them when a request is handed on, and the other way round."""
+    lane = app.asgi_handler
+    assert isinstance(lane, FastLane)
+    assert app.csrf_config is not None
+    secret = app.csrf_config.secret
+    made = lane.new_csrf_token()
+    assert len(made) == 128
+    assert made[64:] == generate_csrf_hash(made[:64], secret)
+    theirs = generate_csrf_token(secret)
+    assert lane._csrf_ok(theirs, theirs)
+    assert not lane._csrf_ok(theirs, made)

@@ -38,7 +38,7 @@ def test_unknown_languages_get_english_words() -> None:
 
 
 def test_browser_language_picks_the_best_shipped_one() -> None:
-    assert accepted_languages("fr;q=0.9, es-MX, en;q=0.5") == ["es", "fr", "en"]
+    assert accepted_languages("fr;q=0.9, es-MX, en;q=0.5") == ("es", "fr", "en")
     assert browser_language("fr, es;q=0.8") == "es"
     assert browser_language("de") == "en"
     assert browser_language(None) == "en"
