@@ -83,7 +83,7 @@ from survey_service.web.fastlane import FastLane
 from survey_service.web.filters import provide_filters
 from survey_service.web.health import HealthController
 from survey_service.web.metrics import Metrics, MetricsController
-from survey_service.web.security import ClientLimit, security_headers
+from survey_service.web.security import ClientLimit, SecurityHeaders
 
 __all__ = ["create_app"]
 
@@ -325,6 +325,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     secret = load_secret_key(settings)
     metrics = Metrics()
     context = RequestContext(metrics, settings.access_log)
+    headers = SecurityHeaders(settings, [PAGE_CSS, DASHBOARD_CSS, *PAGE_SIZES.values()])
     app = Litestar(
         route_handlers=[
             SurveyApiController,
@@ -381,7 +382,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             # token is its authorisation.
             exclude=["/api/", "/health/", "/schema", r"/s/[^/]+/qr\.", "/u/"],
         ),
-        before_send=[security_headers(settings, [PAGE_CSS, DASHBOARD_CSS, *PAGE_SIZES.values()])],
+        # With the fast lane in front of the router, the lane adds them (see FastLane).
+        before_send=[] if settings.fast_lane else [headers],
         middleware=[context, ClientLimit(settings)],
         openapi_config=OpenAPIConfig(
             title="survey_service",
@@ -396,5 +398,5 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ],
     )
     if settings.fast_lane:
-        FastLane.install(app, context)
+        FastLane.install(app, context, headers)
     return app

@@ -61,9 +61,9 @@ from survey_service.surveys.pages import (
     gone_cookie,
 )
 from survey_service.surveys.serving import SurveyService
-from survey_service.web.context import RequestContext
+from survey_service.web.context import RequestContext, request_id_of
 from survey_service.web.pages import blank_form_body
-from survey_service.web.security import count_client, scope_client
+from survey_service.web.security import SecurityHeaders, count_client, scope_client
 
 __all__ = ["FastLane", "LaneRequest", "Reply"]
 
@@ -184,48 +184,51 @@ class _Route(NamedTuple):
     template: str
     body_limit: int
     handle: Handler
+    security: Headers  # the security headers its answers get
 
 
 class FastLane:
     """Plain-ASGI handlers for the common case of four routes, in front of ``app``'s own
     ASGI handler (install with :meth:`install`); everything else goes to Litestar."""
 
-    def __init__(self, app: Litestar, inner: ASGIApp, context: RequestContext) -> None:
+    def __init__(
+        self, app: Litestar, inner: ASGIApp, context: RequestContext, headers: SecurityHeaders
+    ) -> None:
         settings: Settings = app.state.settings
         csrf = app.csrf_config
         assert csrf is not None  # create_app configures it
         self.app = app
         self.inner = inner
         self.context = context
+        self.headers = headers
         self.csrf = csrf
         self.client_limit = settings.submit_limit_per_ip
         self.proxies = settings.proxies
         self.secure = settings.base_url.startswith("https:")
         self.routes = [
-            self._route(app, "GET", "/s/{}", 0, self.page),
-            self._route(app, "POST", "/s/{}", FORM_BODY_LIMIT, self.submit),
-            self._route(app, "GET", "/api/v1/surveys/{}", 0, self.api_form),
-            self._route(
-                app, "POST", "/api/v1/surveys/{}/responses", _API_BODY_LIMIT, self.api_answers
-            ),
+            self._route("GET", "/s/{}", 0, self.page),
+            self._route("POST", "/s/{}", FORM_BODY_LIMIT, self.submit),
+            self._route("GET", "/api/v1/surveys/{}", 0, self.api_form),
+            self._route("POST", "/api/v1/surveys/{}/responses", _API_BODY_LIMIT, self.api_answers),
         ]
         # Litestar's own serialisation of the CSRF cookie, made once with a placeholder.
         self._csrf_cookie = _cookie_line(csrf)
         self._csrf_key = csrf.secret.encode()
 
-    @staticmethod
-    def _route(app: Litestar, method: str, path: str, body_limit: int, handle: Handler) -> _Route:
+    def _route(self, method: str, path: str, body_limit: int, handle: Handler) -> _Route:
         """A lane route for ``path`` (``{}`` where the slug goes), labelled in the metrics
         and access log with the path template Litestar's router gives the same request."""
-        template: str = app.asgi_router.handle_routing(path.format("any"), method)[4]
+        example = path.format("any")
+        template: str = self.app.asgi_router.handle_routing(example, method)[4]
         pattern = re.compile(re.escape(path).replace(re.escape("{}"), _SLUG))
-        return _Route(method, pattern, template, body_limit, handle)
+        return _Route(method, pattern, template, body_limit, handle, self.headers.for_path(example))
 
     @classmethod
-    def install(cls, app: Litestar, context: RequestContext) -> None:
-        """Put the lane in front of ``app``'s router (after Litestar's ``before_send``
-        hooks are wrapped around ``send``, so the security headers apply here too)."""
-        app.asgi_handler = cls(app, app.asgi_handler, context)
+    def install(cls, app: Litestar, context: RequestContext, headers: SecurityHeaders) -> None:
+        """Put the lane in front of ``app``'s router. The security headers are the lane's
+        to add (``app`` has no before-send hook for them): to its own answers directly,
+        and around ``send`` for everything it hands to the router."""
+        app.asgi_handler = cls(app, app.asgi_handler, context, headers)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == ScopeType.HTTP and not scope.get("root_path"):
@@ -236,7 +239,7 @@ class FastLane:
                     lane = partial(self._run, route, found.group(1))
                     await self.context.handle(scope, receive, send, lane)
                     return
-        await self.inner(scope, receive, send)
+        await self.inner(scope, receive, self.headers.wrap(send, scope))
 
     async def _run(
         self, route: _Route, slug: str, scope: HTTPScope, receive: Receive, send: Send
@@ -252,13 +255,16 @@ class FastLane:
             except Exception:  # Litestar's path runs it again and answers the error
                 log.debug("handed on: %s %s", scope["method"], scope["path"], exc_info=True)
         if reply is None:
-            await self.inner(scope, _replay(body, receive, whole=whole), send)
+            again = _replay(body, receive, whole=whole)
+            await self.inner(scope, again, self.headers.wrap(send, scope))
             return
         length = (b"content-length", str(len(reply.body)).encode())
+        request_id = (b"x-request-id", request_id_of(scope).encode())
         start: HTTPResponseStartEvent = {
             "type": "http.response.start",
             "status": reply.status,
-            "headers": [*reply.headers, length],
+            # The lane's routes never read from a replica: no X-Read-From to add.
+            "headers": [*reply.headers, length, request_id, *route.security],
         }
         await send(start)
         end: HTTPResponseBodyEvent = {

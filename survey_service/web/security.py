@@ -11,7 +11,7 @@ from typing import Any, cast
 from litestar import Request
 from litestar.enums import ScopeType
 from litestar.middleware import ASGIMiddleware
-from litestar.types import ASGIApp, BeforeMessageSendHookHandler, Message, Receive, Scope, Send
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from survey_service.errors import TooBusy
 from survey_service.lib.freshness import READ_SOURCE
@@ -25,11 +25,11 @@ __all__ = [
     "API_POLICY",
     "LIVE_PAGE",
     "ClientLimit",
+    "SecurityHeaders",
     "client_of",
     "count_client",
     "is_submission",
     "scope_client",
-    "security_headers",
     "style_hash",
 ]
 
@@ -46,44 +46,62 @@ def style_hash(css: str) -> str:
     return "'sha256-" + base64.b64encode(hashlib.sha256(css.encode()).digest()).decode() + "'"
 
 
-def security_headers(settings: Settings, styles: list[str]) -> BeforeMessageSendHookHandler:
-    """A before-send hook adding CSP and friends to every response: pages, API answers and
-    every error the router itself raises (404, 405, CSRF 403, 429). ``styles`` are the only
-    inline stylesheets allowed (by hash)."""
-    policy = "; ".join(
-        [
-            "default-src 'none'",
-            f"style-src {' '.join(style_hash(css) for css in styles)}",
-            "img-src 'self' data:",
-            "form-action 'self'",
-            "base-uri 'none'",
-            f"frame-ancestors {settings.frame_ancestors}",
-        ]
-    )
-    headers = {
-        "Content-Security-Policy": policy,
-        "X-Content-Type-Options": "nosniff",
-        # Form links can carry tokens: never leak them to other sites.
-        "Referrer-Policy": "no-referrer",
-        "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
-    }
-    if settings.frame_ancestors.strip() == "'none'":
-        headers["X-Frame-Options"] = "DENY"
-    raw = [(name.lower().encode(), value.encode()) for name, value in headers.items()]
+Headers = list[tuple[bytes, bytes]]
 
-    def with_policy(other: str) -> list[tuple[bytes, bytes]]:
+
+class SecurityHeaders:
+    """CSP and friends on every response: pages, API answers and every error the router
+    itself raises (404, 405, CSRF 403, 429). ``styles`` are the only inline stylesheets
+    allowed (by hash).
+
+    Called as a Litestar before-send hook, or wrapped around an ASGI ``send``
+    (:meth:`wrap`); the fast lane, which knows its answers, adds :meth:`for_path`'s list
+    itself and spares every answer two wrapper calls and a header scan."""
+
+    def __init__(self, settings: Settings, styles: list[str]) -> None:
+        policy = "; ".join(
+            [
+                "default-src 'none'",
+                f"style-src {' '.join(style_hash(css) for css in styles)}",
+                "img-src 'self' data:",
+                "form-action 'self'",
+                "base-uri 'none'",
+                f"frame-ancestors {settings.frame_ancestors}",
+            ]
+        )
+        headers = {
+            "Content-Security-Policy": policy,
+            "X-Content-Type-Options": "nosniff",
+            # Form links can carry tokens: never leak them to other sites.
+            "Referrer-Policy": "no-referrer",
+            "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
+        }
+        if settings.frame_ancestors.strip() == "'none'":
+            headers["X-Frame-Options"] = "DENY"
+        self.page: Headers = [(k.lower().encode(), v.encode()) for k, v in headers.items()]
+        """Every page's (and every answer's not named below)."""
+        self.docs = self._with_policy(DOCS_POLICY)
+        # The live page is the one page with a script: its own file, and its event stream.
+        self.live = self._with_policy(f"{policy}; script-src 'self'; connect-src 'self'")
+        # JSON and CSV have nothing to style or show: the policy OWASP advises for APIs,
+        # not the pages' style hashes.
+        self.api = self._with_policy(API_POLICY)
+
+    def _with_policy(self, other: str) -> Headers:
         return [(b"content-security-policy", other.encode())] + [
-            h for h in raw if h[0] != b"content-security-policy"
+            h for h in self.page if h[0] != b"content-security-policy"
         ]
 
-    docs = with_policy(DOCS_POLICY)
-    # The live page is the one page with a script: its own file, and its event stream.
-    live = with_policy(f"{policy}; script-src 'self'; connect-src 'self'")
-    # JSON and CSV have nothing to style or show: the policy OWASP advises for APIs, not
-    # the pages' style hashes.
-    api = with_policy(API_POLICY)
+    def for_path(self, path: str) -> Headers:
+        """The headers an answer to ``path`` gets."""
+        if path.startswith("/schema") and not path.endswith((".json", ".yaml", ".yml")):
+            return self.docs  # the API docs page
+        if path == LIVE_PAGE:
+            return self.live
+        return self.api if path.startswith("/api/") else self.page
 
-    async def add_headers(message: Message, scope: Scope) -> None:
+    async def __call__(self, message: Message, scope: Scope) -> None:
+        """Add the headers to a response's start (headers the answer set itself stay)."""
         if message["type"] != "http.response.start":
             return
         headers = list(message.get("headers", ()))
@@ -93,17 +111,17 @@ def security_headers(settings: Settings, styles: list[str]) -> BeforeMessageSend
         if read is not None:  # a replica is configured: say where this read ran
             headers.append((b"x-read-from", read.source.encode()))
             headers.append((b"x-replica-lag-seconds", f"{read.lag_seconds:.3f}".encode()))
-        path = scope.get("path", "")
-        if path.startswith("/schema") and not path.endswith((".json", ".yaml", ".yml")):
-            chosen = docs  # the API docs page
-        elif path == LIVE_PAGE:
-            chosen = live
-        else:
-            chosen = api if path.startswith("/api/") else raw
-        headers.extend(h for h in chosen if h[0] not in present)
+        headers.extend(h for h in self.for_path(scope.get("path", "")) if h[0] not in present)
         message["headers"] = headers
 
-    return add_headers
+    def wrap(self, send: Send, scope: Scope) -> Send:
+        """``send`` with the headers added, as Litestar's before-send hook adds them."""
+
+        async def sending(message: Message) -> None:
+            await self(message, scope)
+            await send(message)
+
+        return sending
 
 
 def is_submission(method: str, path: str) -> bool:
