@@ -9,6 +9,7 @@ from survey_service.errors import FieldError
 from survey_service.surveys.definitions import QuestionType, Role, SurveyDefinition
 
 __all__ = [
+    "ROLE_COLUMNS",
     "AnswerValue",
     "clean_text",
     "coerce_form_fields",
@@ -93,8 +94,10 @@ def coerce_form_fields(
     return answers
 
 
-_NO_ROLES: dict[str, AnswerValue | None] = {role.value: None for role in Role}
-"""Every role's column, unanswered (made once: enum lookups cost a little per answer)."""
+ROLE_COLUMNS: tuple[str, ...] = tuple(role.value for role in Role)
+"""The response columns named after roles, in :class:`Role` order (made once: iterating
+the enum costs a little per answer)."""
+_NO_ROLES: dict[str, AnswerValue | None] = dict.fromkeys(ROLE_COLUMNS)
 
 
 def role_columns(
