@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-import secrets
 
 from survey_service.db import Database
 from survey_service.experiments import queries
+from survey_service.lib import randomness
 from survey_service.lib.periodic import Periodic
 from survey_service.lib.structs import Struct
 from survey_service.surveys.definitions import Experiment
@@ -18,8 +18,6 @@ __all__ = ["AssignmentRecorder", "NewAssignment", "draw_variant"]
 
 log = logging.getLogger(__name__)
 
-_RANDOM = secrets.SystemRandom()
-
 
 def draw_variant(experiment: Experiment, uniform: float | None = None) -> str:
     """A variant name drawn with probability proportional to its weight.
@@ -27,7 +25,7 @@ def draw_variant(experiment: Experiment, uniform: float | None = None) -> str:
     ``uniform`` in [0, 1) replaces the OS random number (tests); by default the draw uses
     the operating system's generator, which nobody can predict or steer.
     """
-    u = _RANDOM.random() if uniform is None else uniform
+    u = randomness.uniform() if uniform is None else uniform
     total = sum(v.weight for v in experiment.variants)
     point = u * total
     cumulative = 0.0

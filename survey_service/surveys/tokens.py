@@ -17,12 +17,12 @@ import base64
 import binascii
 import hashlib
 import hmac
-import secrets
 import time
 
 import msgspec
 
 from survey_service.errors import TokenError
+from survey_service.lib import randomness
 from survey_service.lib.keys import derive_key, mac
 from survey_service.lib.structs import Struct
 
@@ -47,8 +47,8 @@ class FormClaims(Struct, array_like=True):
 
 
 def new_nonce() -> bytes:
-    """128 random bits from the OS generator."""
-    return secrets.token_bytes(16)
+    """128 random bits from the operating system's generator."""
+    return randomness.token_bytes(16)
 
 
 def _b64(data: bytes) -> str:

@@ -5,7 +5,6 @@ request's latency in the metrics; one access-log line."""
 from __future__ import annotations
 
 import logging
-import os
 import re
 import time
 from typing import Any, cast
@@ -14,6 +13,7 @@ from litestar.enums import ScopeType
 from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from survey_service.lib import randomness
 from survey_service.lib.freshness import READ_SOURCE
 from survey_service.lib.logs import REQUEST_ID
 from survey_service.web.metrics import Metrics
@@ -34,7 +34,7 @@ def request_id_of(scope: Scope) -> str:
     if found is None:
         given = next((v for k, v in scope.get("headers", []) if k == b"x-request-id"), b"")
         # 128 random bits as hex, like a uuid4's, without building a UUID object per request.
-        found = given.decode() if _SANE.fullmatch(given) else os.urandom(16).hex()
+        found = given.decode() if _SANE.fullmatch(given) else randomness.token_hex(16)
         state[_KEY] = found
     return found
 

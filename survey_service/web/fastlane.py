@@ -25,7 +25,6 @@ from __future__ import annotations
 import hmac
 import logging
 import re
-import secrets
 from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import NamedTuple
@@ -49,6 +48,8 @@ from litestar.types import (
     Send,
 )
 
+from survey_service.lib import randomness
+from survey_service.lib.keys import mac
 from survey_service.responses.answers import coerce_form_fields
 from survey_service.responses.controllers import ResponseIn
 from survey_service.settings import Settings
@@ -287,12 +288,12 @@ class FastLane:
     def _csrf_hash(self, token: str) -> str:
         """Litestar's ``generate_csrf_hash`` (HMAC-SHA256, hex) by the one-shot HMAC,
         without a new ``hmac.HMAC`` object per call."""
-        return hmac.digest(self._csrf_key, token.encode(), "sha256").hex()
+        return mac(self._csrf_key, token).hex()
 
     def new_csrf_token(self) -> str:
         """A token as Litestar's ``generate_csrf_token`` makes it: 32 random bytes in hex,
         then their HMAC."""
-        token = secrets.token_hex(CSRF_SECRET_BYTES)
+        token = randomness.token_hex(CSRF_SECRET_BYTES)
         return token + self._csrf_hash(token)
 
     def _csrf_ok(self, field: str | None, cookie: str | None) -> bool:
