@@ -3,7 +3,10 @@ rollup columns included: they are generated from one list of aggregates and dime
 
 from __future__ import annotations
 
+import secrets
+
 import asyncpg
+import pytest
 from litestar import Litestar
 
 from survey_service.db.schema import TABLES
@@ -44,3 +47,43 @@ def test_rollup_tables_carry_every_aggregate_and_dimension() -> None:
     assert [d.column for d in DIMENSIONS if d.column in totals] == [
         d.column for d in DIMENSIONS if d.in_totals
     ]
+
+
+async def test_a_served_form_or_answer_names_a_version_of_its_own_survey(
+    db: asyncpg.Connection,
+) -> None:
+    """One composite foreign key per row (one check, not two), and a stricter one: the
+    version must belong to the row's survey."""
+    keys = await db.fetch(
+        "SELECT conrelid::regclass::text AS source, pg_get_constraintdef(oid) AS definition"
+        " FROM pg_constraint WHERE contype = 'f'"
+        " AND conrelid IN ('response'::regclass, 'assignment'::regclass)"
+    )
+    assert sorted((k["source"], k["definition"]) for k in keys) == [
+        (
+            table,
+            "FOREIGN KEY (survey_id, survey_version_id) REFERENCES survey_version(survey_id, id)",
+        )
+        for table in ("assignment", "response")
+    ]
+    transaction = db.transaction()  # rolled back: other tests see no probe surveys
+    await transaction.start()
+    try:
+        first, second = [
+            await db.fetchval("INSERT INTO survey (slug) VALUES ($1) RETURNING id", slug)
+            for slug in ("fk-probe-" + secrets.token_hex(4), "fk-probe-" + secrets.token_hex(4))
+        ]
+        version = await db.fetchval(
+            "INSERT INTO survey_version (survey_id, version, content_hash, definition)"
+            " VALUES ($1, 1, 'probe', '{}') RETURNING id",
+            first,
+        )
+        insert = (
+            "INSERT INTO assignment (survey_id, survey_version_id, token_nonce, channel, language)"
+            " VALUES ($1, $2, gen_random_uuid(), 'link', 'en')"
+        )
+        await db.execute(insert, first, version)
+        with pytest.raises(asyncpg.ForeignKeyViolationError):
+            await db.execute(insert, second, version)  # another survey's version
+    finally:
+        await transaction.rollback()
