@@ -28,6 +28,7 @@ from survey_service.surveys.definitions import Metric
 
 __all__ = [
     "METRICS",
+    "RANGES",
     "CssKpi",
     "Estimate",
     "KpiMemo",
@@ -50,6 +51,17 @@ METRICS: tuple[Metric, ...] = (
     "response_rate",
 )
 """The metrics experiments compare, each on its KPI scale (NPS -100..100, shares in %)."""
+
+
+Bounds = tuple[float, float]
+
+RANGES: dict[str, Bounds] = {
+    "nps": (-100.0, 100.0),
+    "csat_mean": (1.0, 5.0),
+    "empathy_index": (0.0, 100.0),  # and each empathy rating on its 0-100 scale
+    "css": (-100.0, 100.0),
+}
+"""The possible range of each mean KPI: its reported interval never reaches past it."""
 
 
 def _metric_sums(
@@ -135,16 +147,22 @@ def estimate_of(moments: Moments) -> Estimate:
     return Estimate(value=moments.mean, ci_low=low, ci_high=high, n=moments.n)
 
 
-def mean_estimate(n: int, total: int, total_sq: int, scale: float = 1.0) -> Estimate:
+def mean_estimate(
+    n: int, total: int, total_sq: int, scale: float = 1.0, bounds: Bounds | None = None
+) -> Estimate:
     """The mean of ``n`` values ``scale * v`` from the integer sums of ``v`` and ``v * v``,
     with its t interval: what ``estimate_of(Moments.from_sums(...))`` gives, without the
     intermediate objects (a grouped report computes seven per group, for thousands of
     groups). The variance's numerator is exact integer arithmetic, as in
-    :meth:`Moments.from_sums`."""
+    :meth:`Moments.from_sums`. ``bounds``: the metric's possible range, which the interval
+    is cut to (with few values a t interval reaches past it: five ratings of a 0-100 item
+    gave 9 to 101)."""
     if n < 2:
         return Estimate(value=scale * total / n if n else None, ci_low=None, ci_high=None, n=n)
     mean = scale * total / n
     low, high = t_interval(mean, scale * scale * (n * total_sq - total * total) / (n * (n - 1)), n)
+    if bounds is not None:
+        low, high = max(low, bounds[0]), min(high, bounds[1])
     return Estimate(value=mean, ci_low=low, ci_high=high, n=n)
 
 
@@ -161,7 +179,7 @@ def share_of(successes: int, n: int) -> Estimate:
 def _rating_0_100(a: Mapping[str, int], column: str) -> Estimate:
     # x = 25 * (r - 1): integer sums of (r - 1) from those of r.
     n, total, total_sq = a[column + "_n"], a[column + "_sum"], a[column + "_sumsq"]
-    return mean_estimate(n, total - n, total_sq - 2 * total + n, 25.0)
+    return mean_estimate(n, total - n, total_sq - 2 * total + n, 25.0, RANGES["empathy_index"])
 
 
 def empathy_index_of(
@@ -186,7 +204,7 @@ def compute_kpis(a: Mapping[str, int], assignments: int = 0, answered: int = 0) 
     m = _metric_sums(a, assignments, answered)
     promoters, detractors, nps_n = a["nps_promoters"], a["nps_detractors"], a["nps_n"]
     passives = nps_n - promoters - detractors
-    nps, css = mean_estimate(*m["nps"]), mean_estimate(*m["css"])
+    nps, css = (mean_estimate(*m[name], RANGES[name]) for name in ("nps", "css"))
     positive, neutral, negative = a["css_positive"], a["css_neutral"], a["css_negative"]
     cared_n, cared_yes, comments = a["empathy_cared_n"], a["empathy_cared_yes"], a["comments"]
     return Kpis(
@@ -203,10 +221,10 @@ def compute_kpis(a: Mapping[str, int], assignments: int = 0, answered: int = 0) 
             detractor_share=_percent(detractors, nps_n),
         ),
         csat_top2=share_of(a["csat_top2"], a["csat_n"]),
-        csat_mean=mean_estimate(*m["csat_mean"]),
-        empathy_index=mean_estimate(*m["empathy_index"]),
+        csat_mean=mean_estimate(*m["csat_mean"], RANGES["csat_mean"]),
+        empathy_index=mean_estimate(*m["empathy_index"], RANGES["empathy_index"]),
         empathy_understood=_rating_0_100(a, "empathy_understood"),
-        empathy_cared=mean_estimate(cared_n, cared_yes, cared_yes, 100.0),
+        empathy_cared=share_of(cared_yes, cared_n),  # yes/no: a share, as CSAT top-2
         empathy_emotional=_rating_0_100(a, "empathy_emotional"),
         empathy_influence=_rating_0_100(a, "empathy_influence"),
         css=CssKpi(

@@ -42,7 +42,10 @@ ADMIN = ApiKeyInfo(
 # --- the independent computation ----------------------------------------------------------
 
 
-def t_interval(values: list[float]) -> tuple[float | None, float | None, float | None]:
+def t_interval(
+    values: list[float], low: float, high: float
+) -> tuple[float | None, float | None, float | None]:
+    """The mean and its t interval, cut to the metric's range [low, high]."""
     if not values:
         return None, None, None
     mean = statistics.fmean(values)
@@ -51,7 +54,7 @@ def t_interval(values: list[float]) -> tuple[float | None, float | None, float |
     half = scipy_stats.t.ppf(0.975, len(values) - 1) * math.sqrt(
         statistics.variance(values) / len(values)
     )
-    return mean, mean - half, mean + half
+    return mean, max(low, mean - half), min(high, mean + half)
 
 
 def wilson(k: int, n: int) -> tuple[float | None, float | None, float | None]:
@@ -93,11 +96,11 @@ def expected_kpis(
     classes = [100 * r["sentiment_class"] for r in rows if r["sentiment_class"] is not None]
     comments = [r for r in rows if r["comment"] is not None]
     out = {
-        "nps": (*t_interval(nps), len(nps)),
+        "nps": (*t_interval(nps, -100, 100), len(nps)),
         "csat_top2": (*wilson(sum(c >= 4 for c in csat), len(csat)), len(csat)),
-        "csat_mean": (*t_interval([float(c) for c in csat]), len(csat)),
-        "empathy_index": (*t_interval(empathy), len(empathy)),
-        "css": (*t_interval([float(c) for c in classes]), len(classes)),
+        "csat_mean": (*t_interval([float(c) for c in csat], 1, 5), len(csat)),
+        "empathy_index": (*t_interval(empathy, 0, 100), len(empathy)),
+        "css": (*t_interval([float(c) for c in classes], -100, 100), len(classes)),
         "heard_share": (
             *wilson(sum("felt_heard" in r["sentiment_cues"] for r in comments), len(comments)),
             len(comments),
@@ -107,8 +110,10 @@ def expected_kpis(
             len(comments),
         ),
     }
-    for name in ("empathy_understood", "empathy_cared", "empathy_emotional", "empathy_influence"):
-        out[name] = (*t_interval(items[name]), len(items[name]))
+    for name in ("empathy_understood", "empathy_emotional", "empathy_influence"):
+        out[name] = (*t_interval(items[name], 0, 100), len(items[name]))
+    cared = items["empathy_cared"]  # yes/no: a share with its Wilson interval
+    out["empathy_cared"] = (*wilson(int(sum(cared)) // 100, len(cared)), len(cared))
     if cohort is not None:
         served, answered = cohort
         out["response_rate"] = (*wilson(answered, served), served)

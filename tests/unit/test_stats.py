@@ -16,6 +16,7 @@ from survey_service.lib.stats import (
 )
 from survey_service.reporting.columns import AGGREGATE_NAMES
 from survey_service.reporting.metrics import (
+    RANGES,
     KpiMemo,
     compute_kpis,
     estimate_of,
@@ -133,7 +134,7 @@ def _sums(seed: int) -> dict[str, int]:
     sums = {name: 7 * seed + i for i, name in enumerate(AGGREGATE_NAMES)}
     sums.update(n=40 + seed, nps_n=30, nps_promoters=12, nps_detractors=8 + seed % 3)
     sums.update(csat_n=25, csat_top2=15, css_positive=4, css_neutral=3, css_negative=2)
-    sums.update(comments=12, heard=5, ignored=1)
+    sums.update(comments=12, heard=5, ignored=1, empathy_cared_n=20, empathy_cared_yes=12)
     return sums
 
 
@@ -155,3 +156,39 @@ def test_the_kpi_memo_answers_as_compute_kpis_and_keeps_a_bounded_number() -> No
     again = memo.kpis(_values(1), 50, 40)  # the oldest was forgotten: worked out again
     assert again == first
     assert again is not first
+
+
+def test_kpi_intervals_stay_inside_each_metrics_range() -> None:
+    """Five answers: four 'yes, they cared', ratings near the top, NPS from -100 to 100.
+    Their t intervals reach past the scales; the report cuts them to the range, and the yes/no
+    item gets the Wilson interval of a share."""
+    sums = dict.fromkeys(AGGREGATE_NAMES, 0)
+    sums.update(n=5, empathy_cared_n=5, empathy_cared_yes=4)
+    ratings = [5, 5, 5, 4, 5]
+    sums.update(
+        empathy_understood_n=5,
+        empathy_understood_sum=sum(ratings),
+        empathy_understood_sumsq=sum(r * r for r in ratings),
+    )
+    sums.update(nps_n=5, nps_promoters=4, nps_detractors=1)
+    sums.update(csat_n=5, csat_sum=24, csat_sumsq=4 * 25 + 16)
+    kpis = compute_kpis(sums)
+    unbounded = mean_estimate(5, 4, 4, 100.0)
+    assert unbounded.ci_high is not None
+    assert unbounded.ci_high > 100
+    cared = kpis.empathy_cared
+    assert cared.value == 80.0
+    assert (cared.ci_low, cared.ci_high) == pytest.approx(
+        tuple(100 * x for x in wilson_interval(4, 5) or ()), rel=1e-12
+    )
+    for estimate, (low, high) in (
+        (kpis.empathy_understood, RANGES["empathy_index"]),
+        (kpis.nps, RANGES["nps"]),
+        (kpis.csat_mean, RANGES["csat_mean"]),
+    ):
+        assert estimate.ci_low is not None
+        assert estimate.ci_high is not None
+        assert estimate.value is not None
+        assert low <= estimate.ci_low <= estimate.value <= estimate.ci_high <= high
+    assert kpis.empathy_understood.ci_high == 100.0  # cut, not 101
+    assert kpis.nps.ci_high == 100.0
