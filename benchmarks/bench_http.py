@@ -5,9 +5,12 @@ Usage (``benchmarks/run`` calls this):
     .venv/bin/python benchmarks/bench_http.py [--dsn postgresql://postgres@127.0.0.1/postgres]
         [--seconds 10] [--connections 32] [--workers 1 2]
 
-For each worker count it starts, one after the other: a bare Litestar hello-world under
-Granian (the baseline for pages: the server ``serve`` runs) and under uvicorn (for the
-choice of server), then ``survey-service serve`` on a throwaway database.
+For each worker count, on a throwaway database: the raw INSERT loop alone; a bare
+Litestar hello-world under uvicorn (for the choice of server); the same under Granian (the
+baseline for pages: the server ``serve`` runs) beside ``survey-service serve``, the two
+loaded in turns, three rounds of half the run time each (this machine's speed drifts by
+tens of percent within a minute, and one run of each measured the drift too); the
+service's other figures; then the raw loop alone again (its baseline: the mean of both).
 Load comes from wrk in its own process, one connection per wrk thread so that each Lua
 state is one customer (``benchmarks/wrk/*.lua``):
 
@@ -16,7 +19,7 @@ state is one customer (``benchmarks/wrk/*.lua``):
   (target: 1,270 completed submissions/s, p99 under 50 ms, no errors);
 - JSON answers: GET a form's token, POST the answers, 201 (target: at least 1.0x a raw
   asyncpg single-row INSERT loop into the same table, same concurrency, a pool as large as
-  the service's, run alone afterwards);
+  the service's, run alone before and after the service);
 - JSON ingestion: the POSTs alone, each with a token served beforehand (wrk fetches them
   first, untimed), which is what the raw loop's rows compare with; same target.
 
@@ -38,6 +41,7 @@ import json
 import os
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -51,9 +55,12 @@ import httpx
 import psutil
 from _common import ROOT, throwaway_database
 
+from survey_service.db.engine import apply_migrations
+
 HERE = Path(__file__).resolve().parent
 WRK = HERE / "wrk"
 POOL = 10  # the service's default SURVEY_DB_POOL_MAX
+ROUNDS = 3  # of the hello-world and the form page in turns, half the run time each
 
 
 BIN = Path(sys.executable).parent
@@ -230,10 +237,20 @@ async def raw_inserts(dsn: str, seconds: float, concurrency: int) -> tuple[float
     (PostgreSQL, whose backends end with the pool, so the machine's total is read)."""
     pool = await asyncpg.create_pool(dsn, min_size=POOL, max_size=POOL)
     assert pool is not None
-    ids = await pool.fetchrow(
-        "SELECT s.id, s.current_version_id FROM survey s WHERE slug = 'nps-empathy'"
-    )
-    assert ids is not None
+    # A survey of its own: the same table, indexes and triggers, and the loop can run
+    # before the service has made its surveys.
+    async with pool.acquire() as connection, connection.transaction():
+        survey = await connection.fetchval(
+            "INSERT INTO survey (slug) VALUES ('raw-baseline')"
+            " ON CONFLICT (slug) DO UPDATE SET slug = EXCLUDED.slug RETURNING id"
+        )
+        version = await connection.fetchval(
+            "INSERT INTO survey_version (survey_id, version, content_hash, definition)"
+            " VALUES ($1, 1, 'raw', '{}') ON CONFLICT (survey_id, version)"
+            " DO UPDATE SET version = 1 RETURNING id",
+            survey,
+        )
+    ids = (survey, version)
     sql = (
         "INSERT INTO response (survey_id, survey_version_id, token_nonce, variant, channel,"
         " language, metadata, answers, nps, flags) VALUES ($1, $2, $3, NULL, 'api', 'en',"
@@ -263,6 +280,22 @@ async def raw_inserts(dsn: str, seconds: float, concurrency: int) -> tuple[float
     return done / elapsed, cpu
 
 
+def combined(rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    """Several wrk runs of one scenario as one: totals, rates over the summed time, the
+    median of the rounds' p50 and p99, and the CPU per request over all of them."""
+    total = {k: sum(r[k] for r in rounds) for k in ("requests", "seconds", "completed", "failed")}
+    total["socket_errors"] = sum(r["socket_errors"] for r in rounds)
+    total["per_second"] = total["completed"] / total["seconds"]
+    for key in ("p50_ms", "p99_ms"):
+        total[key] = statistics.median(r[key] for r in rounds)
+    requests = max(total["requests"], 1)
+    total["cpu_us"] = {
+        kind: sum(r["cpu_us"][kind] * r["requests"] for r in rounds) / requests
+        for kind in rounds[0]["cpu_us"]
+    }
+    return total
+
+
 def rss_mb(process: subprocess.Popen[bytes]) -> list[float]:
     """Resident memory of the service's processes (its workers when it has several)."""
     parent = psutil.Process(process.pid)
@@ -289,57 +322,81 @@ async def main() -> None:
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is missing: apt-get install wrk")
     c, seconds = args.connections, args.seconds
+    half = max(1, seconds // 2)  # a round of the page against the hello-world
     logs = Path(tempfile.mkdtemp(prefix="bench-http"))
     print(f"{os.cpu_count()} CPUs, {c} connections, {seconds} s per run; logs in {logs}")
     async with throwaway_database(args.dsn) as dsn:
-        raw_rate = None
+        await apply_migrations(dsn)  # the raw loop's table, before the service first starts
         for workers in args.workers:
             print(f"\n{workers} worker process(es)")
-            hellos = {}
-            for server, command in HELLO_SERVERS.items():
-                port = free_port()
-                hello = start(
-                    command(port, workers),
-                    {},
-                    f"http://127.0.0.1:{port}/hello",
-                    logs / f"hello-{server}-{workers}.log",
-                )
-                try:
-                    hellos[server] = wrk(
-                        f"http://127.0.0.1:{port}/hello", "page", seconds, c, hello
-                    )
-                finally:
-                    stop(hello)
-                result = hellos[server]
-                line(
-                    f"bare Litestar GET /hello, {server}",
-                    f"{result['per_second']:,.0f} req/s",
-                    result["p50_ms"],
-                    result["p99_ms"],
-                    UVICORN_WORKERS_NOTE if server == "uvicorn" and workers > 1 else "",
-                )
-                cpu_line(result)
-            bare = hellos["granian"]  # the server `serve` runs
-
-            port = free_port()
-            service = start_service(
-                dsn,
-                port,
-                logs,
-                workers,
-                # abuse limits far above the load: this measures the work, not the 429s
-                SURVEY_SUBMIT_LIMIT_PER_IP="100000000",
-                SURVEY_SUBMIT_LIMIT_PER_SURVEY="100000000",
+            # The raw loop runs alone, before and after the service (which is stopped):
+            # its baseline is the mean of the two, so a machine that gets slower or faster
+            # during the service's runs moves both sides alike.
+            raw_before = await raw_inserts(dsn, half, c)
+            uvicorn_port = free_port()
+            hello = start(
+                HELLO_SERVERS["uvicorn"](uvicorn_port, workers),
+                {},
+                f"http://127.0.0.1:{uvicorn_port}/hello",
+                logs / f"hello-uvicorn-{workers}.log",
             )
+            try:
+                uvicorn = wrk(f"http://127.0.0.1:{uvicorn_port}/hello", "page", seconds, c, hello)
+            finally:
+                stop(hello)
+            granian_port = free_port()
+            hello = start(
+                HELLO_SERVERS["granian"](granian_port, workers),
+                {},
+                f"http://127.0.0.1:{granian_port}/hello",
+                logs / f"hello-granian-{workers}.log",
+            )
+            port = free_port()
+            try:
+                service = start_service(
+                    dsn,
+                    port,
+                    logs,
+                    workers,
+                    # abuse limits far above the load: this measures the work, not the 429s
+                    SURVEY_SUBMIT_LIMIT_PER_IP="100000000",
+                    SURVEY_SUBMIT_LIMIT_PER_SURVEY="100000000",
+                )
+            except BaseException:
+                stop(hello)
+                raise
             base = f"http://127.0.0.1:{port}"
             try:
-                page = wrk(f"{base}/s/counter-check", "page", seconds, c, service)
+                # Baseline and page in turns, each idle while the other runs: the ratio
+                # is of totals over interleaved rounds (the machine drifts by tens of
+                # percent within a minute; one long run of each measured that too).
+                hellos, pages = [], []
+                for _ in range(ROUNDS):
+                    hellos.append(
+                        wrk(f"http://127.0.0.1:{granian_port}/hello", "page", half, c, hello)
+                    )
+                    pages.append(wrk(f"{base}/s/counter-check", "page", half, c, service))
+                stop(hello)
+                bare, page = combined(hellos), combined(pages)
+                for server, result in (("granian", bare), ("uvicorn", uvicorn)):
+                    line(
+                        f"bare Litestar GET /hello, {server}",
+                        f"{result['per_second']:,.0f} req/s",
+                        result["p50_ms"],
+                        result["p99_ms"],
+                        UVICORN_WORKERS_NOTE if server == "uvicorn" and workers > 1 else "",
+                    )
+                    cpu_line(result)
+                rounds = " ".join(
+                    f"{p['per_second'] / h['per_second']:.2f}"
+                    for h, p in zip(hellos, pages, strict=True)
+                )
                 line(
                     "form page GET /s/counter-check",
                     f"{page['per_second']:,.0f} req/s",
                     page["p50_ms"],
                     page["p99_ms"],
-                    verdict(page["per_second"] / bare["per_second"], 0.6),
+                    verdict(page["per_second"] / bare["per_second"], 0.6) + f" rounds {rounds}",
                 )
                 cpu_line(page)
                 before = await count(dsn, "counter-check")
@@ -387,12 +444,16 @@ async def main() -> None:
                 line("resident memory per process", f"{memory} MB", None, None)
             finally:
                 stop(service)
-            if raw_rate is None:
-                raw_rate, raw_cpu = await raw_inserts(dsn, seconds, c)
-                line(
-                    f"raw asyncpg INSERT loop (pool {POOL})", f"{raw_rate:,.0f} rows/s", None, None
-                )
-                cpu_line({"cpu_us": raw_cpu}, "row")
+            raw_after = await raw_inserts(dsn, half, c)
+            raw_rate = (raw_before[0] + raw_after[0]) / 2
+            line(
+                f"raw asyncpg INSERT loop (pool {POOL})",
+                f"{raw_rate:,.0f} rows/s",
+                None,
+                None,
+                f"before the service {raw_before[0]:,.0f}, after it {raw_after[0]:,.0f}",
+            )
+            cpu_line({"cpu_us": raw_after[1]}, "row")
             for name, result in (("JSON answers", answers), ("JSON ingestion", ingest)):
                 line(
                     f"{name} against raw INSERTs",
