@@ -8,8 +8,9 @@ Usage (``benchmarks/run`` calls this):
 For each worker count, on a throwaway database: the raw INSERT loop alone; a bare
 Litestar hello-world under uvicorn (for the choice of server); the same under Granian (the
 baseline for pages: the server ``serve`` runs) beside ``survey-service serve``, the two
-loaded in turns, three rounds of half the run time each (this machine's speed drifts by
-tens of percent within a minute, and one run of each measured the drift too); the
+loaded in turns after two untimed seconds each, three rounds of half the run time each
+(this machine's speed drifts by tens of percent within a minute, and one run of each
+measured the drift too); the
 service's other figures; then the raw loop alone again (its baseline: the mean of both).
 Load comes from wrk in its own process, one connection per wrk thread so that each Lua
 state is one customer (``benchmarks/wrk/*.lua``):
@@ -61,6 +62,7 @@ HERE = Path(__file__).resolve().parent
 WRK = HERE / "wrk"
 POOL = 10  # the service's default SURVEY_DB_POOL_MAX
 ROUNDS = 3  # of the hello-world and the form page in turns, half the run time each
+WARM_UP = 2  # seconds of load on each before the rounds, not counted
 
 
 BIN = Path(sys.executable).parent
@@ -370,6 +372,10 @@ async def main() -> None:
                 # Baseline and page in turns, each idle while the other runs: the ratio
                 # is of totals over interleaved rounds (the machine drifts by tens of
                 # percent within a minute; one long run of each measured that too).
+                # Both warmed up first, untimed: a fresh service's first seconds also run
+                # its start-up jobs, and the first round was the lowest in every run.
+                wrk(f"http://127.0.0.1:{granian_port}/hello", "page", WARM_UP, c, hello)
+                wrk(f"{base}/s/counter-check", "page", WARM_UP, c, service)
                 hellos, pages = [], []
                 for _ in range(ROUNDS):
                     hellos.append(
