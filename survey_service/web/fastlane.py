@@ -286,8 +286,8 @@ class FastLane:
         return await count_client(request.scope, limits, self.client_limit, self.proxies) is None
 
     def _csrf_hash(self, token: str) -> str:
-        """Litestar's ``generate_csrf_hash`` (HMAC-SHA256, hex) by the one-shot HMAC,
-        without a new ``hmac.HMAC`` object per call."""
+        """Litestar's ``generate_csrf_hash`` (HMAC-SHA256, hex) by :func:`.lib.keys.mac`:
+        no ``hmac.HMAC`` object per call, and the GIL kept."""
         return mac(self._csrf_key, token).hex()
 
     def new_csrf_token(self) -> str:
