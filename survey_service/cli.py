@@ -37,7 +37,7 @@ def _serve(args: argparse.Namespace) -> int:
     from granian.constants import Interfaces
 
     from survey_service.app import SERVE_PID
-    from survey_service.lib.logs import logging_config
+    from survey_service.lib.logs import lean_records, logging_config
     from survey_service.settings import env_name
 
     settings = _settings()
@@ -73,6 +73,7 @@ def _serve(args: argparse.Namespace) -> int:
     ):
         os.environ[env_name(field)] = str(value)
     os.environ[SERVE_PID] = str(os.getpid())
+    lean_records()
     server = Granian(
         "survey_service.app:create_app",
         factory=True,

@@ -1,0 +1,115 @@
+"""Log lines written in batches by a thread of their own: in order, soon, bounded."""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+
+import pytest
+
+from survey_service.lib.logs import BufferedStreamHandler
+
+
+class _Stream(io.StringIO):
+    """Counts its writes; ``gate`` (when given) holds each write until it is set."""
+
+    def __init__(self, gate: threading.Event | None = None) -> None:
+        super().__init__()
+        self.writes = 0
+        self.gate = gate
+
+    def write(self, text: str) -> int:
+        if self.gate is not None:
+            self.gate.wait(10)
+        self.writes += 1
+        return super().write(text)
+
+
+def _logger(handler: logging.Handler) -> logging.Logger:
+    logger = logging.getLogger(f"test.buffered.{id(handler)}")
+    logger.propagate = False
+    logger.handlers = [handler]
+    logger.setLevel(logging.INFO)
+    return logger
+
+
+def _until(check: Callable[[], bool], seconds: float = 5.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.01)
+    return False
+
+
+@pytest.fixture
+def stream() -> _Stream:
+    return _Stream()
+
+
+def test_lines_wait_and_are_written_in_order_in_one_write(stream: _Stream) -> None:
+    handler = BufferedStreamHandler(stream, interval=60)  # only flush() writes here
+    logger = _logger(handler)
+    for n in range(5):
+        logger.info("line %d", n)
+    assert stream.getvalue() == ""  # nothing written on the caller's thread
+    handler.flush()
+    assert stream.getvalue().splitlines() == [f"line {n}" for n in range(5)]
+    assert stream.writes == 1
+
+
+def test_a_warning_or_a_full_batch_wakes_the_writer(stream: _Stream) -> None:
+    handler = BufferedStreamHandler(stream, interval=60, capacity=3)
+    logger = _logger(handler)
+    logger.info("quiet")
+    logger.warning("loud")  # written soon, with what waited before it
+    assert _until(lambda: stream.getvalue() == "quiet\nloud\n")
+    for n in range(3):
+        logger.info("batch %d", n)  # the third fills the batch
+    assert _until(lambda: stream.getvalue().endswith("batch 2\n"))
+
+
+def test_the_writer_writes_every_interval(stream: _Stream) -> None:
+    logger = _logger(BufferedStreamHandler(stream, interval=0.05))
+    logger.info("in a moment")
+    assert _until(lambda: stream.getvalue() == "in a moment\n")
+
+
+def test_a_stuck_stream_keeps_a_bounded_number_of_lines() -> None:
+    gate = threading.Event()
+    stream = _Stream(gate)
+    handler = BufferedStreamHandler(stream, interval=60, capacity=2)  # 200 lines at most
+    logger = _logger(handler)
+    logger.warning("first")  # the writer takes it and waits in write()
+    assert _until(lambda: not handler._lines)
+    for n in range(250):
+        logger.info("line %d", n)
+    gate.set()
+    handler.flush()
+    lines = stream.getvalue().splitlines()
+    assert lines[0] == "first"
+    assert lines[1:201] == [f"line {n}" for n in range(200)]
+    assert lines[201:] == ["50 log lines dropped: the log stream was full"]
+
+
+def test_a_forked_child_writes_only_its_own_lines(stream: _Stream) -> None:
+    handler = BufferedStreamHandler(stream, interval=60)
+    logger = _logger(handler)
+    logger.info("the parent's")  # waiting when the child is forked
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        handler.stream = os.fdopen(write, "w")
+        logger.info("the child's")
+        handler.flush()
+        os._exit(0)
+    os.close(write)
+    os.waitpid(pid, 0)
+    with os.fdopen(read) as pipe:
+        assert pipe.read() == "the child's\n"
+    handler.flush()
+    assert stream.getvalue() == "the parent's\n"
