@@ -11,7 +11,9 @@ baseline for pages: the server ``serve`` runs) beside ``survey-service serve``, 
 loaded in turns after two untimed seconds each, three rounds of half the run time each
 (this machine's speed drifts by tens of percent within a minute, and one run of each
 measured the drift too); the
-service's other figures; then the raw loop alone again (its baseline: the mean of both).
+service's other figures; the form page again with the access log on (as ``serve`` runs by
+default; the figures above run without it, as the hello-world has none); then the raw
+loop alone again (its baseline: the mean of both).
 Load comes from wrk in its own process, one connection per wrk thread so that each Lua
 state is one customer (``benchmarks/wrk/*.lua``):
 
@@ -450,6 +452,25 @@ async def main() -> None:
                 line("resident memory per process", f"{memory} MB", None, None)
             finally:
                 stop(service)
+            # The same page with the access log on, as `serve` runs by default (the figures
+            # above leave it off, as the hello-world has none): one line per request.
+            logged = start_service(
+                dsn, port, logs, workers, SURVEY_ACCESS_LOG="true", SURVEY_LOG_LEVEL="INFO"
+            )
+            try:
+                wrk(f"{base}/s/counter-check", "page", WARM_UP, c, logged)
+                page_logged = wrk(f"{base}/s/counter-check", "page", half, c, logged)
+            finally:
+                stop(logged)
+            line(
+                "form page, access log on",
+                f"{page_logged['per_second']:,.0f} req/s",
+                page_logged["p50_ms"],
+                page_logged["p99_ms"],
+                f"{page_logged['per_second'] / bare['per_second']:.2f} of the hello-world"
+                " (the default; the figures above run without it)",
+            )
+            cpu_line(page_logged)
             raw_after = await raw_inserts(dsn, half, c)
             raw_rate = (raw_before[0] + raw_after[0]) / 2
             line(
