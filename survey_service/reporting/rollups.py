@@ -223,7 +223,12 @@ async def kept_zone(db: Executor) -> str | None:
 VACUUM_AFTER = 10_000
 """Rows taken off the queues before the fold vacuums them itself."""
 ANALYZE_AFTER = 100_000
-"""Rows folded into the rollups before the fold vacuums and analyzes them."""
+"""Rows folded into the rollups before the fold vacuums and analyzes them (at the latest)."""
+FIRST_ANALYZE = 1_000
+"""Rows folded before a process first vacuums and analyzes the rollups; then again after as
+many rows as it had folded before (doubling up to :data:`ANALYZE_AFTER`). Young rollups
+get statistics soon: a 1,810-group breakdown of 10,000 responses took 38-49 ms right after
+the fold and 31-43 ms once the rollups were analyzed (29-38 vacuumed too)."""
 
 
 async def vacuum_taken(db: Executor, queues: Sequence[str], taken: int) -> int:
@@ -244,6 +249,8 @@ class Upkeep:
     def __init__(self) -> None:
         self.queues = 0
         self.rollups = 0
+        self.analyzed_after = 0
+        """Rows folded by this process up to the rollups' last vacuum and analyze."""
 
 
 async def fold(db: Database, zone: str, batch_size: int = 20_000) -> tuple[int, bool]:
@@ -271,8 +278,9 @@ async def fold_all(
     Then the upkeep autovacuum would do, were it on (some servers run it rarely or not
     at all), counted in ``upkeep`` across calls (the periodic job's) or in this call: after
     :data:`VACUUM_AFTER` rows taken off the queues, vacuum them (:func:`vacuum_taken`); after
-    :data:`ANALYZE_AFTER` rows folded, vacuum and analyze the rollups (space reused, and
-    statistics that let a grouped read hash its ten thousand rows, not sort them)."""
+    :data:`FIRST_ANALYZE` rows folded, then after as many again, doubling up to every
+    :data:`ANALYZE_AFTER`, vacuum and analyze the rollups (space reused, and statistics
+    that let a grouped read hash its ten thousand rows, not sort them)."""
     folded, more = 0, True
     # Only while a batch came back full: under load, what arrived during a fold is the
     # next period's work, not a reason to fold again at once (the fold would chase the
@@ -285,7 +293,8 @@ async def fold_all(
     upkeep.queues = await vacuum_taken(
         db, ("response_unfolded", "assignment_unfolded"), upkeep.queues + folded
     )
-    if upkeep.rollups >= ANALYZE_AFTER:
+    if upkeep.rollups >= min(ANALYZE_AFTER, max(FIRST_ANALYZE, upkeep.analyzed_after)):
+        upkeep.analyzed_after += upkeep.rollups
         upkeep.rollups = 0
         for rollup in _ROLLUP_TABLES:
             await db.execute(f"VACUUM (ANALYZE) {rollup}")

@@ -469,6 +469,36 @@ async def test_a_large_fold_leaves_its_tables_vacuumed_and_analyzed(
     assert analyzed_again == len(rollup_names)
 
 
+async def test_young_rollups_are_analyzed_soon_then_less_and_less_often(
+    app: Litestar, db: asyncpg.Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A process analyzes the rollups after its first FIRST_ANALYZE rows, then after as
+    many rows again as it had folded before (not only every ANALYZE_AFTER rows)."""
+    monkeypatch.setattr(rollups, "FIRST_ANALYZE", 50)
+    upkeep = rollups.Upkeep()
+
+    async def analyzed_since(moment: object) -> int:
+        count: int = await db.fetchval(
+            "SELECT count(*) FROM pg_stat_user_tables WHERE relname = 'response_rollup_daily'"
+            " AND last_analyze > $1",
+            moment,
+        )
+        return count
+
+    start = await db.fetchval("SELECT now()")
+    await random_csat(db, 30, seed=61)
+    assert await fold_all(app.state.db, "UTC", upkeep=upkeep) == 60  # answers and forms
+    assert await analyzed_since(start) == 1  # past the first 50
+    second = await db.fetchval("SELECT now()")
+    await random_csat(db, 20, seed=62)
+    await fold_all(app.state.db, "UTC", upkeep=upkeep)  # 40 since: under the 60 before
+    assert await analyzed_since(second) == 0
+    await random_csat(db, 20, seed=63)
+    await fold_all(app.state.db, "UTC", upkeep=upkeep)  # 80 since: past them
+    assert await analyzed_since(second) == 1
+    assert upkeep.analyzed_after == 140
+
+
 async def test_daily_rollups_in_the_business_zone(app: Litestar, db: asyncpg.Connection) -> None:
     await random_csat(db, 150, seed=31)
     zone = "America/New_York"
