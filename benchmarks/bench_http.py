@@ -10,10 +10,9 @@ Litestar hello-world under uvicorn (for the choice of server); the same under Gr
 baseline for pages: the server ``serve`` runs) beside ``survey-service serve``, the two
 loaded in turns after two untimed seconds each, three rounds of half the run time each
 (this machine's speed drifts by tens of percent within a minute, and one run of each
-measured the drift too); the
-service's other figures; the form page again with the access log on (as ``serve`` runs by
-default; the figures above run without it, as the hello-world has none); then the raw
-loop alone again (its baseline: the mean of both).
+measured the drift too); the service's other figures; the form page again with the access
+log on (as ``serve`` runs by default; the figures above run without it, as the
+hello-world has none); then the raw loop alone again (its baseline: the mean of both).
 Load comes from wrk in its own process, one connection per wrk thread so that each Lua
 state is one customer (``benchmarks/wrk/*.lua``):
 
@@ -452,6 +451,8 @@ async def main() -> None:
                 line("resident memory per process", f"{memory} MB", None, None)
             finally:
                 stop(service)
+                if hello.poll() is None:  # the rounds did not finish
+                    stop(hello)
             # The same page with the access log on, as `serve` runs by default (the figures
             # above leave it off, as the hello-world has none): one line per request.
             logged = start_service(

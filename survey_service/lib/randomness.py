@@ -2,10 +2,10 @@
 
 ``os.urandom`` (and so ``secrets`` and ``random.SystemRandom``) releases the GIL on every
 call. On the event loop, which shares the GIL with the server's own threads, each release
-can hand the GIL away for the rest of a switch interval; a form page needs three random
-values (the token's nonce, the CSRF token, the request id). So the bytes come from the
-same generator 4 KiB at a time and each is handed out once. A forked child starts with an
-empty block: it never hands out its parent's bytes.
+can hand the GIL away for the rest of a switch interval; a form page needs four random
+values (the token's nonce, the variant's draw, the CSRF token, the request id). So the
+bytes come from the same generator 4 KiB at a time and each is handed out once. A forked
+child starts with an empty block: it never hands out its parent's bytes.
 """
 
 from __future__ import annotations
