@@ -19,7 +19,7 @@ import logging
 import logging.config
 import os
 import threading
-from typing import Any, TextIO
+from typing import Any, Protocol, TextIO
 
 import msgspec
 
@@ -27,7 +27,10 @@ __all__ = [
     "REQUEST_ID",
     "BufferedStreamHandler",
     "JsonFormatter",
+    "LineFormatter",
+    "TextFormatter",
     "configure",
+    "direct_handler",
     "lean_records",
     "logging_config",
 ]
@@ -44,24 +47,47 @@ class JsonFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         """The record as one line of JSON."""
+        extra = {k: v for k, v in vars(record).items() if k not in _STANDARD}
+        if record.exc_info:
+            extra["error"] = self.formatException(record.exc_info)
+        return self.line(record.created, record.levelname, record.name, record.getMessage(), extra)
+
+    def line(
+        self, created: float, level: str, name: str, message: str, extra: dict[str, Any]
+    ) -> str:
+        """The line of a record made of these parts (:func:`direct_handler`'s callers
+        write lines without making the record)."""
         entry: dict[str, Any] = {
-            "time": dt.datetime.fromtimestamp(record.created, dt.UTC).isoformat(),
-            "level": record.levelname,
-            "logger": record.name,
-            "message": record.getMessage(),
+            "time": dt.datetime.fromtimestamp(created, dt.UTC).isoformat(),
+            "level": level,
+            "logger": name,
+            "message": message,
         }
         request_id = REQUEST_ID.get()
         if request_id is not None:
             entry["request_id"] = request_id
-        entry.update({k: v for k, v in vars(record).items() if k not in _STANDARD})
-        if record.exc_info:
-            entry["error"] = self.formatException(record.exc_info)
+        entry.update(extra)
         return msgspec.json.encode(entry, enc_hook=str).decode()
 
 
-class _TextFormatter(logging.Formatter):
+class TextFormatter(logging.Formatter):
+    """``LEVEL logger: message [request id]``: for a terminal (``SURVEY_LOG_FORMAT=text``)."""
+
+    FORMAT = "%(levelname)s %(name)s: %(message)s"
+
+    def __init__(self) -> None:
+        super().__init__(self.FORMAT)
+
     def format(self, record: logging.LogRecord) -> str:
         line = super().format(record)
+        request_id = REQUEST_ID.get()
+        return f"{line} [{request_id}]" if request_id else line
+
+    def line(
+        self, created: float, level: str, name: str, message: str, extra: dict[str, Any]
+    ) -> str:
+        """As :meth:`JsonFormatter.line` (the text shows no extra fields)."""
+        line = self.FORMAT % {"levelname": level, "name": name, "message": message}
         request_id = REQUEST_ID.get()
         return f"{line} [{request_id}]" if request_id else line
 
@@ -99,6 +125,10 @@ class BufferedStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
         except Exception:
             self.handleError(record)
             return
+        self.add_line(line, urgent=record.levelno >= logging.WARNING)
+
+    def add_line(self, line: str, *, urgent: bool = False) -> None:
+        """Queue a formatted line (with its line end); ``urgent``: wake the writer now."""
         if self._pid != os.getpid():
             self._start()
         with self._lines_lock:
@@ -110,7 +140,7 @@ class BufferedStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
         if self._writer is None:
             self._writer = threading.Thread(target=self._write_loop, name="log-writer", daemon=True)
             self._writer.start()
-        if record.levelno >= logging.WARNING or waiting >= self.capacity:
+        if urgent or waiting >= self.capacity:
             self._wake.set()
 
     def _write_loop(self) -> None:
@@ -140,11 +170,7 @@ class BufferedStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
 
 def logging_config(level: str, style: str) -> dict[str, Any]:
     """A ``logging.config.dictConfig`` for the service and its HTTP server's loggers."""
-    formatter: dict[str, Any] = (
-        {"()": JsonFormatter}
-        if style == "json"
-        else {"()": _TextFormatter, "format": "%(levelname)s %(name)s: %(message)s"}
-    )
+    formatter: dict[str, Any] = {"()": JsonFormatter if style == "json" else TextFormatter}
     handler = {
         "class": "survey_service.lib.logs.BufferedStreamHandler",
         "formatter": "main",
@@ -167,6 +193,42 @@ def logging_config(level: str, style: str) -> dict[str, Any]:
 def configure(level: str, style: str) -> None:
     """Apply :func:`logging_config`."""
     logging.config.dictConfig(logging_config(level, style))
+
+
+class LineFormatter(Protocol):
+    """A formatter that makes a line from a record's parts, without the record."""
+
+    def line(
+        self, created: float, level: str, name: str, message: str, extra: dict[str, Any]
+    ) -> str:
+        """The line (without its end) of a record made of these parts."""
+
+
+def direct_handler(
+    logger: logging.Logger, level: int
+) -> tuple[BufferedStreamHandler, LineFormatter] | None:
+    """The one handler ``logger``'s records of ``level`` reach, and its formatter, when
+    both are this module's and nothing filters on the way: a caller may then write its
+    lines straight to it (:meth:`BufferedStreamHandler.add_line`, made by the formatter's
+    ``line``) instead of making a record each time (the access log). None otherwise: log
+    as usual. Looked up per call, so a reconfigured logging (a test's handler) is seen at
+    once."""
+    if not logger.isEnabledFor(level):
+        return None
+    found: list[logging.Handler] = []
+    current: logging.Logger | None = logger
+    while current is not None:
+        if current.filters:
+            return None
+        found += current.handlers
+        current = current.parent if current.propagate else None
+    if len(found) != 1:
+        return None
+    handler = found[0]
+    if not isinstance(handler, BufferedStreamHandler) or handler.filters or handler.level > level:
+        return None
+    formatter = handler.formatter
+    return (handler, formatter) if isinstance(formatter, JsonFormatter | TextFormatter) else None
 
 
 def lean_records() -> None:

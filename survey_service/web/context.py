@@ -15,7 +15,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from survey_service.lib import randomness
 from survey_service.lib.freshness import READ_SOURCE
-from survey_service.lib.logs import REQUEST_ID
+from survey_service.lib.logs import REQUEST_ID, direct_handler
 from survey_service.web.metrics import Metrics
 
 __all__ = ["RequestContext", "request_id_of"]
@@ -37,6 +37,20 @@ def request_id_of(scope: Scope) -> str:
         found = given.decode() if _SANE.fullmatch(given) else randomness.token_hex(16)
         state[_KEY] = found
     return found
+
+
+def _access_line(method: str, route: str, status: int, seconds: float) -> None:
+    """One access-log line: straight to the log's handler when nothing else would see the
+    record (see :func:`.lib.logs.direct_handler`), else through ``logging``."""
+    message = f"{method} {route} {status} {seconds * 1000:.1f} ms"
+    extra = {"status": status, "route": route, "ms": round(seconds * 1000, 2)}
+    direct = direct_handler(log, logging.INFO)
+    if direct is None:
+        log.info("%s", message, extra=extra)
+        return
+    handler, formatter = direct
+    line = formatter.line(time.time(), "INFO", log.name, message, extra)
+    handler.add_line(line + handler.terminator)
 
 
 class RequestContext(ASGIMiddleware):
@@ -75,13 +89,6 @@ class RequestContext(ASGIMiddleware):
             method = str(scope.get("method", ""))
             self.metrics.observe(method, route, status, seconds)
             if self.access_log:
-                log.info(
-                    "%s %s %d %.1f ms",
-                    method,
-                    route,
-                    status,
-                    seconds * 1000,
-                    extra={"status": status, "route": route, "ms": round(seconds * 1000, 2)},
-                )
+                _access_line(method, route, status, seconds)
             REQUEST_ID.reset(token)
             READ_SOURCE.reset(read_token)

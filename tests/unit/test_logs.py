@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import logging
 import os
 import threading
@@ -11,7 +12,13 @@ from collections.abc import Callable
 
 import pytest
 
-from survey_service.lib.logs import BufferedStreamHandler
+from survey_service.lib.logs import (
+    REQUEST_ID,
+    BufferedStreamHandler,
+    JsonFormatter,
+    TextFormatter,
+    direct_handler,
+)
 
 
 class _Stream(io.StringIO):
@@ -113,3 +120,59 @@ def test_a_forked_child_writes_only_its_own_lines(stream: _Stream) -> None:
         assert pipe.read() == "the child's\n"
     handler.flush()
     assert stream.getvalue() == "the parent's\n"
+
+
+@pytest.mark.parametrize("style", ["json", "text"])
+def test_a_direct_line_is_the_line_logging_would_write(style: str, stream: _Stream) -> None:
+    """The access log's shortcut (no record) writes what ``logging`` writes."""
+    handler = BufferedStreamHandler(stream, interval=60)
+    handler.setFormatter(JsonFormatter() if style == "json" else TextFormatter())
+    logger = _logger(handler)
+    token = REQUEST_ID.set("req-direct-1")
+    try:
+        logger.info("%s", "GET /s/{slug} 200 1.2 ms", extra={"status": 200, "ms": 1.23})
+        direct = direct_handler(logger, logging.INFO)
+        assert direct is not None
+        found, formatter = direct
+        assert found is handler
+        line = formatter.line(
+            time.time(),
+            "INFO",
+            logger.name,
+            "GET /s/{slug} 200 1.2 ms",
+            {
+                "status": 200,
+                "ms": 1.23,
+            },
+        )
+        handler.add_line(line + "\n")
+    finally:
+        REQUEST_ID.reset(token)
+    handler.flush()
+    through_logging, straight = stream.getvalue().splitlines()
+    if style == "json":
+        a, b = json.loads(through_logging), json.loads(straight)
+        assert a.pop("time")[:16] == b.pop("time")[:16]  # the same minute
+        assert a == b
+        assert a["request_id"] == "req-direct-1"
+        assert a["status"] == 200
+    else:
+        assert through_logging == straight
+        assert straight.endswith("[req-direct-1]")
+
+
+def test_no_direct_line_when_something_else_would_see_the_record(stream: _Stream) -> None:
+    handler = BufferedStreamHandler(stream, interval=60)
+    handler.setFormatter(JsonFormatter())
+    logger = _logger(handler)
+    assert direct_handler(logger, logging.INFO) is not None
+    assert direct_handler(logger, logging.DEBUG) is None  # not enabled
+    logger.addFilter(lambda record: True)
+    assert direct_handler(logger, logging.INFO) is None
+    logger.filters.clear()
+    seen = logging.Handler()  # a test's capture, say
+    logger.addHandler(seen)
+    assert direct_handler(logger, logging.INFO) is None
+    logger.removeHandler(seen)
+    handler.setFormatter(logging.Formatter())  # another formatter: its own lines
+    assert direct_handler(logger, logging.INFO) is None
