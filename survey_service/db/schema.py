@@ -148,7 +148,8 @@ def _unfolded(table: str) -> Table:
 
 ROLLUP_STATE = _table(
     "rollup_state",
-    "settings the rollups depend on (daily_zone: the zone daily rows are kept in)",
+    "service state by name: daily_zone (the zone daily rollup rows are kept in) and, per"
+    " survey, retention_served_forms:<id> (served forms before it are redacted)",
     Column("name", TEXT),
     Column("value", TEXT),
 )

@@ -23,9 +23,12 @@ __all__ = [
     "redact_customer_records",
     "redact_invitations",
     "redact_responses",
+    "redact_served_forms",
     "remove_invitations",
     "response_form",
+    "retention_reached",
     "scrub_assignments",
+    "set_retention_reached",
 ]
 
 _ERASE_BY_ID = erase_sql("id = $2")
@@ -241,6 +244,63 @@ async def redact_responses(
         limit,
     )
     return redacted
+
+
+async def redact_served_forms(
+    db: Executor,
+    survey_id: int,
+    after: tuple[dt.datetime, int],
+    before: dt.datetime,
+    keep: Sequence[str],
+    limit: int,
+) -> tuple[int, tuple[dt.datetime, int] | None]:
+    """Past retention: served forms, answered or not, keep only the ``keep`` keys of their
+    metadata (the rollup dimensions). Looks at up to ``limit`` forms created before
+    ``before`` and after ``after`` (a (created_at, id) position), in that order; returns
+    how many changed and the position reached (None: nothing left)."""
+    row = await db.fetchrow(
+        "WITH chosen AS (SELECT id, created_at FROM assignment WHERE survey_id = $1"
+        "   AND created_at >= $2 AND (created_at, id) > ($2, $3) AND created_at < $4"
+        "   ORDER BY created_at, id LIMIT $6),"
+        " done AS (UPDATE assignment a SET metadata = coalesce((SELECT jsonb_object_agg(key,"
+        "   value) FROM jsonb_each(a.metadata) WHERE key = ANY($5)), jsonb_build_object())"
+        "   FROM chosen c WHERE a.survey_id = $1 AND a.id = c.id"
+        "   AND a.metadata - $5::text[] <> jsonb_build_object() RETURNING 1),"
+        " last AS (SELECT created_at, id FROM chosen ORDER BY created_at DESC, id DESC LIMIT 1)"
+        " SELECT (SELECT count(*) FROM done) AS redacted, last.created_at, last.id"
+        " FROM (SELECT 1) AS one LEFT JOIN last ON TRUE",
+        survey_id,
+        after[0],
+        after[1],
+        before,
+        list(keep),
+        limit,
+    )
+    assert row is not None
+    reached = None if row["id"] is None else (row["created_at"], row["id"])
+    return row["redacted"], reached
+
+
+def _reached_name(survey_id: int) -> str:
+    return f"retention_served_forms:{survey_id}"
+
+
+async def retention_reached(db: Executor, survey_id: int) -> dt.datetime | None:
+    """Up to when the survey's served forms were redacted (None: never)."""
+    value: str | None = await db.fetchval(
+        "SELECT value FROM rollup_state WHERE name = $1", _reached_name(survey_id)
+    )
+    return None if value is None else dt.datetime.fromisoformat(value)
+
+
+async def set_retention_reached(db: Executor, survey_id: int, moment: dt.datetime) -> None:
+    """Record that the survey's served forms before ``moment`` are redacted."""
+    await db.execute(
+        "INSERT INTO rollup_state (name, value) VALUES ($1, $2)"
+        " ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value",
+        _reached_name(survey_id),
+        moment.isoformat(),
+    )
 
 
 async def redact_invitations(

@@ -47,6 +47,8 @@ class ErasureReport(Struct):
     invitations: int
     interactions: int = 0
     outcomes: int = 0
+    served_forms: int = 0
+    """Served forms (answered or not) whose customer metadata went."""
 
 
 class PersonExport(Struct):
@@ -65,6 +67,8 @@ class RetentionReport(Struct):
     invitations: int
     interactions: int = 0
     outcomes: int = 0
+    served_forms: int = 0
+    """Served forms (answered or not) whose customer metadata went."""
 
 
 class PrivacyService:
@@ -180,12 +184,13 @@ class PrivacyService:
         self, default_days: int | None, now: dt.datetime | None = None
     ) -> RetentionReport:
         """Redact what is older than each survey's ``retention_days`` (or the default): free
-        text, customer metadata, client hashes, invitation addresses and personal links; and
+        text, customer metadata (of answers and of every served form), client hashes,
+        invitation addresses and personal links; and
         past the default, staff-log notes and plain customer references on interactions and
         outcome events (their keyed customer key stays, so the value report still links),
         and the notes on follow-up cases."""
         moment = now or dt.datetime.now(dt.UTC)
-        responses = invitations = 0
+        responses = invitations = served = 0
         for info in self.catalog.served():
             days = info.definition.retention_days or default_days
             if days is None:
@@ -206,6 +211,7 @@ class PrivacyService:
                 invitations += done
                 if done < RETENTION_BATCH:
                     break
+            served += await self._redact_served_forms(info.survey_id, before)
         logged = (0, 0)
         if default_days is not None:
             before = moment - dt.timedelta(days=default_days)
@@ -215,4 +221,29 @@ class PrivacyService:
             invitations=invitations,
             interactions=logged[0],
             outcomes=logged[1],
+            served_forms=served,
         )
+
+    async def _redact_served_forms(self, survey_id: int, before: dt.datetime) -> int:
+        """Served forms created before ``before`` keep only their dimension keys. A form
+        never answered has no response to be redacted with, yet its link may have carried
+        a customer reference. Each pass starts where the last one stopped (kept in
+        ``rollup_state``), so old forms are not read again every time. That is sound for
+        what the service writes: the recorder's forms are dated when written, and a form
+        written later with its serving time is an answered one, redacted with its
+        response."""
+        reached = await queries.retention_reached(self.db, survey_id)
+        if reached is not None and reached >= before:
+            return 0
+        position = (reached or dt.datetime.min.replace(tzinfo=dt.UTC), 0)
+        redacted = 0
+        while True:
+            done, last = await queries.redact_served_forms(
+                self.db, survey_id, position, before, DIMENSION_KEYS, RETENTION_BATCH
+            )
+            redacted += done
+            if last is None:
+                break
+            position = last
+        await queries.set_retention_reached(self.db, survey_id, before)
+        return redacted

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -311,3 +312,46 @@ async def test_erasing_a_customer_reference_reaches_every_record_naming_it(
     for body in ({"customer": "  "}, {"customer": "x", "email": "a@example.com"}, {"customer": 5}):
         r = await client.post("/api/v1/privacy/erasures", json=body, headers=admin)
         assert r.status_code == 400, body
+
+
+async def test_retention_reaches_served_forms_never_answered(
+    app: Litestar, db: asyncpg.Connection
+) -> None:
+    """A form served through a link that named a customer, and never answered, loses the
+    customer's metadata past retention as an answered one does; later passes start where
+    the last one stopped."""
+    info = app.state.surveys.survey("nps-empathy")
+    # As on a service that never ran this pass (an earlier test's pass left its position).
+    await db.execute("DELETE FROM rollup_state WHERE name LIKE 'retention_served_forms:%'")
+    served = (
+        "INSERT INTO assignment (survey_id, survey_version_id, token_nonce, channel, language,"
+        " metadata, created_at) VALUES ($1, $2, gen_random_uuid(), 'link', 'en', $3::jsonb,"
+        " now() - $4::interval)"
+    )
+    for days in (100, 100, 95, 10):
+        await db.execute(
+            served,
+            info.survey_id,
+            info.version_id,
+            '{"agent": "a7", "order_ref": "R-9"}',
+            dt.timedelta(days=days),
+        )
+    first = await app.state.privacy.apply_retention(default_days=90)
+    assert first.served_forms >= 3  # and those of earlier tests' forms
+    rows = await db.fetch(
+        "SELECT metadata, created_at < now() - interval '90 days' AS old FROM assignment"
+        " WHERE survey_id = $1 AND metadata->>'agent' = 'a7' AND channel = 'link'",
+        info.survey_id,
+    )
+    assert sorted((r["old"], r["metadata"]) for r in rows)[-4:] == [
+        (False, '{"agent": "a7", "order_ref": "R-9"}'),
+        (True, '{"agent": "a7"}'),
+        (True, '{"agent": "a7"}'),
+        (True, '{"agent": "a7"}'),
+    ]
+    reached = await db.fetchval(
+        "SELECT value FROM rollup_state WHERE name = $1",
+        f"retention_served_forms:{info.survey_id}",
+    )
+    assert reached is not None
+    assert (await app.state.privacy.apply_retention(default_days=90)).served_forms == 0
