@@ -28,8 +28,10 @@ class _Stream(io.StringIO):
         super().__init__()
         self.writes = 0
         self.gate = gate
+        self.writing = threading.Event()  # a write has begun
 
     def write(self, text: str) -> int:
+        self.writing.set()
         if self.gate is not None:
             self.gate.wait(10)
         self.writes += 1
@@ -92,7 +94,7 @@ def test_a_stuck_stream_keeps_a_bounded_number_of_lines() -> None:
     handler = BufferedStreamHandler(stream, interval=60, capacity=2)  # 200 lines at most
     logger = _logger(handler)
     logger.warning("first")  # the writer takes it and waits in write()
-    assert _until(lambda: not handler._lines)
+    assert stream.writing.wait(5)
     for n in range(250):
         logger.info("line %d", n)
     gate.set()
