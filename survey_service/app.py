@@ -52,6 +52,7 @@ from survey_service.invitations.pages import UnsubscribeController
 from survey_service.invitations.sender import SendReport, send_due
 from survey_service.invitations.service import InvitationService
 from survey_service.lib.keys import derive_key
+from survey_service.lib.logs import flush_buffered_logs
 from survey_service.lib.periodic import Periodic
 from survey_service.lib.ratelimit import Counter, Limits, MemoryCounter, RedisCounter
 from survey_service.lib.references import CustomerKeys
@@ -305,6 +306,7 @@ async def _lifespan(app: Litestar) -> AsyncIterator[None]:
         await db.close()
         if embedded is not None:
             await asyncio.to_thread(stop_embedded, embedded)
+        flush_buffered_logs()  # a worker may end by os._exit, which skips logging's own
 
 
 def _from_state(name: str) -> Provide:

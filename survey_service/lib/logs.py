@@ -19,6 +19,7 @@ import logging
 import logging.config
 import os
 import threading
+import weakref
 from typing import Any, Protocol, TextIO
 
 import msgspec
@@ -31,6 +32,7 @@ __all__ = [
     "TextFormatter",
     "configure",
     "direct_handler",
+    "flush_buffered_logs",
     "lean_records",
     "logging_config",
 ]
@@ -95,11 +97,14 @@ class TextFormatter(logging.Formatter):
 class BufferedStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
     """A stream handler that formats each record at once, in the caller's context (its
     request id), and writes the lines in one batch every ``interval`` seconds from a
-    thread of its own. A warning or worse, or ``capacity`` lines waiting, wakes the
-    writer at once; :meth:`flush` (also at exit, by ``logging.shutdown``) writes what
-    waits. A forked child drops its parent's waiting lines (the parent writes them) and
-    starts its own writer. If the stream stops taking lines (a full pipe), at most
-    ``100 * capacity`` wait; later ones are dropped, and counted in a line of their own."""
+    thread of its own. A warning or worse is written at once, with what waited before
+    it, by the caller (never lost to an exit that skips ``atexit``, as a forked worker's
+    ``os._exit``); ``capacity`` lines waiting wake the writer. :meth:`flush` writes what
+    waits: at exit by ``logging.shutdown``, and by :func:`flush_buffered_logs` (the
+    app's shutdown). A forked child drops its parent's waiting lines (the parent writes
+    them) and starts its own writer. If the stream stops taking lines (a full pipe), at
+    most ``100 * capacity`` wait; later ones are dropped, and counted in a line of their
+    own."""
 
     def __init__(
         self, stream: TextIO | None = None, interval: float = 0.2, capacity: int = 1000
@@ -108,6 +113,7 @@ class BufferedStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
         self.interval = interval
         self.capacity = capacity
         self._start()
+        _BUFFERED.add(self)
 
     def _start(self) -> None:
         self._lines: list[str] = []
@@ -128,7 +134,7 @@ class BufferedStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
         self.add_line(line, urgent=record.levelno >= logging.WARNING)
 
     def add_line(self, line: str, *, urgent: bool = False) -> None:
-        """Queue a formatted line (with its line end); ``urgent``: wake the writer now."""
+        """Queue a formatted line (with its line end); ``urgent``: write it now."""
         if self._pid != os.getpid():
             self._start()
         with self._lines_lock:
@@ -140,7 +146,9 @@ class BufferedStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
         if self._writer is None:
             self._writer = threading.Thread(target=self._write_loop, name="log-writer", daemon=True)
             self._writer.start()
-        if urgent or waiting >= self.capacity:
+        if urgent:  # rare: a write here costs the caller little, and nothing is lost
+            self.flush()
+        elif waiting >= self.capacity:
             self._wake.set()
 
     def _write_loop(self) -> None:
@@ -166,6 +174,16 @@ class BufferedStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
                     self.stream.flush()
             except (OSError, ValueError):  # gone or closed: the lines cannot be written
                 pass
+
+
+_BUFFERED: weakref.WeakSet[BufferedStreamHandler] = weakref.WeakSet()
+
+
+def flush_buffered_logs() -> None:
+    """Write every :class:`BufferedStreamHandler`'s waiting lines now (a worker's
+    shutdown: it may end by ``os._exit``, which skips ``logging.shutdown``)."""
+    for handler in list(_BUFFERED):
+        handler.flush()
 
 
 def logging_config(level: str, style: str) -> dict[str, Any]:

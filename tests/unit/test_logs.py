@@ -18,6 +18,7 @@ from survey_service.lib.logs import (
     JsonFormatter,
     TextFormatter,
     direct_handler,
+    flush_buffered_logs,
 )
 
 
@@ -71,12 +72,14 @@ def test_lines_wait_and_are_written_in_order_in_one_write(stream: _Stream) -> No
     assert stream.writes == 1
 
 
-def test_a_warning_or_a_full_batch_wakes_the_writer(stream: _Stream) -> None:
+def test_a_warning_is_written_at_once_and_a_full_batch_wakes_the_writer(
+    stream: _Stream,
+) -> None:
     handler = BufferedStreamHandler(stream, interval=60, capacity=3)
     logger = _logger(handler)
     logger.info("quiet")
-    logger.warning("loud")  # written soon, with what waited before it
-    assert _until(lambda: stream.getvalue() == "quiet\nloud\n")
+    logger.warning("loud")  # written before the call returns, with what waited before it
+    assert stream.getvalue() == "quiet\nloud\n"
     for n in range(3):
         logger.info("batch %d", n)  # the third fills the batch
     assert _until(lambda: stream.getvalue().endswith("batch 2\n"))
@@ -93,16 +96,26 @@ def test_a_stuck_stream_keeps_a_bounded_number_of_lines() -> None:
     stream = _Stream(gate)
     handler = BufferedStreamHandler(stream, interval=60, capacity=2)  # 200 lines at most
     logger = _logger(handler)
-    logger.warning("first")  # the writer takes it and waits in write()
+    logger.info("first")
+    logger.info("second")  # a full batch: the writer takes both and waits in write()
     assert stream.writing.wait(5)
     for n in range(250):
         logger.info("line %d", n)
     gate.set()
     handler.flush()
     lines = stream.getvalue().splitlines()
-    assert lines[0] == "first"
-    assert lines[1:201] == [f"line {n}" for n in range(200)]
-    assert lines[201:] == ["50 log lines dropped: the log stream was full"]
+    assert lines[:2] == ["first", "second"]
+    assert lines[2:202] == [f"line {n}" for n in range(200)]
+    assert lines[202:] == ["50 log lines dropped: the log stream was full"]
+
+
+def test_a_shutdown_writes_every_handlers_waiting_lines(stream: _Stream) -> None:
+    other = _Stream()
+    for target in (stream, other):
+        _logger(BufferedStreamHandler(target, interval=60)).info("last words")
+    assert stream.getvalue() == other.getvalue() == ""
+    flush_buffered_logs()
+    assert stream.getvalue() == other.getvalue() == "last words\n"
 
 
 def test_a_forked_child_writes_only_its_own_lines(stream: _Stream) -> None:
