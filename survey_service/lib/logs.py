@@ -81,17 +81,20 @@ class TextFormatter(logging.Formatter):
         super().__init__(self.FORMAT)
 
     def format(self, record: logging.LogRecord) -> str:
-        line = super().format(record)
-        request_id = REQUEST_ID.get()
-        return f"{line} [{request_id}]" if request_id else line
+        return _with_request_id(super().format(record))
 
     def line(
         self, created: float, level: str, name: str, message: str, extra: dict[str, Any]
     ) -> str:
         """As :meth:`JsonFormatter.line` (the text shows no extra fields)."""
-        line = self.FORMAT % {"levelname": level, "name": name, "message": message}
-        request_id = REQUEST_ID.get()
-        return f"{line} [{request_id}]" if request_id else line
+        return _with_request_id(
+            self.FORMAT % {"levelname": level, "name": name, "message": message}
+        )
+
+
+def _with_request_id(line: str) -> str:
+    request_id = REQUEST_ID.get()
+    return f"{line} [{request_id}]" if request_id else line
 
 
 class BufferedStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]

@@ -47,8 +47,6 @@ class ErasureReport(Struct):
     invitations: int
     interactions: int = 0
     outcomes: int = 0
-    served_forms: int = 0
-    """Served forms (answered or not) whose customer metadata went."""
 
 
 class PersonExport(Struct):
