@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from functools import lru_cache
+from statistics import NormalDist
 
 from survey_service.lib.structs import Struct
 
@@ -20,6 +21,7 @@ __all__ = [
     "regularized_beta",
     "regularized_gamma_q",
     "t_interval",
+    "t_pdf",
     "t_ppf",
     "t_sf",
     "wilson_interval",
@@ -151,25 +153,58 @@ def t_sf(t: float, df: float) -> float:
     return tail if t > 0 else 1 - tail
 
 
+def t_pdf(t: float, df: float) -> float:
+    """The density of Student's t with ``df`` degrees of freedom at ``t``."""
+    if math.isinf(df):
+        return math.exp(-0.5 * t * t) / math.sqrt(2 * math.pi)
+    log_density = (
+        math.lgamma((df + 1) / 2)
+        - math.lgamma(df / 2)
+        - 0.5 * math.log(df * math.pi)
+        - (df + 1) / 2 * math.log1p(t * t / df)
+    )
+    return math.exp(log_density)
+
+
+_NORMAL = NormalDist()
+_NEWTON_STEPS = 8  # then bisection: four or five steps settle every case the service meets
+
+
 @lru_cache(maxsize=65_536)
 def t_ppf(p: float, df: float) -> float:
-    """The ``p`` quantile of Student's t (bisection on :func:`t_sf`, to 1e-12); cached,
-    since a report with many groups asks for the same few degrees of freedom again and again."""
+    """The ``p`` quantile of Student's t, to 1e-12; cached, since a report with many groups
+    asks for the same few degrees of freedom again and again.
+
+    Newton's method on :func:`t_sf` from the normal quantile, kept inside a bracket that
+    each step narrows (a step leaving it bisects instead): three to five evaluations of
+    the tail, where bisection alone took forty (about 1 ms, once per new ``df``: a
+    breakdown whose groups grow while answers arrive meets new ones on every request)."""
     if not 0 < p < 1:
         raise ValueError("p must be in (0, 1)")
     if p < 0.5:
         return -t_ppf(1 - p, df)
-    low, high = 0.0, 1.0
-    while t_sf(high, df) > 1 - p:
-        high *= 2
-    for _ in range(200):
-        mid = (low + high) / 2
-        if t_sf(mid, df) > 1 - p:
-            low = mid
+    tail = 1 - p
+    low, high = 0.0, math.inf  # the quantile's bracket, narrowed by every evaluation
+    t = _NORMAL.inv_cdf(p)
+    if not math.isinf(df):  # Cornish-Fisher: within 1% from df 3 on
+        t += (t**3 + t) / (4 * df) + (5 * t**5 + 16 * t**3 + 3 * t) / (96 * df * df)
+    for evaluation in range(200):
+        excess = t_sf(t, df) - tail  # positive: the quantile lies above t
+        if excess > 0:
+            low = t
         else:
-            high = mid
+            high = t
+        if evaluation < _NEWTON_STEPS:
+            step = excess / t_pdf(t, df)
+            if abs(step) <= 1e-12 * max(1.0, t):
+                return t + step
+            t += step
+            if low < t < high:
+                continue
+        # Newton overshot, or the tail's own rounding keeps it from settling: bisect.
         if high - low < 1e-12 * max(1.0, high):
             break
+        t = (low + high) / 2 if high < math.inf else 2 * low + 1
     return (low + high) / 2
 
 

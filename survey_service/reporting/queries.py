@@ -39,6 +39,7 @@ __all__ = [
     "driver_sums",
     "export_page",
     "raw_conditions",
+    "total_of",
     "whole_hour_zone",
 ]
 
@@ -351,6 +352,21 @@ async def aggregate(db: Database, q: AggregateQuery) -> list[AggregateRow]:
             )
         )
     return rows
+
+
+def total_of(rows: Sequence[AggregateRow]) -> AggregateRow:
+    """The whole of a breakdown (:func:`aggregate`'s groups): their sums added up, equal to
+    the query without ``group_by`` and one statement pair cheaper. Exact: every value is a
+    sum or a count, and the groups partition the rows (a time bucket or a dimension value
+    each; a missing value is a group of its own)."""
+    columns = zip(*(row.values for row in rows), strict=True)
+    values = tuple(sum(column) for column in columns) or (0,) * len(AGGREGATE_NAMES)
+    return AggregateRow(
+        key={},
+        values=values,
+        assignments=sum(row.assignments for row in rows),
+        answered=sum(row.answered for row in rows),
+    )
 
 
 async def driver_sums(

@@ -93,9 +93,7 @@ def _rollup_sql(
         return f"""{rollup}_answered AS (
     INSERT INTO {rollup} ({key}, n, answered)
     SELECT survey_id, {bucket_value}, {values}, 0, {sign}count(*)
-    FROM (SELECT a.* FROM batch b JOIN assignment a
-          ON a.survey_id = b.survey_id AND a.token_nonce = b.token_nonce
-          WHERE {"b.folded" if only_folded else "TRUE"}) AS answered
+    FROM answered
     GROUP BY {positions} ORDER BY {positions}
     ON CONFLICT ({key}) DO UPDATE SET answered = {rollup}.answered + EXCLUDED.answered
     RETURNING 1
@@ -110,6 +108,14 @@ def _rollup_sql(
     ]
     ctes = [upsert(f"{table}_rollup{s}", b, v, totals) for s, b, v, totals in grains]
     if table == "response":
+        # The forms the batch answers, looked up once for the three answered upserts
+        # (a CTE read more than once is computed once): a third of the fold's time went
+        # to each lookup (EXPLAIN ANALYZE of a 7,100-answer batch).
+        ctes.append(
+            "answered AS (SELECT a.* FROM batch b JOIN assignment a"
+            " ON a.survey_id = b.survey_id AND a.token_nonce = b.token_nonce"
+            f" WHERE {'b.folded' if only_folded else 'TRUE'})"
+        )
         ctes += [answered_upsert(f"assignment_rollup{s}", b, v, t) for s, b, v, t in grains]
     upserts = ",\n".join(ctes)
     return f"""

@@ -262,6 +262,12 @@ async def test_daily_groups_by_agent_in_local_time(
     for key, rows in grouped.items():
         assert got[key]["n"] == len(rows)
         assert_matches(got[key]["kpis"], expected_kpis(rows))
+    # The breakdown's whole (its groups added up) is the report without groups, served
+    # forms (and their rate) included.
+    whole = await report(service, "empathy-csat", tz=zone)
+    assert (result["n"], result["suppressed"]) == (whole["n"], whole["suppressed"])
+    assert result["kpis"] == whole["kpis"]
+    assert whole["kpis"]["response_rate"]["n"] > 0
 
 
 async def test_half_past_eleven_local_lands_on_the_local_day(

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 from scipy import stats as scipy_stats
 
+from survey_service.lib import stats
 from survey_service.lib.stats import (
     Moments,
     chi_square_gof,
     chi_square_sf,
     regularized_gamma_q,
+    t_pdf,
     t_ppf,
     t_sf,
     wilson_interval,
@@ -74,6 +78,30 @@ def test_t_sf_matches_scipy(t: float, df: float) -> None:
 @pytest.mark.parametrize("p", [0.025, 0.5, 0.9, 0.975, 0.999])
 def test_t_ppf_matches_scipy(p: float, df: float) -> None:
     assert t_ppf(p, df) == pytest.approx(scipy_stats.t.ppf(p, df), rel=1e-9, abs=1e-12)
+
+
+@pytest.mark.parametrize("df", [1, 2.5, 30, 1000, math.inf])
+@pytest.mark.parametrize("t", [-4.0, 0.0, 0.3, 2.0, 40.0])
+def test_t_pdf_matches_scipy(t: float, df: float) -> None:
+    assert t_pdf(t, df) == pytest.approx(scipy_stats.t.pdf(t, df), rel=1e-12, abs=1e-300)
+
+
+def test_t_ppf_settles_in_a_few_evaluations_of_the_tail(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A breakdown's groups meet a new df on almost every request while answers arrive:
+    each quantile costs two or three tail evaluations (Newton), not forty (bisection)."""
+    evaluations: list[float] = []
+
+    def counted(t: float, df: float) -> float:
+        evaluations.append(df)
+        return t_sf(t, df)
+
+    monkeypatch.setattr(stats, "t_sf", counted)
+    stats.t_ppf.cache_clear()
+    for df in range(2, 2000, 7):
+        evaluations.clear()
+        assert stats.t_ppf(0.975, df) == pytest.approx(scipy_stats.t.ppf(0.975, df), rel=1e-11)
+        assert len(evaluations) <= 5, df
+    stats.t_ppf.cache_clear()
 
 
 @pytest.mark.parametrize(("successes", "n"), [(0, 1), (1, 1), (3, 10), (50, 100), (999, 1000)])
@@ -156,6 +184,17 @@ def test_the_kpi_memo_answers_as_compute_kpis_and_keeps_a_bounded_number() -> No
     again = memo.kpis(_values(1), 50, 40)  # the oldest was forgotten: worked out again
     assert again == first
     assert again is not first
+
+
+def test_the_kpi_memo_forgets_the_least_recently_used() -> None:
+    """A breakdown asked again and again while one group changes keeps its other groups."""
+    memo = KpiMemo(size=3)
+    kept = {seed: memo.kpis(_values(seed)) for seed in (1, 2)}
+    for changed in range(3, 12):  # each request: groups 1 and 2 as they were, and a new one
+        for seed in (1, 2):
+            assert memo.kpis(_values(seed)) is kept[seed]
+        memo.kpis(_values(changed))
+        assert len(memo) == 3
 
 
 def test_kpi_intervals_stay_inside_each_metrics_range() -> None:
