@@ -20,6 +20,7 @@ responses: one group, a whole survey, several surveys) plus the number of assign
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from survey_service.lib.stats import Moments, t_interval, wilson_interval
 from survey_service.lib.structs import Struct
@@ -260,7 +261,11 @@ class KpiMemo:
         if size < 1:
             raise ValueError("a memo keeps at least one entry")
         self.size = size
-        self._kept: dict[tuple[tuple[int, ...], int, int], Kpis] = {}
+        # Each entry: its KPIs and when it was last used. A hit only updates the latter in
+        # place: moving the key to the end of an ordered dict hashes its 33 numbers twice
+        # more (1.7 µs a group, 3 ms a breakdown).
+        self._kept: dict[tuple[tuple[int, ...], int, int], list[Any]] = {}
+        self._uses = 0
 
     def __len__(self) -> int:
         return len(self._kept)
@@ -268,12 +273,23 @@ class KpiMemo:
     def kpis(self, values: tuple[int, ...], assignments: int = 0, answered: int = 0) -> Kpis:
         """``compute_kpis`` of the sums ``values`` (in :data:`AGGREGATE_NAMES` order, as
         :class:`.queries.AggregateRow` holds them), ``assignments`` and ``answered``."""
+        self._uses += 1
         key = (values, assignments, answered)
-        found = self._kept.pop(key, None)  # put back last below: the most recently used
-        if found is None:
-            sums = dict(zip(AGGREGATE_NAMES, values, strict=True))
-            found = compute_kpis(sums, assignments, answered)
-            if len(self._kept) >= self.size:
-                del self._kept[next(iter(self._kept))]
-        self._kept[key] = found
+        entry = self._kept.get(key)
+        if entry is not None:
+            entry[1] = self._uses
+            found: Kpis = entry[0]
+            return found
+        found = compute_kpis(dict(zip(AGGREGATE_NAMES, values, strict=True)), assignments, answered)
+        if len(self._kept) >= self.size:
+            self._forget()
+        self._kept[key] = [found, self._uses]
         return found
+
+    def _forget(self) -> None:
+        """Drop the least recently used eighth (at least one entry): one pass over the
+        entries per ``size / 8`` new ones."""
+        last_uses = sorted(entry[1] for entry in self._kept.values())
+        cut = last_uses[len(last_uses) // 8]
+        for key in [key for key, entry in self._kept.items() if entry[1] <= cut]:
+            del self._kept[key]

@@ -212,7 +212,7 @@ class ReportingService:
                 if renamed:
                     key = {g: names[g].get(v, v) if g in names else v for g, v in key.items()}
                 groups.append(self._group(key, row))
-            groups.sort(key=lambda g: [str(v) for v in g.key.values()])
+            groups.sort(key=lambda g: [*map(str, g.key.values())])
         whole = self._group({}, total)
         return KpiReport(
             surveys=[s.slug for s in surveys],
