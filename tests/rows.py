@@ -10,6 +10,8 @@ from typing import Any
 
 import asyncpg
 
+from survey_service.reporting.columns import GRAINS
+
 T0 = dt.datetime(2026, 3, 2, 12, 0, tzinfo=dt.UTC)
 
 
@@ -97,14 +99,7 @@ async def insert_assignments(
 
 async def rollup_tables(db: asyncpg.Connection) -> dict[str, list[dict[str, Any]]]:
     tables = {}
-    for table in (
-        "response_rollup",
-        "assignment_rollup",
-        "response_rollup_daily",
-        "assignment_rollup_daily",
-        "response_rollup_daily_totals",
-        "assignment_rollup_daily_totals",
-    ):
+    for table in (f"{t}_rollup{g.suffix}" for g in GRAINS for t in ("response", "assignment")):
         rows = [dict(r) for r in await db.fetch(f"SELECT * FROM {table}")]
         tables[table] = sorted(rows, key=lambda r: json.dumps(r, default=str, sort_keys=True))
     return tables

@@ -15,9 +15,10 @@ from typing import NamedTuple
 
 from survey_service.reporting.columns import (
     AGGREGATE_NAMES,
-    DIMENSIONS,
+    GRAINS,
     SERVED_AGGREGATES,
     WIDE_SUMS,
+    Grain,
 )
 
 __all__ = ["DATA_TABLES", "TABLES", "Column", "Table"]
@@ -52,15 +53,14 @@ def _varchar(length: int) -> str:
     return f"character varying({length})"
 
 
-def _rollup(table: str, bucket: Column, *, totals: bool, sums: list[str], flagged: bool) -> Table:
-    dimensions = [
-        Column(d.column, d.sql_type, d.null) for d in DIMENSIONS if d.in_totals or not totals
-    ]
+def _rollup(table: str, grain: Grain, *, sums: list[str], flagged: bool) -> Table:
+    bucket = Column(grain.bucket, TIME if grain.bucket == "hour" else DATE)
+    dimensions = [Column(d.column, d.sql_type, d.null) for d in grain.dimensions]
     flags = [Column("flagged", BOOL), Column("low_trust", BOOL)] if flagged else []
-    kind = "daily totals (no staff or channel dimensions)" if totals else "per dimension values"
+    kept = ", ".join(d.name for d in grain.dimensions)
     return _table(
         table,
-        f"sums of {table.split('_')[0]} rows by survey, {bucket.name} and {kind}",
+        f"sums of {table.split('_')[0]} rows by survey, {grain.bucket} and {kept}",
         Column("survey_id", INT),
         bucket,
         *dimensions,
@@ -70,11 +70,9 @@ def _rollup(table: str, bucket: Column, *, totals: bool, sums: list[str], flagge
 
 
 def _rollups(source: str, sums: list[str], *, flagged: bool) -> list[Table]:
-    hour, day = Column("hour", TIME), Column("day", DATE)
     return [
-        _rollup(f"{source}_rollup", hour, totals=False, sums=sums, flagged=flagged),
-        _rollup(f"{source}_rollup_daily", day, totals=False, sums=sums, flagged=flagged),
-        _rollup(f"{source}_rollup_daily_totals", day, totals=True, sums=sums, flagged=flagged),
+        _rollup(f"{source}_rollup{grain.suffix}", grain, sums=sums, flagged=flagged)
+        for grain in GRAINS
     ]
 
 

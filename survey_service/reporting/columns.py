@@ -16,11 +16,13 @@ __all__ = [
     "AGGREGATE_NAMES",
     "BY_NAME",
     "DIMENSIONS",
+    "GRAINS",
     "RESPONSE_AGGREGATES",
     "SERVED_AGGREGATES",
     "TIME_GROUPS",
     "WIDE_SUMS",
     "Dimension",
+    "Grain",
 ]
 
 _ITEMS = ("empathy_understood", "empathy_cared", "empathy_emotional")
@@ -108,5 +110,30 @@ DIMENSIONS: tuple[Dimension, ...] = (
 tables, the fold, the KPI reads and the API's parameters are built from."""
 
 BY_NAME: dict[str, Dimension] = {d.name: d for d in DIMENSIONS}
+
+
+class Grain(NamedTuple):
+    """One rollup of responses and one of assignments (``response_rollup<suffix>``,
+    ``assignment_rollup<suffix>``): their time bucket and the dimensions they keep."""
+
+    suffix: str
+    bucket: str
+    """``hour`` (UTC) or ``day`` (local to the business's zone)."""
+    dimensions: tuple[Dimension, ...]
+
+
+_STAFF = ("touchpoint", "agent", "location")
+
+GRAINS: tuple[Grain, ...] = (
+    Grain("", "hour", DIMENSIONS),
+    Grain("_daily", "day", DIMENSIONS),
+    Grain("_daily_totals", "day", tuple(d for d in DIMENSIONS if d.in_totals)),
+    Grain("_daily_staff", "day", tuple(d for d in DIMENSIONS if d.name in _STAFF)),
+)
+"""Every rollup the fold keeps. A read takes the narrowest daily one that holds its
+dimensions: the totals for unfiltered reports and experiments; the staff rollup for
+breakdowns by agent, touchpoint or location (a day x agent breakdown of a million
+responses reads 3,600 rows there instead of 20,000 with every channel, variant and
+language apart: the response statement took 9 ms instead of 18, ``bench_kpis``)."""
 TIME_GROUPS = ("day", "week", "month")
 """Time groups (local to the caller's zone); ``week`` is the ISO week starting Monday."""

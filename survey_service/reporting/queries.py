@@ -24,6 +24,7 @@ from survey_service.lib.structs import Backlog, Struct
 from survey_service.reporting.columns import (
     AGGREGATE_NAMES,
     BY_NAME,
+    GRAINS,
     RESPONSE_AGGREGATES,
     SERVED_AGGREGATES,
     TIME_GROUPS,
@@ -113,7 +114,7 @@ def _group_expression(sql: SqlBuilder, group: str, grain: str, zone: str) -> str
     if group in TIME_GROUPS:
         # Dates, not their text: grouping compares dates; the outer statement formats
         # each group's once (:func:`_statement`).
-        if grain in ("daily", "totals"):  # already local dates
+        if grain in _DAILY:  # already local dates
             return "day" if group == "day" else f"date_trunc('{group}', day::timestamp)::date"
         column = "created_at" if grain == "raw" else "hour"
         place = sql.param(zone)
@@ -143,10 +144,17 @@ def _local_date(moment: dt.datetime | None, zone: zoneinfo.ZoneInfo) -> dt.date 
     return local.date()
 
 
+_DAILY = {"totals": "_daily_totals", "staff": "_daily_staff", "daily": "_daily"}
+"""The daily grains' rollup table suffixes, in the order a read prefers them: the totals
+have a handful of rows a day, the staff rollup one per agent and place, the daily rollup
+every combination of all dimensions."""
+_KEPT = {g.suffix: set(g.dimensions) for g in GRAINS}
+
+
 def _grain(q: AggregateQuery) -> str:
-    """totals (or daily, when staff or channel dimensions are used) when the query is in the
-    rollups' zone on whole local days, else hourly when the zone's offsets are whole hours,
-    else raw rows only."""
+    """The first daily rollup of :data:`_DAILY` that holds every dimension the query groups
+    or filters by, when the query is in the rollups' zone on whole local days; else
+    ``hourly`` when the zone's offsets are whole hours; else ``raw`` (raw rows only)."""
     zone = zoneinfo.ZoneInfo(q.time_zone)
     if q.time_zone == q.rollup_zone:
         try:
@@ -154,9 +162,8 @@ def _grain(q: AggregateQuery) -> str:
         except ValueError:
             pass
         else:
-            used = set(q.filters) | {g for g in q.group_by if g not in TIME_GROUPS}
-            in_totals = all(g == "survey" or BY_NAME[g].in_totals for g in used)
-            return "totals" if in_totals else "daily"
+            used = {BY_NAME[g] for g in [*q.filters, *q.group_by] if g in BY_NAME}
+            return next(name for name, suffix in _DAILY.items() if used <= _KEPT[suffix])
     return "hourly" if whole_hour_zone(zone, q.start, q.end) else "raw"
 
 
@@ -182,10 +189,9 @@ def _branches(
         where = [f"survey_id = ANY({sql.param(q.survey_ids)})"]
         first: dt.date | dt.datetime | None
         last: dt.date | dt.datetime | None
-        if grain in ("daily", "totals"):
+        if grain in _DAILY:
             first, last = _local_date(q.start, zone), _local_date(q.end, zone)
-            bucket = "day"
-            rollup = f"{table}_rollup_daily" + ("_totals" if grain == "totals" else "")
+            bucket, rollup = "day", f"{table}_rollup{_DAILY[grain]}"
         else:
             first = _ceil_hour(q.start) if q.start else None
             last = _floor_hour(q.end) if q.end else None

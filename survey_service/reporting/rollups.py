@@ -3,9 +3,10 @@
 Writes never touch a rollup (no hot row lock in the response path). Every inserted response
 and assignment is listed in ``response_unfolded`` / ``assignment_unfolded`` (a
 statement-level trigger, so every writer does it). A fold job takes a batch off that queue
-(``FOR UPDATE SKIP LOCKED``) and adds the rows' sums to three rollups in the same
-statement, so each row is counted exactly once: hourly (UTC), daily (in the business's
-zone) and daily totals (no staff or channel dimensions). Folding never updates a response
+(``FOR UPDATE SKIP LOCKED``) and adds the rows' sums to every rollup of
+:data:`.columns.GRAINS` in the same statement, so each row is counted exactly once: hourly
+(UTC), daily (in the business's zone), daily totals (no staff or channel dimensions) and
+daily staff (only the staff dimensions). Folding never updates a response
 or an assignment, so it leaves no dead row versions in those big tables. The read side is
 :mod:`survey_service.reporting.queries`.
 """
@@ -16,7 +17,12 @@ import logging
 from collections.abc import Sequence
 
 from survey_service.db import Database, Executor
-from survey_service.reporting.columns import DIMENSIONS, RESPONSE_AGGREGATES, SERVED_AGGREGATES
+from survey_service.reporting.columns import (
+    GRAINS,
+    RESPONSE_AGGREGATES,
+    SERVED_AGGREGATES,
+    Dimension,
+)
 
 __all__ = [
     "ABUSE_FLAGGED",
@@ -43,9 +49,8 @@ ABUSE_FLAGGED = "cardinality(array_remove(flags, 'low_trust'))"
 LOW_TRUST = "'low_trust' = ANY(flags)"
 
 
-def _dimensions(totals: bool) -> tuple[str, str, int]:
+def _dimensions(dimensions: Sequence[Dimension]) -> tuple[str, str, int]:
     """A rollup's dimension columns, their expressions on a row, and how many there are."""
-    dimensions = [d for d in DIMENSIONS if d.in_totals or not totals]
     columns = ", ".join(d.column for d in dimensions)
     return columns, ", ".join(d.expression for d in dimensions), len(dimensions)
 
@@ -61,17 +66,17 @@ def _rollup_sql(
     before: str = "",
 ) -> str:
     """One statement: take the ``batch`` of ``table`` rows (a data-modifying CTE body) and add
-    them (``sign`` "-": take them away) to the hourly, the daily and the daily totals rollups,
-    and, for responses, to the answered count of the forms they answer. ``only_folded``: the
-    rollups hold only the batch's rows whose ``folded`` is true. ``before``: data-modifying
-    CTEs the batch reads (``name AS (...),``). $1 is the daily zone."""
+    them (``sign`` "-": take them away) to the rollups of every grain, and, for responses, to
+    the answered count of the forms they answer. ``only_folded``: the rollups hold only the
+    batch's rows whose ``folded`` is true. ``before``: data-modifying CTEs the batch reads
+    (``name AS (...),``). $1 is the daily zone."""
     names = [name for name, _ in aggregates]
     sums = ", ".join(f"{sign}coalesce(sum({expr}), 0)" for _, expr in aggregates)
     flag_column = ", flagged, low_trust" if flagged else ""
     flag_value = f", {ABUSE_FLAGGED} > 0, {LOW_TRUST}" if flagged else ""
 
-    def upsert(rollup: str, bucket: str, bucket_value: str, totals: bool) -> str:
-        columns, values, width = _dimensions(totals)
+    def upsert(rollup: str, bucket: str, bucket_value: str, kept: Sequence[Dimension]) -> str:
+        columns, values, width = _dimensions(kept)
         key = f"survey_id, {bucket}, {columns}{flag_column}"
         positions = ", ".join(str(i) for i in range(1, width + 3 + 2 * flagged))
         updates = ", ".join(f"{n} = {rollup}.{n} + EXCLUDED.{n}" for n in names)
@@ -84,10 +89,12 @@ def _rollup_sql(
     RETURNING 1
 )"""
 
-    def answered_upsert(rollup: str, bucket: str, bucket_value: str, totals: bool) -> str:
+    def answered_upsert(
+        rollup: str, bucket: str, bucket_value: str, kept: Sequence[Dimension]
+    ) -> str:
         # Each answer counts once for the form it answers: the assignment rollup bucket of
         # its serving time and the assignment's own dimensions (the response rate's cohort).
-        columns, values, width = _dimensions(totals)
+        columns, values, width = _dimensions(kept)
         key = f"survey_id, {bucket}, {columns}"
         positions = ", ".join(str(i) for i in range(1, width + 3))
         return f"""{rollup}_answered AS (
@@ -99,14 +106,12 @@ def _rollup_sql(
     RETURNING 1
 )"""
 
-    hour = "date_trunc('hour', created_at, 'UTC')"
-    local_day = "(created_at AT TIME ZONE $1::text)::date"
-    grains: list[tuple[str, str, str, bool]] = [
-        ("", "hour", hour, False),
-        ("_daily", "day", local_day, False),
-        ("_daily_totals", "day", local_day, True),
-    ]
-    ctes = [upsert(f"{table}_rollup{s}", b, v, totals) for s, b, v, totals in grains]
+    bucket_values = {
+        "hour": "date_trunc('hour', created_at, 'UTC')",
+        "day": "(created_at AT TIME ZONE $1::text)::date",
+    }
+    grains = [(g.suffix, g.bucket, bucket_values[g.bucket], g.dimensions) for g in GRAINS]
+    ctes = [upsert(f"{table}_rollup{s}", b, v, kept) for s, b, v, kept in grains]
     if table == "response":
         # The forms the batch answers, looked up once for the three answered upserts
         # (a CTE read more than once is computed once): a third of the fold's time went
@@ -116,7 +121,7 @@ def _rollup_sql(
             " ON a.survey_id = b.survey_id AND a.token_nonce = b.token_nonce"
             f" WHERE {'b.folded' if only_folded else 'TRUE'})"
         )
-        ctes += [answered_upsert(f"assignment_rollup{s}", b, v, t) for s, b, v, t in grains]
+        ctes += [answered_upsert(f"assignment_rollup{s}", b, v, k) for s, b, v, k in grains]
     upserts = ",\n".join(ctes)
     return f"""
 WITH {before}batch AS ({batch}),
@@ -204,13 +209,13 @@ _FOLDS = [
 _ROLLUP_TABLES = [
     f"{table}_rollup{grain}"
     for table in ("response", "assignment")
-    for grain in ("", "_daily", "_daily_totals")
+    for grain in (g.suffix for g in GRAINS)
 ]
 
 
 async def prune_empty(db: Executor, survey_ids: list[int]) -> None:
     """Drop rollup rows an erasure emptied (a rebuild would not have them)."""
-    for grain in ("", "_daily", "_daily_totals"):
+    for grain in (g.suffix for g in GRAINS):
         await db.execute(
             f"DELETE FROM response_rollup{grain} WHERE survey_id = ANY($1) AND n = 0", survey_ids
         )

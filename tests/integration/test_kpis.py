@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import importlib
 import json
 import math
 import random
@@ -23,7 +24,9 @@ from scipy import stats as scipy_stats
 
 from survey_service.apikeys.service import ApiKeyInfo, create_key, revoke_key
 from survey_service.db.engine import pooled
-from survey_service.reporting import rollups
+from survey_service.reporting import queries, rollups
+from survey_service.reporting.columns import GRAINS
+from survey_service.reporting.queries import AggregateQuery
 from survey_service.reporting.rollups import fold_all, rebuild
 from survey_service.reporting.service import KpiParams, ReportingService
 from tests.rows import T0, insert, insert_assignments, rollup_tables
@@ -243,7 +246,7 @@ async def test_window_edges_inside_hours_use_raw_rows(
     assert_matches(result["kpis"], expected_kpis(rows, served))
 
 
-@pytest.mark.parametrize("zone", ["America/New_York", "Asia/Kolkata", "Australia/Adelaide"])
+@pytest.mark.parametrize("zone", ["UTC", "America/New_York", "Asia/Kolkata", "Australia/Adelaide"])
 async def test_daily_groups_by_agent_in_local_time(
     app: Litestar, service: ReportingService, db: asyncpg.Connection, zone: str
 ) -> None:
@@ -268,6 +271,46 @@ async def test_daily_groups_by_agent_in_local_time(
     assert (result["n"], result["suppressed"]) == (whole["n"], whole["suppressed"])
     assert result["kpis"] == whole["kpis"]
     assert whole["kpis"]["response_rate"]["n"] > 0
+
+
+@pytest.mark.parametrize(
+    ("group_by", "filters", "grain"),
+    [
+        ("", {}, "totals"),
+        ("variant", {"language": "en"}, "totals"),
+        ("day,agent", {}, "staff"),
+        ("touchpoint", {"location": "north"}, "staff"),
+        ("agent", {"channel": "qr"}, "daily"),
+        ("agent,variant", {}, "daily"),
+    ],
+)
+def test_a_read_takes_the_first_daily_rollup_holding_its_dimensions(
+    group_by: str, filters: dict[str, str], grain: str
+) -> None:
+    query = AggregateQuery(
+        survey_ids=[1], group_by=[g for g in group_by.split(",") if g], filters=dict(filters)
+    )
+    assert queries._grain(query) == grain
+    elsewhere = msgspec.structs.replace(query, time_zone="America/New_York")
+    assert queries._grain(elsewhere) == "hourly"
+
+
+async def test_the_staff_rollups_filled_from_the_daily_ones_equal_the_fold(
+    app: Litestar, db: asyncpg.Connection
+) -> None:
+    """The migration that added the staff rollups filled them from the daily rollups."""
+    await random_csat(db, 200, seed=21)
+    await insert_assignments(db, "empathy-csat", 50, T0 + dt.timedelta(hours=3))
+    await fold_all(app.state.db, "UTC")
+    folded = await rollup_tables(db)
+    staff = [f"{t}_rollup_daily_staff" for t in ("response", "assignment")]
+    assert all(folded[table] for table in staff)
+    await db.execute(f"TRUNCATE {', '.join(staff)}")
+    migration = importlib.import_module("migrations.survey_service_2026_11_26t19_30_00_000000")
+    for statement in migration.STATEMENTS:
+        if statement.startswith(("INSERT", "SELECT")):
+            await db.execute(statement)
+    assert await rollup_tables(db) == folded
 
 
 async def test_half_past_eleven_local_lands_on_the_local_day(
@@ -366,7 +409,7 @@ async def test_the_wide_sum_holds_a_busy_day_beyond_an_integer(
         "response", records=rows, columns=[*columns, "empathy_emotional", "created_at"]
     )
     await fold_all(app.state.db, "UTC")
-    for rollup in ("response_rollup", "response_rollup_daily", "response_rollup_daily_totals"):
+    for rollup in (f"response_rollup{grain.suffix}" for grain in GRAINS):
         sums = await db.fetchrow(f"SELECT n, empathy_sum6, empathy_sumsq36 FROM {rollup}")
         assert tuple(sums) == (6000, 6000 * 600, 6000 * 600 * 600)
         assert sums[2] > 2**31 - 1
@@ -461,7 +504,7 @@ async def test_a_large_fold_leaves_its_tables_vacuumed_and_analyzed(
     rollup_names = {
         f"{t}_rollup{g}"
         for t in ("response", "assignment")
-        for g in ("", "_daily", "_daily_totals")
+        for g in (grain.suffix for grain in GRAINS)
     }
     assert vacuumed == rollup_names | {"response_unfolded", "assignment_unfolded"}
     assert analyzed == rollup_names
