@@ -45,22 +45,18 @@ def _statements(source: str) -> list[str]:
         "agent text",
         "location text",
         *(f"{flag} boolean NOT NULL" for flag in FLAGS[source]),
-        *(
-            f"{name} {'bigint' if name in WIDE else 'integer'} NOT NULL DEFAULT 0"
-            for name in sums
-        ),
+        *(f"{name} {'bigint' if name in WIDE else 'integer'} NOT NULL DEFAULT 0" for name in sums),
         f"UNIQUE NULLS NOT DISTINCT ({', '.join(key)})",
     ]
     table = f"{source}_rollup_daily_staff"
-    added = ", ".join(
-        f"sum({name})::{'bigint' if name in WIDE else 'integer'}" for name in sums
-    )
-    return [
-        f"CREATE TABLE {table} ({', '.join(columns)}) WITH (fillfactor = 50)",
-        f"INSERT INTO {table} ({', '.join(key)}, {', '.join(sums)})"
+    added = ", ".join(f"sum({name})::{'bigint' if name in WIDE else 'integer'}" for name in sums)
+    # Names only from the constants above, never from input.
+    fill = (
+        f"INSERT INTO {table} ({', '.join(key)}, {', '.join(sums)})"  # noqa: S608
         f" SELECT {', '.join(key)}, {added} FROM {source}_rollup_daily"
-        f" GROUP BY {', '.join(key)}",
-    ]
+        f" GROUP BY {', '.join(key)}"
+    )
+    return [f"CREATE TABLE {table} ({', '.join(columns)}) WITH (fillfactor = 50)", fill]
 
 
 STATEMENTS = [
