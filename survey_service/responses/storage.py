@@ -68,19 +68,20 @@ class ResponseWriter:
 
     No timer: a lone answer is written at once; only answers that would have waited
     anyway are gathered (at most ``max_batch``, ``max_writes`` statements at a time).
-    Two statements at a time by default: one can be sent while the other commits, and
-    the batches stay large enough (8 answers at 32 connections, 11 with one at a time, 7
-    with four) to share a statement's fixed cost (commit, triggers). Measured with
-    ``benchmarks/bench_http.py``'s ingestion in one process, alternating runs: two
-    2,862 and 2,942 answers/s, one 2,765 and 2,817; four were 13% and 28% slower than
-    one in two runs with the earlier batch of typed arrays.
+    One statement at a time by default: the batches grow (6.5 answers a statement with
+    two at a time at 32 connections) and a statement's fixed cost (about 130 µs of
+    PostgreSQL: the plan's start, the queue triggers, the commit) is shared by more of
+    them. Measured with ``benchmarks/bench_http.py``'s token-held ingestion (wrk, 8 s runs),
+    six alternating pairs of runs: one at a time was faster in five (3,458 against 2,905
+    answers/s, 3,144 / 2,898, 3,015 / 2,734 in the last three) and 2% slower in one, with
+    about a fifth less PostgreSQL CPU per answer.
     Each caller hears back only when the statement that holds its row has committed.
     One row per token stays exact: the statement inserts with ON CONFLICT DO NOTHING on
     (survey_id, token_nonce), so a token twice in a batch, or already stored, is inserted
     once, and only its first caller is told it created the row.
     """
 
-    def __init__(self, db: Database, *, max_batch: int = 256, max_writes: int = 2) -> None:
+    def __init__(self, db: Database, *, max_batch: int = 256, max_writes: int = 1) -> None:
         self.db = db
         self.statements = 0
         """How many statements stored answers so far (each holds one or more)."""
