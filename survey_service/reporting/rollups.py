@@ -86,17 +86,18 @@ def _rollup_sql(
             f" WHERE {where} GROUP BY {positions})"
         )
 
-    def upsert(rollup: str, source: str, grain: Grain, key_flags: list[str], added: str) -> str:
-        """Add the ``added`` sums of ``source`` (a summed CTE) to ``rollup``, by ``grain``;
-        an answered count (``answered``) goes into an assignment rollup with ``n`` 0."""
+    def upsert(
+        rollup: str, source: str, grain: Grain, key_flags: list[str], names: list[str]
+    ) -> str:
+        """Add the sums ``names`` of ``source`` (a summed CTE) to ``rollup``, by ``grain``.
+        An ``answered`` count goes into an assignment rollup with no forms served more."""
         key = ", ".join(["survey_id", grain.bucket, *(d.column for d in grain.dimensions)])
         key += "".join(f", {flag}" for flag in key_flags)
         positions = ", ".join(str(i) for i in range(1, key.count(",") + 2))
-        names = added.split(", ")
         updates = ", ".join(f"{n} = {rollup}.{n} + EXCLUDED.{n}" for n in names)
-        served = "n, " if added == "answered" else ""  # the forms served: 0 more
+        served = names == ["answered"]
         return f"""{rollup}{"_answered" if served else ""} AS (
-    INSERT INTO {rollup} ({key}, {served}{added})
+    INSERT INTO {rollup} ({key}, {"n, " if served else ""}{", ".join(names)})
     SELECT {key}, {"0, " if served else ""}{", ".join(f"sum({n})" for n in names)}
     FROM {source} GROUP BY {positions} ORDER BY {positions}
     ON CONFLICT ({key}) DO UPDATE SET {updates}
@@ -106,8 +107,8 @@ def _rollup_sql(
     sums = ", ".join(f"{sign}coalesce(sum({expr}), 0) AS {name}" for name, expr in aggregates)
     ctes = [summed("fine", "batch", finest + flags, sums)]
     flag_names = [flag for flag, _ in flags]
-    added = ", ".join(name for name, _ in aggregates)
-    ctes += [upsert(f"{table}_rollup{g.suffix}", "fine", g, flag_names, added) for g in GRAINS]
+    names = [name for name, _ in aggregates]
+    ctes += [upsert(f"{table}_rollup{g.suffix}", "fine", g, flag_names, names) for g in GRAINS]
     if table == "response":
         # Each answer counts once for the form it answers: the assignment rollup bucket of
         # its serving time and the assignment's own dimensions (the response rate's
@@ -119,7 +120,7 @@ def _rollup_sql(
         )
         ctes.append(summed("answered_fine", "answered", finest, f"{sign}count(*) AS answered"))
         ctes += [
-            upsert(f"assignment_rollup{g.suffix}", "answered_fine", g, [], "answered")
+            upsert(f"assignment_rollup{g.suffix}", "answered_fine", g, [], ["answered"])
             for g in GRAINS
         ]
     upserts = ",\n".join(ctes)
