@@ -5,7 +5,9 @@ channel, variant, language and version apart: 20,000 rows for 90 days of a milli
 responses, 18 ms for the grouped sums of day x agent. With only the staff dimensions the
 same read finds 3,600 rows and takes 9 ms. The new rollups are filled from the daily ones
 (exact: they hold the same rows with more dimensions), under the fold's lock so that no
-fold adds to one and not the other.
+fold adds to one and not the other. A process of an older version still folding after
+this migration would add to the daily rollups only: stop them all before upgrading (as
+``serve`` does when restarted), or run ``survey-service rollups rebuild`` afterwards.
 """
 
 from survey_service.db.sql_migration import sql_migration
