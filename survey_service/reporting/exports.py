@@ -8,7 +8,8 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 from typing import Any
 
 from survey_service.db import Executor
-from survey_service.reporting.queries import AggregateQuery, ExportedResponse, export_page
+from survey_service.reporting.queries import AggregateQuery
+from survey_service.reporting.row_queries import ExportedResponse, export_page
 from survey_service.surveys.definitions import SurveyDefinition
 
 __all__ = ["csv_header", "csv_line", "neutralise", "stream_csv"]

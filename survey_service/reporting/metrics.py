@@ -20,6 +20,7 @@ responses: one group, a whole survey, several surveys) plus the number of assign
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import lru_cache
 
 from survey_service.lib.stats import Moments, t_interval, wilson_interval
 from survey_service.lib.structs import Struct
@@ -243,24 +244,18 @@ def compute_kpis(a: Mapping[str, int], assignments: int = 0, answered: int = 0) 
     )
 
 
-class _Entry:
-    """A remembered result and when it was last used (changed in place on a hit: moving
-    the key to the end of an ordered dict would hash its 33 numbers twice more)."""
-
-    __slots__ = ("kpis", "used")
-
-    def __init__(self, kpis: Kpis, used: int) -> None:
-        self.kpis = kpis
-        self.used = used
+def _kpis_of_values(values: tuple[int, ...], assignments: int, answered: int) -> Kpis:
+    return compute_kpis(dict(zip(AGGREGATE_NAMES, values, strict=True)), assignments, answered)
 
 
 class KpiMemo:
     """:func:`compute_kpis` remembered by its inputs, for at most ``size`` of them (the
-    least recently used forgotten first). It is a pure function of the sums, and a
-    breakdown asked again (a dashboard's refresh, another system polling) finds the groups
-    of every day but the last unchanged: their twelve estimates are not worked out again.
-    Results are shared between reports, so they must not be changed (nothing does). About
-    4 KB an entry: the default keeps a 1,800-group breakdown in 8 MB.
+    least recently used forgotten first: ``functools.lru_cache``). It is a pure function
+    of the sums, and a breakdown asked again (a dashboard's refresh, another system
+    polling) finds the groups of every day but the last unchanged: their twelve estimates
+    are not worked out again. Results are shared between reports, so they must not be
+    changed (nothing does). About 4 KB an entry: the default keeps a 1,800-group breakdown
+    in 8 MB.
 
     Least recently used, not oldest first: while answers arrive, each request of a 1,800-
     group breakdown brings the day's changed groups as new entries, and forgetting by age
@@ -271,31 +266,12 @@ class KpiMemo:
         if size < 1:
             raise ValueError("a memo keeps at least one entry")
         self.size = size
-        self._kept: dict[tuple[tuple[int, ...], int, int], _Entry] = {}
-        self._uses = 0
+        self._kpis = lru_cache(maxsize=size)(_kpis_of_values)
 
     def __len__(self) -> int:
-        return len(self._kept)
+        return self._kpis.cache_info().currsize
 
     def kpis(self, values: tuple[int, ...], assignments: int = 0, answered: int = 0) -> Kpis:
         """``compute_kpis`` of the sums ``values`` (in :data:`AGGREGATE_NAMES` order, as
         :class:`.queries.AggregateRow` holds them), ``assignments`` and ``answered``."""
-        self._uses += 1
-        key = (values, assignments, answered)
-        entry = self._kept.get(key)
-        if entry is not None:
-            entry.used = self._uses
-            return entry.kpis
-        found = compute_kpis(dict(zip(AGGREGATE_NAMES, values, strict=True)), assignments, answered)
-        if len(self._kept) >= self.size:
-            self._forget()
-        self._kept[key] = _Entry(found, self._uses)
-        return found
-
-    def _forget(self) -> None:
-        """Drop the least recently used eighth (at least one entry): one pass over the
-        entries per ``size / 8`` new ones."""
-        last_uses = sorted(entry.used for entry in self._kept.values())
-        cut = last_uses[len(last_uses) // 8]
-        for key in [key for key, entry in self._kept.items() if entry.used <= cut]:
-            del self._kept[key]
+        return self._kpis(values, assignments, answered)

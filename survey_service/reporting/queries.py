@@ -6,7 +6,8 @@ on the hourly path, those in the partial hours at the window's edges) in one sta
 hence one snapshot: nothing is counted twice or missed. Daily rows serve queries in the
 business zone on whole days; other whole-hour zones use the hourly rows; zones whose
 offset is not a whole number of hours (India, Nepal, Newfoundland ...) read raw rows only
-(exact, slower). Also here: the sums the key-driver analysis needs, and export pages.
+(exact, slower). Reads of raw rows that sum nothing by group (export pages, the
+key-driver sums) are in :mod:`.row_queries`.
 """
 
 from __future__ import annotations
@@ -16,8 +17,6 @@ import datetime as dt
 import zoneinfo
 from collections.abc import Sequence
 from typing import Any, Literal
-
-import msgspec
 
 from survey_service.db import Database, Executor
 from survey_service.lib.structs import Backlog, Struct
@@ -34,11 +33,8 @@ from survey_service.reporting.rollups import ABUSE_FLAGGED, LOW_TRUST, by_key
 __all__ = [
     "AggregateQuery",
     "AggregateRow",
-    "ExportedResponse",
     "SqlBuilder",
     "aggregate",
-    "driver_sums",
-    "export_page",
     "raw_conditions",
     "total_of",
     "whole_hour_zone",
@@ -373,74 +369,6 @@ def total_of(rows: Sequence[AggregateRow]) -> AggregateRow:
         assignments=sum(row.assignments for row in rows),
         answered=sum(row.answered for row in rows),
     )
-
-
-async def driver_sums(
-    db: Executor, query: AggregateQuery, columns: list[str]
-) -> tuple[int, list[float], list[list[float]]]:
-    """Count, sums and cross-product sums of ``columns`` over complete cases."""
-    sql = SqlBuilder()
-    where = raw_conditions(sql, query)
-    values = [f"({c})::int::double precision" for c in columns]  # booleans count 1 / 0
-    where += [f"{c} IS NOT NULL" for c in columns]
-    pairs = [(i, j) for i in range(len(columns)) for j in range(i, len(columns))]
-    select = ", ".join(
-        ["count(*) AS n"]
-        + [f"coalesce(sum({v}), 0) AS s{i}" for i, v in enumerate(values)]
-        + [f"coalesce(sum({values[i]} * {values[j]}), 0) AS c{i}_{j}" for i, j in pairs]
-    )
-    row = await db.fetchrow(f"SELECT {select} FROM response WHERE {' AND '.join(where)}", *sql.args)
-    assert row is not None  # an aggregate without GROUP BY always returns a row
-    cross = [[0.0] * len(columns) for _ in columns]
-    for i, j in pairs:
-        cross[i][j] = cross[j][i] = float(row[f"c{i}_{j}"])
-    return int(row["n"]), [float(row[f"s{i}"]) for i in range(len(columns))], cross
-
-
-class ExportedResponse(Struct):
-    """One stored response as exported (no client hash, no token)."""
-
-    id: int
-    survey_version: int
-    created_at: dt.datetime
-    variant: str | None
-    channel: str
-    language: str
-    metadata: dict[str, str]
-    answers: dict[str, int | bool | str]
-    flags: list[str]
-    sentiment_polarity: float | None
-    sentiment_class: int | None
-    sentiment_cues: list[str]
-    sentiment_version: str | None
-    score_text_mismatch: bool
-
-
-async def export_page(
-    db: Executor, q: AggregateQuery, after_id: int, limit: int
-) -> list[ExportedResponse]:
-    """Up to ``limit`` stored responses matching ``q`` with ids above ``after_id``, by id."""
-    sql = SqlBuilder()
-    where = raw_conditions(sql, q)
-    where.append(f"id > {sql.param(after_id)}")
-    rows = await db.fetch(
-        "SELECT id, (SELECT version FROM survey_version v WHERE v.id = survey_version_id)"
-        " AS survey_version, created_at, variant, channel, language, metadata, answers, flags,"
-        " sentiment_polarity, sentiment_class, sentiment_cues, sentiment_version,"
-        f" score_text_mismatch FROM response WHERE {' AND '.join(where)}"
-        f" ORDER BY id LIMIT {sql.param(limit)}",
-        *sql.args,
-    )
-    return [
-        ExportedResponse(
-            **{
-                **row,
-                "metadata": msgspec.json.decode(row["metadata"]),
-                "answers": msgspec.json.decode(row["answers"]),
-            }
-        )
-        for row in rows
-    ]
 
 
 async def unfolded(db: Executor) -> dict[str, Backlog]:

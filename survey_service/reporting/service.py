@@ -20,7 +20,8 @@ from survey_service.reporting.columns import AGGREGATE_NAMES, DIMENSIONS, TIME_G
 from survey_service.reporting.exports import stream_csv
 from survey_service.reporting.key_drivers import DriverReport, key_drivers
 from survey_service.reporting.metrics import KpiMemo, Kpis, metric_moments
-from survey_service.reporting.queries import AggregateQuery, ExportedResponse
+from survey_service.reporting.queries import AggregateQuery
+from survey_service.reporting.row_queries import ExportedResponse, driver_sums, export_page
 from survey_service.surveys.catalog import Catalog, SurveyVersionInfo
 
 __all__ = [
@@ -243,7 +244,7 @@ class ReportingService:
             raise BadParameter("outcome", "the survey has no empathy items to relate to it")
         query, _ = await self._query([info], params, single=True)
         columns = [outcome, *items]
-        n, sums, cross = await self.reads.read(lambda db: queries.driver_sums(db, query, columns))
+        n, sums, cross = await self.reads.read(lambda db: driver_sums(db, query, columns))
         return key_drivers(outcome, items, n, sums, cross)
 
     async def export_page(
@@ -257,7 +258,7 @@ class ReportingService:
             raise BadParameter("limit", "must be from 1 to 1000")
         query, _ = await self._query([info], params, single=True, flagged=True)
         after = int(cursor or 0)
-        items = await self.reads.read(lambda db: queries.export_page(db, query, after, limit))
+        items = await self.reads.read(lambda db: export_page(db, query, after, limit))
         next_cursor = str(items[-1].id) if len(items) == limit else None
         return ResponsePage(items=items, next_cursor=next_cursor)
 

@@ -75,7 +75,7 @@ def statements() -> list[tuple[str, str, str]]:
     """(module, function or constant, its SQL text) for every top-level function and
     constant of the queries modules that holds SQL."""
     found = []
-    for path in sorted(PACKAGE.rglob("queries.py")):
+    for path in sorted(PACKAGE.rglob("*queries.py")):
         module = str(path.relative_to(PACKAGE))
         source = path.read_text(encoding="utf-8")
         for node in ast.parse(source).body:
