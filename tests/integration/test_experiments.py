@@ -8,6 +8,7 @@ import datetime as dt
 import json
 import math
 import uuid
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import asyncpg
@@ -19,7 +20,8 @@ from scipy import stats as scipy_stats
 
 from survey_service.apikeys.service import create_key
 from survey_service.app import create_app
-from survey_service.experiments.assignment import NewAssignment
+from survey_service.db import Database
+from survey_service.experiments.assignment import AssignmentRecorder, NewAssignment
 from survey_service.experiments.queries import insert_assignments
 from survey_service.reporting.rollups import fold_all
 from survey_service.settings import Settings
@@ -465,3 +467,61 @@ async def test_forms_and_answers_write_their_keys_in_one_order(
 
     assert await nonces_of("assignment") == sorted(nonces[:3]) + sorted(nonces[3:])
     assert await nonces_of("response") == sorted(nonces[3:])
+
+
+def _served(app: Litestar, variant: str, count: int) -> list[NewAssignment]:
+    info = app.state.surveys.survey("nps-empathy")
+    return [
+        NewAssignment(info.survey_id, info.version_id, uuid.uuid4().bytes, variant, "api", "en", {})
+        for _ in range(count)
+    ]
+
+
+async def test_a_batch_holding_a_written_key_writes_the_rest(
+    app: Litestar, db: asyncpg.Connection
+) -> None:
+    """COPY cannot skip a key already written (an answer stored its assignment first, or a
+    retried batch): the batch is written again skipping it, and the stored row stays."""
+    first = _served(app, "warm", 2)
+    await insert_assignments(app.state.db, first)
+    again = [msgspec.structs.replace(a, variant="plain") for a in first] + _served(app, "plain", 3)
+    await insert_assignments(app.state.db, again)
+    rows = await db.fetch("SELECT token_nonce, variant FROM assignment")
+    stored = {r["token_nonce"].bytes: r["variant"] for r in rows}
+    assert stored == {a.nonce: "warm" for a in first} | {a.nonce: "plain" for a in again[2:]}
+
+
+async def test_a_flush_writes_what_was_buffered_when_it_began(
+    app: Litestar, db: asyncpg.Connection
+) -> None:
+    """Forms served while a flush writes wait for the next one (a drain until empty wrote
+    a small statement for each handful that came in meanwhile); stop() leaves none."""
+    late = _served(app, "plain", 2)
+    recorder = AssignmentRecorder(
+        CopyingWhileServing(app.state.db, lambda: [recorder.record(a) for a in late]),
+        interval=3600,
+    )
+    for assignment in _served(app, "warm", 3):
+        recorder.record(assignment)
+    assert await recorder.flush() == 3
+    assert recorder.pending == 2
+    assert await db.fetchval("SELECT count(*) FROM assignment") == 3
+    await recorder.stop()
+    assert recorder.pending == 0
+    assert await db.fetchval("SELECT count(*) FROM assignment WHERE variant = 'plain'") == 2
+
+
+class CopyingWhileServing(Database):
+    """A database whose first COPY runs ``during_copy`` first (forms served meanwhile)."""
+
+    def __init__(self, db: Database, during_copy: Callable[[], object]) -> None:
+        super().__init__(db.pool, db.dsn)
+        self.during_copy: Callable[[], object] | None = during_copy
+
+    async def copy_records(
+        self, table: str, columns: Sequence[str], records: Iterable[Sequence[Any]]
+    ) -> None:
+        if self.during_copy is not None:
+            self.during_copy()
+            self.during_copy = None
+        await super().copy_records(table, columns, records)
