@@ -87,11 +87,11 @@ async def subject_variant(
     survey_id: int,
     experiment: str,
     subject: str,
-    drawn: str,
+    drawn: tuple[str, bytes],
     cluster: str | None,
 ) -> tuple[str, uuid.UUID, str | None, bool]:
-    """The subject's (variant, token nonce, cluster, created): ``drawn`` and a new nonce on
-    the first call; the stored ones on every later or concurrent call (a unique key, not a
+    """The subject's (variant, token nonce, cluster, created): ``drawn`` (a variant and a
+    nonce) on the first call; the stored ones on every later or concurrent call (a unique key, not a
     read-then-write)."""
     row = await db.fetchrow(
         "INSERT INTO experiment_subject"
@@ -101,9 +101,9 @@ async def subject_variant(
         survey_id,
         experiment,
         subject,
-        drawn,
+        drawn[0],
         cluster,
-        uuid.uuid4(),
+        uuid.UUID(bytes=drawn[1]),
     )
     created = row is not None
     if row is None:

@@ -34,6 +34,7 @@ from survey_service.reporting.service import KpiParams, ReportingService
 from survey_service.surveys.catalog import SurveyVersionInfo
 from survey_service.surveys.definitions import Experiment, Metric
 from survey_service.surveys.serving import SurveyService
+from survey_service.surveys.tokens import new_nonce
 
 __all__ = [
     "OUTCOME_METRICS",
@@ -226,7 +227,7 @@ class ExperimentService:
         if cluster is not None and (not cluster.strip() or one_line(cluster) != cluster):
             raise BadParameter("cluster", "1 to 200 characters on one line, no control characters")
         variant, nonce, cluster, created = await queries.subject_variant(
-            self.surveys.db, info.survey_id, e.key, subject, draw_variant(e), cluster
+            self.surveys.db, info.survey_id, e.key, subject, (draw_variant(e), new_nonce()), cluster
         )
         definition = info.definition
         claims = self.surveys.claims(

@@ -32,7 +32,7 @@ from survey_service.lib.keys import derive_key, mac
 from survey_service.lib.structs import Backlog
 from survey_service.lib.text import one_line
 from survey_service.surveys.serving import SurveyService, clean_metadata
-from survey_service.surveys.tokens import FormClaims
+from survey_service.surveys.tokens import FormClaims, new_nonce
 
 __all__ = ["InvitationService", "suppression_marker"]
 
@@ -146,7 +146,7 @@ class InvitationService:
             if errors:
                 rejected.append(RowError(row=index, errors=errors))
                 continue
-            nonce = uuid.uuid4()
+            nonce = uuid.UUID(bytes=new_nonce())
             variant = draw_variant(definition.experiment) if definition.experiment else None
             language = row.language or definition.default_language
             metadata = clean_metadata(definition.metadata_keys, row.metadata)

@@ -21,6 +21,7 @@ from survey_service.lib.keys import derive_key, mac
 from survey_service.lib.structs import Struct
 from survey_service.qr import queries
 from survey_service.surveys.serving import SurveyService, clean_metadata
+from survey_service.surveys.tokens import new_nonce
 
 __all__ = ["LinkService", "ResolvedLink"]
 
@@ -123,7 +124,7 @@ class LinkService:
             "qr",
             msgspec.json.encode(metadata).decode(),
             kiosk=kiosk,
-            nonce=uuid.uuid4(),
+            nonce=uuid.UUID(bytes=new_nonce()),
             expires_at=now + dt.timedelta(seconds=rotate_seconds),
         )
         return f"{self.surveys.base_url}/q/{code}"

@@ -47,8 +47,20 @@ class FormClaims(Struct, array_like=True):
 
 
 def new_nonce() -> bytes:
-    """128 random bits from the operating system's generator."""
-    return randomness.token_bytes(16)
+    """A served form's nonce: a UUID version 7 (RFC 9562), the Unix time in milliseconds
+    then 74 random bits from the operating system's generator.
+
+    The nonce names a served form; it is no secret (the token carrying it is signed, and
+    says when it was issued anyway). Time first, so the unique (survey, nonce) keys of
+    ``assignment`` and ``response`` grow at their right edge as their ids do, instead of
+    touching a random page of a large index each (and writing that whole page to the WAL
+    again after every checkpoint): COPY into a 1.7 million-row ``assignment`` cost 13 µs a
+    row against 19-22 with random nonces, in alternating runs.
+    """
+    random = bytearray(randomness.token_bytes(10))
+    random[0] = 0x70 | (random[0] & 0x0F)  # version 7
+    random[2] = 0x80 | (random[2] & 0x3F)  # the RFC 9562 variant
+    return (time.time_ns() // 1_000_000).to_bytes(6, "big") + bytes(random)
 
 
 def _b64(data: bytes) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import uuid
 
 import pytest
 
@@ -32,6 +33,22 @@ def test_round_trip() -> None:
     original = claims()
     assert signer.verify(signer.sign(original)) == original
     assert len(original.nonce) == 16
+
+
+def test_nonces_are_uuid7_in_time_order_with_74_random_bits() -> None:
+    """Time first (the unique keys grow at their right edge), random after it."""
+    before = time.time_ns() // 1_000_000
+    nonces = [uuid.UUID(bytes=new_nonce()) for _ in range(2000)]
+    after = time.time_ns() // 1_000_000
+    assert {n.version for n in nonces} == {7}
+    assert {n.variant for n in nonces} == {uuid.RFC_4122}
+    stamps = [int.from_bytes(n.bytes[:6], "big") for n in nonces]
+    assert stamps == sorted(stamps)
+    assert before <= stamps[0] <= stamps[-1] <= after
+    assert len(set(nonces)) == len(nonces)
+    # Every one of the 74 random bits takes both values across the nonces.
+    random_bits = [(n.int >> 64 & 0xFFF) << 62 | n.int & (1 << 62) - 1 for n in nonces]
+    assert all(0 < sum(b >> i & 1 for b in random_bits) < len(nonces) for i in range(74))
 
 
 def reason(signer: TokenSigner, token: str) -> str:
