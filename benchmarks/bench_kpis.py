@@ -35,18 +35,13 @@ from _common import ROOT, throwaway_database
 from survey_service.apikeys.service import create_key
 from survey_service.app import create_app
 from survey_service.db import Database
+from survey_service.experiments.queries import SERVED_COLUMNS
 from survey_service.reporting.columns import RESPONSE_AGGREGATES
 from survey_service.reporting.rollups import Upkeep, fold_all, rebuild
 from survey_service.settings import Settings
 
 COLUMNS = [
-    "survey_id",
-    "survey_version_id",
-    "token_nonce",
-    "variant",
-    "channel",
-    "language",
-    "metadata",
+    *SERVED_COLUMNS,
     "answers",
     "empathy_understood",
     "empathy_cared",
@@ -56,16 +51,7 @@ COLUMNS = [
     "created_at",
     "flags",
 ]
-ASSIGNMENT_COLUMNS = [
-    "survey_id",
-    "survey_version_id",
-    "token_nonce",
-    "variant",
-    "channel",
-    "language",
-    "metadata",
-    "created_at",
-]
+ASSIGNMENT_COLUMNS = [*SERVED_COLUMNS, "created_at"]
 
 
 def synthetic(

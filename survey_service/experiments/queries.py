@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from survey_service.experiments.assignment import NewAssignment
 
 __all__ = [
+    "SERVED_COLUMNS",
     "clustered",
     "insert_assignments",
     "insert_assignments_skipping",
@@ -23,7 +24,7 @@ __all__ = [
 ]
 
 
-_ASSIGNMENT_COLUMNS = (
+SERVED_COLUMNS = (
     "survey_id",
     "survey_version_id",
     "token_nonce",
@@ -32,6 +33,7 @@ _ASSIGNMENT_COLUMNS = (
     "language",
     "metadata",
 )
+"""The columns a served form is written with (the rest take their defaults)."""
 
 
 async def insert_assignments(db: Database, batch: Sequence[NewAssignment]) -> None:
@@ -61,7 +63,7 @@ async def insert_assignments(db: Database, batch: Sequence[NewAssignment]) -> No
         key=lambda row: (row[0], row[2].bytes),
     )
     try:
-        await db.copy_records("assignment", _ASSIGNMENT_COLUMNS, rows)
+        await db.copy_records("assignment", SERVED_COLUMNS, rows)
     except asyncpg.UniqueViolationError:
         await insert_assignments_skipping(db, batch)
 
