@@ -93,8 +93,8 @@ async def subject_variant(
     cluster: str | None,
 ) -> tuple[str, uuid.UUID, str | None, bool]:
     """The subject's (variant, token nonce, cluster, created): ``drawn`` (a variant and a
-    nonce) on the first call; the stored ones on every later or concurrent call (a unique key, not a
-    read-then-write)."""
+    nonce) on the first call; the stored ones on every later or concurrent call (a unique
+    key, not a read-then-write)."""
     row = await db.fetchrow(
         "INSERT INTO experiment_subject"
         " (survey_id, experiment_key, subject, variant, cluster, token_nonce)"
