@@ -60,7 +60,7 @@ async def insert_assignments(db: Database, batch: Sequence[NewAssignment]) -> No
             )
             for a in batch
         ),
-        key=lambda row: (row[0], row[2].bytes),
+        key=lambda row: (row[0], row[2]),  # a UUID sorts as its bytes
     )
     try:
         await db.copy_records("assignment", SERVED_COLUMNS, rows)
