@@ -3,29 +3,39 @@
 Usage (``benchmarks/run`` calls this):
 
     .venv/bin/python benchmarks/bench_http.py [--dsn postgresql://postgres@127.0.0.1/postgres]
-        [--seconds 10] [--connections 32] [--workers 1 2]
+        [--seconds 10] [--connections 32] [--workers 1 2] [--memory-requests 1000000]
 
-For each worker count, on a throwaway database: the raw INSERT loop alone; a bare
-Litestar hello-world under uvicorn (for the choice of server); the same under Granian (the
-baseline for pages: the server ``serve`` runs) beside ``survey-service serve``, the two
-loaded in turns after two untimed seconds each, three rounds of half the run time each
-(this machine's speed drifts by tens of percent within a minute, and one run of each
-measured the drift too); the service's other figures; the form page again with the access
-log on (as ``serve`` runs by default; the figures above run without it, as the
-hello-world has none); then the raw loop alone again (its baseline: the mean of both).
-Load comes from wrk in its own process, one connection per wrk thread so that each Lua
-state is one customer (``benchmarks/wrk/*.lua``):
+For each worker count, on a throwaway database, in this order:
+
+1. the raw INSERT loop alone (the ingestion baseline, with its second run in step 7);
+2. with one worker, a bare Litestar hello-world under uvicorn, for the choice of server
+   (half the run time);
+3. the same app under Granian (the server ``serve`` runs: the baseline for pages) beside
+   ``survey-service serve``, the two loaded in turns after two untimed seconds each, three
+   rounds of half the run time each (this machine's speed drifts by tens of percent within
+   a minute, and one run of each measured the drift too);
+4. the service's phone flow, its JSON form serving (which keeps the tokens), then its JSON
+   ingestion answering those tokens;
+5. with one worker and ``--memory-requests``: the memory soak on the same process, until
+   it has answered that many requests since it started (every figure's requests count);
+6. with one worker, the form page again with the access log on, as ``serve`` runs by
+   default (the figures above leave it off, as the hello-world has none);
+7. the raw loop alone again (its baseline: the mean of both runs).
+
+Every figure that writes starts after a CHECKPOINT (:func:`checkpoint`). Load comes from
+wrk in its own process, one connection per wrk thread so that each Lua state is one
+customer (``benchmarks/wrk/*.lua``):
 
 - form page: ``GET /s/counter-check`` (target: at least 0.6x the hello-world);
 - phone flow: GET the page, POST the answers with the CSRF cookie and field, 303
   (target: 1,270 completed submissions/s, p99 under 50 ms, no errors);
-- JSON answers: GET a form's token, POST the answers, 201 (shown against the raw loop
-  below, without a target: two requests a row);
-- JSON ingestion: the POSTs alone, each with a token served beforehand (wrk fetches them
-  first, untimed), which is what the raw loop's rows compare with (target: at least 1.0x a
-  raw asyncpg single-row INSERT loop into the same table, same concurrency, a pool as large
-  as the service's, on the event loop the service runs on (uvloop where it is installed),
-  run alone before and after the service).
+- JSON ingestion: POSTs of answers to forms served beforehand, which is what the raw
+  loop's rows compare with (target: at least 1.0x a raw asyncpg single-row INSERT loop
+  into the same table, same concurrency, a pool as large as the service's, on the event
+  loop the service runs on (uvloop where it is installed), run alone before and after the
+  service);
+- resident memory: after every figure and after the soak (target: flat, the soak's last
+  reading within 5% of its first).
 
 Under each figure: the CPU used per HTTP request by the server's event loops (each
 process's main thread, where the application's Python runs and which serialises it), by
@@ -33,8 +43,7 @@ its other threads (Granian's Rust runtime, which takes the same GIL to hand requ
 by PostgreSQL and by wrk.
 
 Rows stored are counted against acknowledged submissions (wrk stops with up to one request
-per connection in flight, whose row may be stored unacknowledged). Resident memory of each
-service process is read at the end of its runs.
+per connection in flight, whose row may be stored unacknowledged).
 """
 
 from __future__ import annotations
@@ -91,11 +100,6 @@ HELLO_SERVERS = {
 }
 """The same bare app under both servers: Granian is the one ``serve`` runs (its figure is
 the baseline); uvicorn's is printed for the choice."""
-
-UVICORN_WORKERS_NOTE = "(uvicorn --workers N leaves Nagle on: Kludex/uvicorn#3149; see 1 worker)"
-"""Why uvicorn's several-worker figure is no comparison: its supervisor binds the socket
-itself with ``proto`` 0, so asyncio never sets TCP_NODELAY on accepted connections and
-every keep-alive answer waits about 40 ms for the client's delayed ACK."""
 
 
 def free_port() -> int:
@@ -320,195 +324,260 @@ def verdict(ratio: float, target: float) -> str:
     return f"ratio {ratio:5.2f} (target {target}: {'met' if ratio >= target else 'NOT met'})"
 
 
+SOAK_CHUNK = 10
+"""Seconds of the memory soak between two readings of resident memory."""
+
+
+async def checkpoint(dsn: str) -> None:
+    """A CHECKPOINT before a figure that writes: it starts with no dirty pages and no
+    checkpoint under way, so a checkpoint the previous figure's WAL brought on (spread over
+    minutes, or forced by ``max_wal_size``) does not fall on it."""
+    connection = await asyncpg.connect(dsn)
+    try:
+        await connection.execute("CHECKPOINT")
+    finally:
+        await connection.close()
+
+
+class Service:
+    """``survey-service serve`` under load: wrk runs against it, counting the requests it
+    answered in all of them (the memory target counts every one)."""
+
+    def __init__(self, process: subprocess.Popen[bytes], base: str) -> None:
+        self.process, self.base, self.requests = process, base, 0
+
+    def load(
+        self, path: str, scenario: str, seconds: int, connections: int, **env: str
+    ) -> dict[str, Any]:
+        result = wrk(self.base + path, scenario, seconds, connections, self.process, env)
+        self.requests += result["requests"]
+        return result
+
+
+def hello_world(server: str, workers: int, logs: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """The bare hello-world app under ``server``, started: its process and URL."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/hello"
+    log = logs / f"hello-{server}-{workers}.log"
+    process = start(HELLO_SERVERS[server](port, workers), {}, url, log)
+    return process, url
+
+
+def page_rounds(
+    hello: subprocess.Popen[bytes], hello_url: str, service: Service, half: int, c: int
+) -> tuple[dict[str, Any], dict[str, Any], str]:
+    """The hello-world and the form page in turns, each idle while the other runs: both
+    combined, and each round's ratio. (The machine drifts by tens of percent within a
+    minute; one long run of each measured that too.) Both are warmed up first, untimed: a
+    fresh service's first seconds also run its start-up jobs, and the first round was the
+    lowest in every run."""
+    wrk(hello_url, "page", WARM_UP, c, hello)
+    service.load("/s/counter-check", "page", WARM_UP, c)
+    hellos, pages = [], []
+    for _ in range(ROUNDS):
+        hellos.append(wrk(hello_url, "page", half, c, hello))
+        pages.append(service.load("/s/counter-check", "page", half, c))
+    rounds = " ".join(
+        f"{p['per_second'] / h['per_second']:.2f}" for h, p in zip(hellos, pages, strict=True)
+    )
+    return combined(hellos), combined(pages), rounds
+
+
+def submissions(
+    name: str, result: dict[str, Any], stored: int, extra: str = "", unit: str = "created/s"
+) -> None:
+    """A figure of stored answers: rate, latency, errors and rows against acknowledgements."""
+    line(
+        name,
+        f"{result['per_second']:,.0f} {unit}",
+        result["p50_ms"],
+        result["p99_ms"],
+        f"{extra}errors {result['failed'] + result['socket_errors']};"
+        f" stored {stored} for {result['completed']} acknowledged",
+    )
+    cpu_line(result)
+
+
+def soak(service: Service, total: int, c: int) -> None:
+    """Memory: form pages and JSON forms from ever new client addresses
+    (``wrk/memory.lua``), in runs of :data:`SOAK_CHUNK` seconds, until the service has
+    answered ``total`` requests since it started; flat is the last reading within 5% of
+    the first (caches and rate-limit counters fill within the first run; a leak keeps
+    growing)."""
+    sizes: list[float] = []
+    while service.requests < total or len(sizes) < 2:
+        service.load("/", "memory", SOAK_CHUNK, c)
+        sizes.append(max(rss_mb(service.process)))
+    growth = (sizes[-1] - sizes[0]) / sizes[0]
+    line(
+        "resident memory, new clients",
+        f"{sizes[-1]} MB",
+        None,
+        None,
+        f"after {service.requests:,} requests; {growth:+.1%} since the first {SOAK_CHUNK} s"
+        f" of new clients (target flat, within 5%: {'met' if growth <= 0.05 else 'NOT met'});"
+        f" every {SOAK_CHUNK} s: {' '.join(str(size) for size in sizes)}",
+    )
+
+
+async def figures(dsn: str, workers: int, args: argparse.Namespace, logs: Path) -> None:
+    """Every figure at ``workers`` processes (see the module's docstring for the order)."""
+    c, seconds = args.connections, args.seconds
+    half = max(1, seconds // 2)  # a round of the page against the hello-world
+    # The raw loop runs alone, before and after the service (which is stopped): its
+    # baseline is the mean of the two, so a machine that gets slower or faster during the
+    # service's runs moves both sides alike.
+    await checkpoint(dsn)
+    raw_before = await raw_inserts(dsn, half, c)
+    uvicorn = None
+    # uvicorn with one worker only: its supervisor binds the socket itself with ``proto``
+    # 0, so asyncio never sets TCP_NODELAY on its workers' connections, and every
+    # keep-alive answer waits about 40 ms for the client's delayed ACK (Kludex/uvicorn#3149).
+    if workers == 1:
+        process, url = hello_world("uvicorn", workers, logs)
+        try:
+            uvicorn = wrk(url, "page", half, c, process)
+        finally:
+            stop(process)
+    hello, hello_url = hello_world("granian", workers, logs)
+    port = free_port()
+    try:
+        process = start_service(
+            dsn,
+            port,
+            logs,
+            workers,
+            # abuse limits far above the load: this measures the work, not the 429s
+            SURVEY_SUBMIT_LIMIT_PER_IP="100000000",
+            SURVEY_SUBMIT_LIMIT_PER_SURVEY="100000000",
+            # the memory soak's clients come through a proxy (X-Forwarded-For)
+            SURVEY_TRUSTED_PROXIES="127.0.0.1",
+        )
+    except BaseException:
+        stop(hello)
+        raise
+    service = Service(process, f"http://127.0.0.1:{port}")
+    try:
+        bare, page, rounds = page_rounds(hello, hello_url, service, half, c)
+        stop(hello)
+        for server, result in (("granian", bare), ("uvicorn", uvicorn)):
+            if result is not None:
+                line(
+                    f"bare Litestar GET /hello, {server}",
+                    f"{result['per_second']:,.0f} req/s",
+                    result["p50_ms"],
+                    result["p99_ms"],
+                )
+                cpu_line(result)
+        line(
+            "form page GET /s/counter-check",
+            f"{page['per_second']:,.0f} req/s",
+            page["p50_ms"],
+            page["p99_ms"],
+            verdict(page["per_second"] / bare["per_second"], 0.6) + f" rounds {rounds}",
+        )
+        cpu_line(page)
+        await checkpoint(dsn)
+        before = await count(dsn, "counter-check")
+        flow = service.load("/s/counter-check", "phone_flow", seconds, c)
+        submissions(
+            "phone flow (GET + POST, 303)",
+            flow,
+            await count(dsn, "counter-check") - before,
+            f"{verdict(flow['per_second'] / 12.7 / 100, 1.0)} of 100x LimeSurvey's 12.7/s;"
+            f" p99 under 50 ms: {'met' if flow['p99_ms'] < 50 else 'NOT met'}; ",
+            "sub/s",
+        )
+        # Ingestion as the raw loop does it: answers to forms served beforehand.
+        tokens_dir = tempfile.mkdtemp(prefix="tokens", dir=logs)
+        forms = service.load(
+            "/api/v1/surveys/nps-empathy", "json_tokens", seconds, c, TOKENS_DIR=tokens_dir
+        )
+        line(
+            "JSON form GET (its token kept)",
+            f"{forms['per_second']:,.0f} req/s",
+            forms["p50_ms"],
+            forms["p99_ms"],
+            "the tokens the ingestion below answers",
+        )
+        await checkpoint(dsn)
+        before = await count(dsn, "nps-empathy")
+        ingest = service.load("", "json_ingest", seconds, c, TOKENS_DIR=tokens_dir)
+        stored = await count(dsn, "nps-empathy") - before
+        submissions("JSON ingestion (POST, token held)", ingest, stored)
+        line("resident memory per process", f"{rss_mb(process)} MB", None, None)
+        if workers == 1 and args.memory_requests:
+            soak(service, args.memory_requests, c)
+    finally:
+        stop(process)
+        if hello.poll() is None:  # the rounds did not finish
+            stop(hello)
+    if workers == 1:
+        # The same page with the access log on, as `serve` runs by default (the figures
+        # above leave it off, as the hello-world has none): one line per request.
+        logged = start_service(
+            dsn, port, logs, workers, SURVEY_ACCESS_LOG="true", SURVEY_LOG_LEVEL="INFO"
+        )
+        try:
+            wrk(f"{service.base}/s/counter-check", "page", WARM_UP, c, logged)
+            page_logged = wrk(f"{service.base}/s/counter-check", "page", half, c, logged)
+        finally:
+            stop(logged)
+        line(
+            "form page, access log on",
+            f"{page_logged['per_second']:,.0f} req/s",
+            page_logged["p50_ms"],
+            page_logged["p99_ms"],
+            f"{page_logged['per_second'] / bare['per_second']:.2f} of the hello-world"
+            " (the default; the figures above run without it)",
+        )
+        cpu_line(page_logged)
+    await checkpoint(dsn)
+    raw_after = await raw_inserts(dsn, half, c)
+    raw_rate = (raw_before[0] + raw_after[0]) / 2
+    line(
+        f"raw asyncpg INSERT loop (pool {POOL})",
+        f"{raw_rate:,.0f} rows/s",
+        None,
+        None,
+        f"before the service {raw_before[0]:,.0f}, after it {raw_after[0]:,.0f}",
+    )
+    cpu_line({"cpu_us": raw_after[1]}, "row")
+    line(
+        "JSON ingestion against raw INSERTs",
+        f"{ingest['per_second']:,.0f} / {raw_rate:,.0f}",
+        None,
+        None,
+        verdict(ingest["per_second"] / raw_rate, 1.0),
+    )
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--dsn", default=os.environ.get("TEST_DATABASE_URL"))
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument(
+        "--memory-requests",
+        type=int,
+        default=0,
+        help="with one worker, soak the service until it has answered this many requests",
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is missing: apt-get install wrk")
-    c, seconds = args.connections, args.seconds
-    half = max(1, seconds // 2)  # a round of the page against the hello-world
     logs = Path(tempfile.mkdtemp(prefix="bench-http"))
     loop = type(asyncio.get_running_loop()).__module__.partition(".")[0]
     print(
-        f"{os.cpu_count()} CPUs, {c} connections, {seconds} s per run, {loop} event loops;"
-        f" logs in {logs}"
+        f"{os.cpu_count()} CPUs, {args.connections} connections, {args.seconds} s per run,"
+        f" {loop} event loops; logs in {logs}"
     )
     async with throwaway_database(args.dsn) as dsn:
         await apply_migrations(dsn)  # the raw loop's table, before the service first starts
         for workers in args.workers:
             print(f"\n{workers} worker process(es)")
-            # The raw loop runs alone, before and after the service (which is stopped):
-            # its baseline is the mean of the two, so a machine that gets slower or faster
-            # during the service's runs moves both sides alike.
-            raw_before = await raw_inserts(dsn, half, c)
-            uvicorn_port = free_port()
-            hello = start(
-                HELLO_SERVERS["uvicorn"](uvicorn_port, workers),
-                {},
-                f"http://127.0.0.1:{uvicorn_port}/hello",
-                logs / f"hello-uvicorn-{workers}.log",
-            )
-            try:
-                uvicorn = wrk(f"http://127.0.0.1:{uvicorn_port}/hello", "page", seconds, c, hello)
-            finally:
-                stop(hello)
-            granian_port = free_port()
-            hello = start(
-                HELLO_SERVERS["granian"](granian_port, workers),
-                {},
-                f"http://127.0.0.1:{granian_port}/hello",
-                logs / f"hello-granian-{workers}.log",
-            )
-            port = free_port()
-            try:
-                service = start_service(
-                    dsn,
-                    port,
-                    logs,
-                    workers,
-                    # abuse limits far above the load: this measures the work, not the 429s
-                    SURVEY_SUBMIT_LIMIT_PER_IP="100000000",
-                    SURVEY_SUBMIT_LIMIT_PER_SURVEY="100000000",
-                )
-            except BaseException:
-                stop(hello)
-                raise
-            base = f"http://127.0.0.1:{port}"
-            try:
-                # Baseline and page in turns, each idle while the other runs: the ratio
-                # is of totals over interleaved rounds (the machine drifts by tens of
-                # percent within a minute; one long run of each measured that too).
-                # Both warmed up first, untimed: a fresh service's first seconds also run
-                # its start-up jobs, and the first round was the lowest in every run.
-                wrk(f"http://127.0.0.1:{granian_port}/hello", "page", WARM_UP, c, hello)
-                wrk(f"{base}/s/counter-check", "page", WARM_UP, c, service)
-                hellos, pages = [], []
-                for _ in range(ROUNDS):
-                    hellos.append(
-                        wrk(f"http://127.0.0.1:{granian_port}/hello", "page", half, c, hello)
-                    )
-                    pages.append(wrk(f"{base}/s/counter-check", "page", half, c, service))
-                stop(hello)
-                bare, page = combined(hellos), combined(pages)
-                for server, result in (("granian", bare), ("uvicorn", uvicorn)):
-                    line(
-                        f"bare Litestar GET /hello, {server}",
-                        f"{result['per_second']:,.0f} req/s",
-                        result["p50_ms"],
-                        result["p99_ms"],
-                        UVICORN_WORKERS_NOTE if server == "uvicorn" and workers > 1 else "",
-                    )
-                    cpu_line(result)
-                rounds = " ".join(
-                    f"{p['per_second'] / h['per_second']:.2f}"
-                    for h, p in zip(hellos, pages, strict=True)
-                )
-                line(
-                    "form page GET /s/counter-check",
-                    f"{page['per_second']:,.0f} req/s",
-                    page["p50_ms"],
-                    page["p99_ms"],
-                    verdict(page["per_second"] / bare["per_second"], 0.6) + f" rounds {rounds}",
-                )
-                cpu_line(page)
-                before = await count(dsn, "counter-check")
-                flow = wrk(f"{base}/s/counter-check", "phone_flow", seconds, c, service)
-                stored = await count(dsn, "counter-check") - before
-                errors = flow["failed"] + flow["socket_errors"]
-                line(
-                    "phone flow (GET + POST, 303)",
-                    f"{flow['per_second']:,.0f} sub/s",
-                    flow["p50_ms"],
-                    flow["p99_ms"],
-                    f"{verdict(flow['per_second'] / 12.7 / 100, 1.0)} of 100x LimeSurvey's"
-                    f" 12.7/s; p99 under 50 ms: {'met' if flow['p99_ms'] < 50 else 'NOT met'};"
-                    f" errors {errors}; stored {stored} for {flow['completed']} acknowledged",
-                )
-                cpu_line(flow)
-                before = await count(dsn, "nps-empathy")
-                answers = wrk(base, "json_answers", seconds, c, service)
-                stored = await count(dsn, "nps-empathy") - before
-                line(
-                    "JSON answers (GET token + POST, 201)",
-                    f"{answers['per_second']:,.0f} created/s",
-                    answers["p50_ms"],
-                    answers["p99_ms"],
-                    f"errors {answers['failed'] + answers['socket_errors']}; stored {stored}"
-                    f" for {answers['completed']} acknowledged",
-                )
-                cpu_line(answers)
-                # Ingestion alone, as the raw loop does it: answers to forms served before.
-                tokens = {"TOKENS_DIR": tempfile.mkdtemp(prefix="tokens", dir=logs)}
-                wrk(base, "json_tokens", seconds, c, service, tokens)
-                before = await count(dsn, "nps-empathy")
-                ingest = wrk(base, "json_ingest", seconds, c, service, tokens)
-                stored = await count(dsn, "nps-empathy") - before
-                line(
-                    "JSON ingestion (POST, token held)",
-                    f"{ingest['per_second']:,.0f} created/s",
-                    ingest["p50_ms"],
-                    ingest["p99_ms"],
-                    f"errors {ingest['failed'] + ingest['socket_errors']}; stored {stored}"
-                    f" for {ingest['completed']} acknowledged",
-                )
-                cpu_line(ingest)
-                memory = rss_mb(service)
-                line("resident memory per process", f"{memory} MB", None, None)
-            finally:
-                stop(service)
-                if hello.poll() is None:  # the rounds did not finish
-                    stop(hello)
-            # The same page with the access log on, as `serve` runs by default (the figures
-            # above leave it off, as the hello-world has none): one line per request.
-            logged = start_service(
-                dsn, port, logs, workers, SURVEY_ACCESS_LOG="true", SURVEY_LOG_LEVEL="INFO"
-            )
-            try:
-                wrk(f"{base}/s/counter-check", "page", WARM_UP, c, logged)
-                page_logged = wrk(f"{base}/s/counter-check", "page", half, c, logged)
-            finally:
-                stop(logged)
-            line(
-                "form page, access log on",
-                f"{page_logged['per_second']:,.0f} req/s",
-                page_logged["p50_ms"],
-                page_logged["p99_ms"],
-                f"{page_logged['per_second'] / bare['per_second']:.2f} of the hello-world"
-                " (the default; the figures above run without it)",
-            )
-            cpu_line(page_logged)
-            raw_after = await raw_inserts(dsn, half, c)
-            raw_rate = (raw_before[0] + raw_after[0]) / 2
-            line(
-                f"raw asyncpg INSERT loop (pool {POOL})",
-                f"{raw_rate:,.0f} rows/s",
-                None,
-                None,
-                f"before the service {raw_before[0]:,.0f}, after it {raw_after[0]:,.0f}",
-            )
-            cpu_line({"cpu_us": raw_after[1]}, "row")
-            # The target is ingestion's (a POST a row, as the raw loop's INSERT); with its
-            # token fetched first a row is two requests: shown, not judged.
-            for name, result, judged in (
-                (
-                    "JSON answers",
-                    answers,
-                    f"ratio {answers['per_second'] / raw_rate:5.2f}"
-                    " (a GET and a POST a row: no target)",
-                ),
-                ("JSON ingestion", ingest, verdict(ingest["per_second"] / raw_rate, 1.0)),
-            ):
-                line(
-                    f"{name} against raw INSERTs",
-                    f"{result['per_second']:,.0f} / {raw_rate:,.0f}",
-                    None,
-                    None,
-                    judged,
-                )
+            await figures(dsn, workers, args, logs)
 
 
 if __name__ == "__main__":
