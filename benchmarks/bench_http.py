@@ -5,22 +5,23 @@ Usage (``benchmarks/run`` calls this):
     .venv/bin/python benchmarks/bench_http.py [--dsn postgresql://postgres@127.0.0.1/postgres]
         [--seconds 10] [--connections 32] [--workers 1 2] [--memory-requests 1000000]
 
-For each worker count, on a throwaway database, in this order:
+On a throwaway database: the raw INSERT loop alone (the ingestion baseline), then for each
+worker count, in this order:
 
-1. the raw INSERT loop alone (the ingestion baseline, with its second run in step 7);
-2. with one worker, a bare Litestar hello-world under uvicorn, for the choice of server
+1. with one worker, a bare Litestar hello-world under uvicorn, for the choice of server
    (half the run time);
-3. the same app under Granian (the server ``serve`` runs: the baseline for pages) beside
+2. the same app under Granian (the server ``serve`` runs: the baseline for pages) beside
    ``survey-service serve``, the two loaded in turns after two untimed seconds each, three
    rounds of half the run time each (this machine's speed drifts by tens of percent within
    a minute, and one run of each measured the drift too);
-4. the service's phone flow, its JSON form serving (which keeps the tokens), then its JSON
+3. the service's phone flow, its JSON form serving (which keeps the tokens), then its JSON
    ingestion answering those tokens;
-5. with one worker and ``--memory-requests``: the memory soak on the same process, until
+4. with one worker and ``--memory-requests``: the memory soak on the same process, until
    it has answered that many requests since it started (every figure's requests count);
-6. with one worker, the form page again with the access log on, as ``serve`` runs by
+5. with one worker, the form page again with the access log on, as ``serve`` runs by
    default (the figures above leave it off, as the hello-world has none);
-7. the raw loop alone again (its baseline: the mean of both runs).
+6. the raw loop alone again: the worker count's baseline is the mean of the runs before
+   and after its figures (the run after also serves the next worker count).
 
 Every figure that writes starts after a CHECKPOINT (:func:`checkpoint`). Load comes from
 wrk in its own process, one connection per wrk thread so that each Lua state is one
@@ -420,15 +421,11 @@ def soak(service: Service, total: int, c: int) -> None:
     )
 
 
-async def figures(dsn: str, workers: int, args: argparse.Namespace, logs: Path) -> None:
-    """Every figure at ``workers`` processes (see the module's docstring for the order)."""
+async def figures(dsn: str, workers: int, args: argparse.Namespace, logs: Path) -> dict[str, Any]:
+    """Every figure of the service at ``workers`` processes but the raw loop's (see the
+    module's docstring for the order); the ingestion's."""
     c, seconds = args.connections, args.seconds
     half = max(1, seconds // 2)  # a round of the page against the hello-world
-    # The raw loop runs alone, before and after the service (which is stopped): its
-    # baseline is the mean of the two, so a machine that gets slower or faster during the
-    # service's runs moves both sides alike.
-    await checkpoint(dsn)
-    raw_before = await raw_inserts(dsn, half, c)
     uvicorn = None
     # uvicorn with one worker only: its supervisor binds the socket itself with ``proto``
     # 0, so asyncio never sets TCP_NODELAY on its workers' connections, and every
@@ -532,17 +529,19 @@ async def figures(dsn: str, workers: int, args: argparse.Namespace, logs: Path) 
             " (the default; the figures above run without it)",
         )
         cpu_line(page_logged)
-    await checkpoint(dsn)
-    raw_after = await raw_inserts(dsn, half, c)
-    raw_rate = (raw_before[0] + raw_after[0]) / 2
+    return ingest
+
+
+def against_raw(ingest: dict[str, Any], before: float, after: float) -> None:
+    """Ingestion against the raw loop's runs before and after the service's figures."""
+    raw_rate = (before + after) / 2
     line(
         f"raw asyncpg INSERT loop (pool {POOL})",
         f"{raw_rate:,.0f} rows/s",
         None,
         None,
-        f"before the service {raw_before[0]:,.0f}, after it {raw_after[0]:,.0f}",
+        f"before the service {before:,.0f}, after it {after:,.0f}",
     )
-    cpu_line({"cpu_us": raw_after[1]}, "row")
     line(
         "JSON ingestion against raw INSERTs",
         f"{ingest['per_second']:,.0f} / {raw_rate:,.0f}",
@@ -555,7 +554,7 @@ async def figures(dsn: str, workers: int, args: argparse.Namespace, logs: Path) 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--dsn", default=os.environ.get("TEST_DATABASE_URL"))
-    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--seconds", type=int, default=8)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument(
@@ -575,9 +574,20 @@ async def main() -> None:
     )
     async with throwaway_database(args.dsn) as dsn:
         await apply_migrations(dsn)  # the raw loop's table, before the service first starts
+        # The raw loop runs alone, before and after each worker count's figures (the
+        # service stopped): each baseline is the mean of the runs on either side, so a
+        # machine that gets slower or faster meanwhile moves both sides alike.
+        half = max(1, args.seconds // 2)
+        await checkpoint(dsn)
+        before, cpu = await raw_inserts(dsn, half, args.connections)
         for workers in args.workers:
             print(f"\n{workers} worker process(es)")
-            await figures(dsn, workers, args, logs)
+            ingest = await figures(dsn, workers, args, logs)
+            await checkpoint(dsn)
+            after, cpu = await raw_inserts(dsn, half, args.connections)
+            against_raw(ingest, before, after)
+            cpu_line({"cpu_us": cpu}, "row of the raw loop")
+            before = after
 
 
 if __name__ == "__main__":
