@@ -19,19 +19,17 @@ import asyncio
 import datetime as dt
 import os
 import statistics
-import tempfile
 import time
 
 import asyncpg
 import httpx
-from _common import ROOT, throwaway_database
-from bench_kpis import copy_synthetic
+from _common import throwaway_database
+from bench_kpis import in_process, load_history
 
 from survey_service.apikeys.service import create_key
 from survey_service.app import create_app
 from survey_service.dashboard.charts import Bar, Point, interval_chart, line_chart
 from survey_service.reporting.rollups import fold_all
-from survey_service.settings import Settings
 
 
 async def timed(client: httpx.AsyncClient, url: str, calls: int, **kw: object) -> float:
@@ -68,21 +66,12 @@ async def main() -> None:
     parser.add_argument("--calls", type=int, default=20)
     args = parser.parse_args()
     async with throwaway_database(args.dsn) as dsn:
-        settings = Settings(
-            database_url=dsn,
-            forms_dir=str(ROOT / "forms"),
-            secret_key="k" * 40,
-            data_dir=tempfile.mkdtemp(),
-            rollup_interval_seconds=3600,
-            access_log=False,
-            sign_in_limit=1000,
-        )
-        app = create_app(settings)
+        app = create_app(in_process(dsn, sign_in_limit=1000))
         async with app.lifespan():
             info = app.state.surveys.survey("counter-check")
             connection = await asyncpg.connect(dsn)
             try:
-                await copy_synthetic(connection, args.responses, info.survey_id, info.version_id, 1)
+                await load_history(connection, info.survey_id, info.version_id, 0, args.responses)
             finally:
                 await connection.close()
             await fold_all(app.state.db, "UTC")

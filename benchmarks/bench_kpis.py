@@ -33,7 +33,7 @@ import time
 import uuid
 from collections.abc import Awaitable
 from contextlib import AsyncExitStack
-from typing import cast
+from typing import Any, cast
 
 import asyncpg
 import httpx
@@ -258,19 +258,25 @@ class Deployment:
         return cast(Settings, self.app.state.settings).time_zone
 
 
-async def deploy(stack: AsyncExitStack, server: str | None, size: int) -> Deployment:
-    """A throwaway database with the service's app in-process on it (its lifespan and
-    client entered in ``stack``), holding an API key that reads KPIs."""
-    dsn = await stack.enter_async_context(throwaway_database(server))
-    settings = Settings(
+def in_process(dsn: str, **more: Any) -> Settings:
+    """Settings of the app run in-process on ``dsn`` for timing: no periodic fold (the
+    benchmark folds itself) and no access log (a line per timed call would be timed too)."""
+    return Settings(
         database_url=dsn,
         forms_dir=str(ROOT / "forms"),
         secret_key="k" * 40,
         data_dir=tempfile.mkdtemp(),
         rollup_interval_seconds=3600,
-        access_log=False,  # a line per timed call would be timed too
+        access_log=False,
+        **more,
     )
-    app = create_app(settings)
+
+
+async def deploy(stack: AsyncExitStack, server: str | None, size: int) -> Deployment:
+    """A throwaway database with the service's app in-process on it (its lifespan and
+    client entered in ``stack``), holding an API key that reads KPIs."""
+    dsn = await stack.enter_async_context(throwaway_database(server))
+    app = create_app(in_process(dsn))
     await stack.enter_async_context(app.lifespan())
     client = await stack.enter_async_context(
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://b")  # type: ignore[arg-type]
