@@ -71,7 +71,7 @@ async def main() -> None:
             info = app.state.surveys.survey("counter-check")
             connection = await asyncpg.connect(dsn)
             try:
-                await load_history(connection, info.survey_id, info.version_id, 0, args.responses)
+                await load_history(connection, info.survey_id, info.version_id, args.responses)
             finally:
                 await connection.close()
             await fold_all(app.state.db, "UTC")

@@ -399,15 +399,15 @@ def submissions(
     cpu_line(result)
 
 
-def soak(service: Service, total: int, c: int) -> None:
+def soak(service: Service, total: int, c: int, chunk: int = SOAK_CHUNK, at_least: int = 0) -> None:
     """Memory: form pages and JSON forms from ever new client addresses
-    (``wrk/memory.lua``), in runs of :data:`SOAK_CHUNK` seconds, until the service has
-    answered ``total`` requests since it started; flat is the last reading within 5% of
-    the first (caches and rate-limit counters fill within the first run; a leak keeps
-    growing)."""
+    (``wrk/memory.lua``), in runs of ``chunk`` seconds, until the service has answered
+    ``total`` requests since it started (and for ``at_least`` seconds); flat is the last
+    reading within 5% of the first (caches and rate-limit counters fill within the first
+    run; a leak keeps growing)."""
     sizes: list[float] = []
-    while service.requests < total or len(sizes) < 2:
-        service.load("/", "memory", SOAK_CHUNK, c)
+    while service.requests < total or len(sizes) < max(2, at_least // chunk):
+        service.load("/", "memory", chunk, c)
         sizes.append(max(rss_mb(service.process)))
     growth = (sizes[-1] - sizes[0]) / sizes[0]
     line(
@@ -415,9 +415,9 @@ def soak(service: Service, total: int, c: int) -> None:
         f"{sizes[-1]} MB",
         None,
         None,
-        f"after {service.requests:,} requests; {growth:+.1%} since the first {SOAK_CHUNK} s"
+        f"after {service.requests:,} requests; {growth:+.1%} since the first {chunk} s"
         f" of new clients (target flat, within 5%: {'met' if growth <= 0.05 else 'NOT met'});"
-        f" every {SOAK_CHUNK} s: {' '.join(str(size) for size in sizes)}",
+        f" every {chunk} s: {' '.join(str(size) for size in sizes)}",
     )
 
 

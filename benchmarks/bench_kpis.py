@@ -47,6 +47,7 @@ from survey_service.experiments.queries import SERVED_COLUMNS
 from survey_service.reporting.columns import RESPONSE_AGGREGATES
 from survey_service.reporting.rollups import Upkeep, fold_all, rebuild
 from survey_service.settings import Settings
+from survey_service.surveys.tokens import uuid7
 
 COLUMNS = [
     *SERVED_COLUMNS,
@@ -63,12 +64,8 @@ ASSIGNMENT_COLUMNS = [*SERVED_COLUMNS, "created_at"]
 
 
 def nonce_at(at: dt.datetime, rng: random.Random) -> uuid.UUID:
-    """The service's kind of nonce (a UUIDv7, :func:`.tokens.new_nonce`) for a form served at
-    ``at``: its time first, then 74 random bits."""
-    tail = bytearray(rng.randbytes(10))
-    tail[0] = 0x70 | (tail[0] & 0x0F)
-    tail[2] = 0x80 | (tail[2] & 0x3F)
-    return uuid.UUID(bytes=int(at.timestamp() * 1000).to_bytes(6, "big") + bytes(tail))
+    """The service's kind of nonce (:func:`.tokens.new_nonce`) for a form served at ``at``."""
+    return uuid.UUID(bytes=uuid7(int(at.timestamp() * 1000), rng.randbytes(10)))
 
 
 def synthetic(
@@ -136,26 +133,25 @@ INGESTING_BEFORE = 6
 
 
 async def load_history(
-    connection: asyncpg.Connection, survey_id: int, version_id: int, first: int, target: int
+    connection: asyncpg.Connection, survey_id: int, version_id: int, count: int
 ) -> int:
-    """Responses ``first`` to ``target`` (and their served forms) answered over the last 90
-    days, in time order: a slice of the 90 days a batch of :data:`BATCH`. The next batch
-    is made in a thread while one is copied (PostgreSQL's part is the larger). The number
-    of responses then stored."""
+    """``count`` responses (and their served forms) answered over the last 90 days, in
+    time order: a slice of the 90 days a batch of :data:`BATCH`. The next batch is made in
+    a thread while one is copied (PostgreSQL's part is the larger). How many were stored."""
     days = dt.timedelta(days=90)
     history = dt.datetime.now(dt.UTC) - days
 
     def make(n: int) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
-        size = min(BATCH, target - n)
-        start, end = (history + days * (k - first) / (target - first) for k in (n, n + size))
+        size = min(BATCH, count - n)
+        start, end = (history + days * k / count for k in (n, n + size))
         return synthetic(size, survey_id, version_id, n, start=start, end=end)
 
-    loaded = first
+    loaded = 0
     made = asyncio.create_task(asyncio.to_thread(make, loaded))
-    while loaded < target:
+    while loaded < count:
         rows = await made
         loaded += len(rows[0])
-        if loaded < target:
+        if loaded < count:
             made = asyncio.create_task(asyncio.to_thread(make, loaded))
         await copy_rows(connection, rows)
     return loaded
@@ -198,14 +194,13 @@ async def ingest(dsn: str, survey_id: int, version_id: int, stop: asyncio.Event)
     return added
 
 
-async def keep_folding(db: Database, zone: str, stop: asyncio.Event) -> int:
+async def keep_folding(db: Database, zone: str, stop: asyncio.Event) -> None:
     """The service's fold job: every 2 s until ``stop``, its upkeep counted across passes
     as the service's periodic job counts it."""
     upkeep = Upkeep()
     while not stop.is_set():
         await fold_all(db, zone, upkeep=upkeep)
         await asyncio.sleep(2.0)
-    return 0
 
 
 async def fold_while(db: Database, zone: str, load: Awaitable[int]) -> tuple[int, float, float]:
@@ -247,7 +242,6 @@ class Deployment:
         self.size, self.dsn, self.app, self.client = size, dsn, app, client
         self.info = app.state.surveys.survey("counter-check")
         self.headers: dict[str, str] = {}
-        self.loaded = 0
 
     @property
     def db(self) -> Database:
@@ -294,8 +288,8 @@ async def load_and_fold(deployment: Deployment) -> None:
     connection = await asyncpg.connect(deployment.dsn)
     try:
         info = deployment.info
-        load = load_history(connection, info.survey_id, info.version_id, 0, deployment.size)
-        deployment.loaded, copy_s, fold_s = await fold_while(deployment.db, deployment.zone, load)
+        load = load_history(connection, info.survey_id, info.version_id, deployment.size)
+        _, copy_s, fold_s = await fold_while(deployment.db, deployment.zone, load)
         for table in ("response", "assignment", "response_unfolded"):
             await connection.execute(f"ANALYZE {table}")
         rollup_rows = await connection.fetchval("SELECT count(*) FROM response_rollup_daily")
@@ -349,20 +343,15 @@ async def main() -> None:
         # And while answers keep arriving (500 a second at each) and the service's own
         # fold runs every 2 s, as in production: the queues fill and empty.
         stop = asyncio.Event()
-        load = asyncio.gather(
-            *(
-                job
-                for d in deployments
-                for job in (
-                    ingest(d.dsn, d.info.survey_id, d.info.version_id, stop),
-                    keep_folding(d.db, d.zone, stop),
-                )
-            )
+        arriving = asyncio.gather(
+            *(ingest(d.dsn, d.info.survey_id, d.info.version_id, stop) for d in deployments)
         )
+        folding = asyncio.gather(*(keep_folding(d.db, d.zone, stop) for d in deployments))
         await asyncio.sleep(INGESTING_BEFORE)
         await read_all("ingesting")
         stop.set()
-        print(f"# {sum(await load):,} answers arrived meanwhile")
+        await folding
+        print(f"# {sum(await arriving):,} answers arrived meanwhile")
         for deployment in deployments:
             median, p99 = await raw_scan(
                 deployment.dsn,

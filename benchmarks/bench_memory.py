@@ -8,9 +8,10 @@ Usage:
 Starts ``survey-service serve`` (one worker, access log off, 127.0.0.1 a trusted proxy) on
 a throwaway database and drives it with wrk and ``wrk/memory.lua``: form pages in two
 languages and JSON forms from ever new client addresses, so the bounded caches and the
-rate-limit counters see far more keys than they keep. Prints the requests served and the
-worker's resident memory after every minute, for ``--minutes`` and until ``--requests``
-were served; flat memory is the target (within 5% of the first minute's).
+rate-limit counters see far more keys than they keep (``bench_http.soak``, as
+``benchmarks/run --all`` soaks, in runs of a minute here). Reads the worker's resident
+memory after every minute, for ``--minutes`` and until ``--requests`` were served, then
+prints the readings; flat memory is the target (within 5% of the first minute's).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import tempfile
 from pathlib import Path
 
 from _common import throwaway_database
-from bench_http import free_port, rss_mb, start_service, stop, wrk
+from bench_http import Service, free_port, rss_mb, soak, start_service, stop
 
 
 async def main() -> None:
@@ -35,7 +36,7 @@ async def main() -> None:
     logs = Path(tempfile.mkdtemp(prefix="bench-memory"))
     async with throwaway_database(args.dsn) as dsn:
         port = free_port()
-        service = start_service(
+        process = start_service(
             dsn,
             port,
             logs,
@@ -43,28 +44,16 @@ async def main() -> None:
             SURVEY_SUBMIT_LIMIT_PER_IP="100000000",
         )
         try:
-            served, minute, sizes = 0, 0, []
-            print(f"start: {rss_mb(service)} MB")
-            while minute < args.minutes or served < args.requests:
-                minute += 1
-                result = wrk(f"http://127.0.0.1:{port}/", "memory", 60, args.connections, service)
-                served += result["completed"]
-                sizes.append(max(rss_mb(service)))
-                print(
-                    f"minute {minute}: {served:,} requests, {result['failed']} failed,"
-                    f" {sizes[-1]} MB",
-                    flush=True,
-                )
-            # Flat: what the first minute's working set grew by afterwards (caches and
-            # buffers are filled in the first minute; a leak keeps growing).
-            growth = (sizes[-1] - sizes[0]) / sizes[0]
-            print(
-                f"resident memory after {served:,} requests: {sizes[-1]} MB,"
-                f" {growth:+.1%} since minute 1 (target flat, within 5%:"
-                f" {'met' if growth <= 0.05 else 'NOT met'})"
+            print(f"start: {rss_mb(process)} MB")
+            soak(
+                Service(process, f"http://127.0.0.1:{port}"),
+                args.requests,
+                args.connections,
+                chunk=60,
+                at_least=args.minutes * 60,
             )
         finally:
-            stop(service)
+            stop(process)
 
 
 if __name__ == "__main__":

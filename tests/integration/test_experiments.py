@@ -25,6 +25,7 @@ from survey_service.experiments.assignment import AssignmentRecorder, NewAssignm
 from survey_service.experiments.queries import insert_assignments
 from survey_service.reporting.rollups import fold_all
 from survey_service.settings import Settings
+from survey_service.surveys.tokens import new_nonce
 from tests.helpers import hidden, running
 from tests.rows import T0, insert
 
@@ -472,7 +473,7 @@ async def test_forms_and_answers_write_their_keys_in_one_order(
 def _served(app: Litestar, variant: str, count: int) -> list[NewAssignment]:
     info = app.state.surveys.survey("nps-empathy")
     return [
-        NewAssignment(info.survey_id, info.version_id, uuid.uuid4().bytes, variant, "api", "en", {})
+        NewAssignment(info.survey_id, info.version_id, new_nonce(), variant, "api", "en", {})
         for _ in range(count)
     ]
 
