@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from survey_service.db import Executor
-from survey_service.reporting.rollups import by_key, queue_claim
+from survey_service.reporting.rollups import by_key, plan_for_now, queue_claim
 
 __all__ = [
     "CLAIM_EVENTS",
@@ -63,6 +63,7 @@ for each batch (550 ms a batch at a million)."""
 async def claim_events(db: Executor, limit: int) -> list[Any]:
     """Take up to ``limit`` queued responses off the queue (concurrent claimers skip each
     other's rows; the caller's transaction keeps them claimed until it commits)."""
+    await plan_for_now(db)
     return await db.fetch(CLAIM_EVENTS, limit)
 
 

@@ -25,8 +25,9 @@ from standardwebhooks.webhooks import Webhook
 from survey_service.alerts.delivery import deliver_webhooks
 from survey_service.alerts.egress import webhook_client
 from survey_service.alerts.mail import send_alert_emails
-from survey_service.alerts.queries import CLAIM_EVENTS
+from survey_service.alerts.queries import CLAIM_EVENTS, claim_events
 from survey_service.apikeys.service import create_key
+from survey_service.db.engine import pooled
 from survey_service.reporting import rollups
 from survey_service.settings import SmtpSettings
 from tests.helpers import answer_nps, start_smtp
@@ -555,3 +556,23 @@ async def test_a_claim_reads_each_queued_response_by_its_key(db: asyncpg.Connect
         plan = "\n".join(r[0] for r in await db.fetch("EXPLAIN " + CLAIM_EVENTS, 1000))
     assert "Index Scan using response_pkey" in plan
     assert "Seq Scan on response " not in plan
+
+
+async def test_a_claim_is_planned_for_the_queue_as_it_is_then(
+    app: Litestar, db: asyncpg.Connection
+) -> None:
+    """As the fold's claims (see ``test_kpis``): never the generic plan PostgreSQL caches
+    after five executions, made while the queue was empty."""
+    one = await pooled(app.state.db.dsn, pool_max=1, transaction_pooler=False)
+    try:
+        await db.execute("VACUUM response_event_queue")  # emptied by ``db``: 0 rows recorded
+        for _ in range(8):
+            async with one.transaction() as tx:
+                assert await claim_events(tx, 500) == []
+        plans = await one.fetch(
+            "SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement = $1",
+            CLAIM_EVENTS,
+        )
+    finally:
+        await one.close()
+    assert [tuple(r) for r in plans] == [(0, 8)]

@@ -474,6 +474,32 @@ async def test_the_fold_statements_are_prepared_once_per_connection(
         assert sum(f"DELETE FROM {queue}" in statement for statement in prepared) == 1
 
 
+async def test_the_fold_plans_each_claim_for_the_queue_as_it_is_then(
+    app: Litestar, db: asyncpg.Connection
+) -> None:
+    """A plan cached while a queue was (vacuumed) empty scans the whole queue for every
+    row it deletes once the queue has grown: PostgreSQL switches a prepared statement to
+    its generic plan after five executions, and that plan was a sequential scan testing
+    each row against the batch's row addresses (one fold of 20,000 took 20 s at 450,000
+    queued). So every fold plans its statements for the queue as it is then."""
+    await db.execute("VACUUM response_unfolded, assignment_unfolded")  # both empty: 0 rows
+    one = await pooled(app.state.db.dsn, pool_max=1, transaction_pooler=False)
+    try:
+        for seed in range(8):  # more than the five custom plans PostgreSQL makes first
+            await random_csat(db, 1, seed=seed)
+            assert await fold_all(one, "UTC") == 2
+        plans = await one.fetch(
+            "SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements"
+        )
+    finally:
+        await one.close()
+    for queue in ("response_unfolded", "assignment_unfolded"):
+        [(generic, custom)] = [
+            (r["generic_plans"], r["custom_plans"]) for r in plans if queue in r["statement"]
+        ]
+        assert (generic, custom) == (0, 8)
+
+
 async def test_a_large_fold_leaves_its_tables_vacuumed_and_analyzed(
     app: Litestar, db: asyncpg.Connection, monkeypatch: pytest.MonkeyPatch
 ) -> None:
