@@ -1,6 +1,7 @@
 -- Shared by every scenario: one connection per thread (run wrk with -t equal to -c), so
 -- a thread's globals are its connection's state (and ``id`` its number). Each thread
--- counts what it completed; done() prints one JSON line the orchestrator reads.
+-- counts what it completed (or wrk does: page.lua); done() prints one JSON line the
+-- orchestrator reads.
 local threads = {}
 completed, failed = 0, 0
 
@@ -16,6 +17,9 @@ function done(summary, latency, requests)
     bad = bad + thread:get("failed")
   end
   local e = summary.errors
+  if response == nil then  -- wrk's own count (page.lua)
+    ok, bad = summary.requests - e.status, e.status
+  end
   io.write(string.format(
     '{"requests": %d, "seconds": %.3f, "completed": %d, "failed": %d, "socket_errors": %d,'
       .. ' "non_2xx_3xx": %d, "p50_ms": %.2f, "p99_ms": %.2f}\n',

@@ -1,4 +1,4 @@
--- A page GET per request, counted when it answers 200.
-function response(status, headers, body)
-  if status == 200 then completed = completed + 1 else failed = failed + 1 end
-end
+-- A GET per request. No response() function: wrk then hands no answer to Lua (copying a
+-- form page's headers and 5.8 KB into Lua cost wrk 7 µs of CPU a page, on the two cores
+-- the server shares) and counts those with a status over 399 as errors itself; done()
+-- counts the others as completed (bench_http.py checks them against the forms served).

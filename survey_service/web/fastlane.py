@@ -123,6 +123,8 @@ class LaneRequest:
 
 
 def _pairs(encoded: bytes) -> dict[str, str] | None:
+    if not encoded:  # most requests: no query string
+        return {}
     try:
         pairs = parse_qsl(encoded.decode(), keep_blank_values=True, errors="strict")
     except UnicodeDecodeError:
@@ -277,8 +279,9 @@ class FastLane:
 
     @property
     def surveys(self) -> SurveyService:
-        """The surveys service the lifespan started."""
-        surveys: SurveyService = self.app.state.surveys
+        """The surveys service the lifespan started (read from the state's mapping: its
+        attribute access costs half a microsecond a request)."""
+        surveys: SurveyService = self.app.state["surveys"]
         return surveys
 
     async def _client_ok(self, request: LaneRequest) -> bool:

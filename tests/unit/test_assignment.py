@@ -28,10 +28,10 @@ def test_draws_follow_the_weights(slug: str, figures: Callable[[str], None]) -> 
     statistic, p = chi_square_gof([drawn[n] for n in names], [weights[n] for n in names])
     figures(f"draw {slug}: {dict(drawn)} of {DRAWS:,} chi2={statistic:.2f} p={p:.3f}")
     assert set(drawn) == set(names)
-    assert p > 0.001  # fails by chance once in a thousand runs; a biased draw fails always
+    assert p > 1e-5  # fails by chance once in 100,000 runs; a biased draw fails always
 
 
 def test_a_biased_draw_would_be_caught() -> None:
     """The check above has the power to see a 1-point bias at this sample size."""
     biased = [51_000, 49_000]
-    assert chi_square_gof(biased, [50, 50])[1] < 0.001
+    assert chi_square_gof(biased, [50, 50])[1] < 1e-5
