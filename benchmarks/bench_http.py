@@ -244,6 +244,18 @@ async def count(dsn: str, slug: str, table: str = "response") -> int:
         await connection.close()
 
 
+async def written(dsn: str, slug: str, table: str) -> int:
+    """:func:`count` once the service has written what it buffered (served forms go in
+    every 0.5 s): the same figure in two readings half a second apart."""
+    last = await count(dsn, slug, table)
+    while True:
+        await asyncio.sleep(0.5)
+        now = await count(dsn, slug, table)
+        if now == last:
+            return now
+        last = now
+
+
 async def raw_inserts(dsn: str, seconds: float, concurrency: int) -> tuple[float, dict[str, float]]:
     """Single-row INSERTs like the service's into ``response``, committed one by one: rows
     a second, and the CPU µs per row of this client and of the rest of the machine
@@ -380,14 +392,12 @@ async def page_rounds(
     ended)."""
     wrk(hello_url, "page", WARM_UP, c, hello)
     service.load("/s/counter-check", "page", WARM_UP, c)
-    await asyncio.sleep(1)  # the warm-up's served forms written (every 0.5 s)
-    before = await count(dsn, "counter-check", "assignment")
+    before = await written(dsn, "counter-check", "assignment")
     hellos, pages = [], []
     for _ in range(ROUNDS):
         hellos.append(wrk(hello_url, "page", half, c, hello))
         pages.append(service.load("/s/counter-check", "page", half, c))
-    await asyncio.sleep(1)
-    served = await count(dsn, "counter-check", "assignment") - before
+    served = await written(dsn, "counter-check", "assignment") - before
     rounds = " ".join(
         f"{p['per_second'] / h['per_second']:.2f}" for h, p in zip(hellos, pages, strict=True)
     )

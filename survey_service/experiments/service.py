@@ -240,6 +240,7 @@ class ExperimentService:
         )
         if created:
             self.surveys.recorder.record(NewAssignment.from_claims(info.survey_id, claims))
+            await self.surveys.recorder.room()
         return AssignmentResult(
             experiment=e.key,
             subject=subject,

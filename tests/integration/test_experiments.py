@@ -512,6 +512,73 @@ async def test_a_flush_writes_what_was_buffered_when_it_began(
     assert await db.fetchval("SELECT count(*) FROM assignment WHERE variant = 'plain'") == 2
 
 
+async def test_forms_served_past_the_high_water_mark_wait_for_their_writing(
+    app: Litestar, db: asyncpg.Connection
+) -> None:
+    """Forms are never served faster than their assignments are written: past the mark,
+    the form that crosses it is answered only once the buffer is written."""
+    recorder = AssignmentRecorder(app.state.db, interval=3600, high_water=5)
+    for assignment in _served(app, "warm", 4):
+        recorder.record(assignment)
+        await recorder.room()
+    assert (recorder.pending, await db.fetchval("SELECT count(*) FROM assignment")) == (4, 0)
+    for assignment in _served(app, "warm", 2):
+        recorder.record(assignment)
+        await recorder.room()
+    assert (recorder.pending, await db.fetchval("SELECT count(*) FROM assignment")) == (1, 5)
+    await recorder.stop()
+
+
+async def test_pages_past_the_mark_are_answered_once_their_forms_are_written(
+    app: Litestar,
+    client: httpx.AsyncClient,
+    db: asyncpg.Connection,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    recorder = AssignmentRecorder(app.state.db, interval=3600, high_water=3)
+    monkeypatch.setattr(app.state.surveys, "recorder", recorder)
+    for _ in range(3):  # three customers
+        client.cookies.clear()
+        assert (await client.get("/s/counter-check")).status_code == 200
+    assert (recorder.pending, await db.fetchval("SELECT count(*) FROM assignment")) == (0, 3)
+
+
+async def test_while_writes_fail_forms_are_served_without_waiting(
+    app: Litestar, db: asyncpg.Connection
+) -> None:
+    """The database away: one write is tried (and fails) when the mark is passed, then no
+    form waits until a write works again (the periodic writer's retry)."""
+    failing = FailingCopies(app.state.db)
+    recorder = AssignmentRecorder(failing, interval=3600, high_water=2)
+    for assignment in _served(app, "warm", 5):
+        recorder.record(assignment)
+        await recorder.room()  # never raises
+    assert (failing.attempts, recorder.pending) == (1, 5)
+    failing.broken = False
+    assert await recorder.flush() == 5  # the periodic writer's next run
+    for assignment in _served(app, "warm", 2):
+        recorder.record(assignment)
+        await recorder.room()
+    assert (failing.attempts, recorder.pending) == (3, 0)
+    assert await db.fetchval("SELECT count(*) FROM assignment") == 7
+
+
+class FailingCopies(Database):
+    """A database whose COPYs fail while ``broken`` (each attempt counted)."""
+
+    def __init__(self, db: Database) -> None:
+        super().__init__(db.pool, db.dsn)
+        self.broken, self.attempts = True, 0
+
+    async def copy_records(
+        self, table: str, columns: Sequence[str], records: Iterable[Sequence[Any]]
+    ) -> None:
+        self.attempts += 1
+        if self.broken:
+            raise ConnectionResetError("the database is away")
+        await super().copy_records(table, columns, records)
+
+
 class CopyingWhileServing(Database):
     """A database whose first COPY runs ``during_copy`` first (forms served meanwhile)."""
 
