@@ -82,7 +82,7 @@ class AssignmentRecorder:
         db: Database,
         interval: float = 0.5,
         batch_size: int = 1000,
-        high_water: int = 20_000,
+        high_water: int = 50_000,
         max_buffer: int = 200_000,
     ) -> None:
         self._db = db
@@ -109,7 +109,9 @@ class AssignmentRecorder:
 
         Without it a saturated machine served forms faster than it wrote them: two workers
         on two cores, their CPUs shared with PostgreSQL and the load, took up to 1.7 s for
-        a 1,000-row COPY, and dropped 10,000 served forms in 30 s of form pages."""
+        a 1,000-row COPY, and dropped 10,000 served forms in 30 s of form pages. The mark
+        is far above what a writer keeping up leaves (a few thousand rows): only a
+        database slower than the pages makes them wait."""
         if len(self._buffer) < self._high_water or self._failing:
             return
         async with self._room:
