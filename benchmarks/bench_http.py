@@ -5,8 +5,7 @@ Usage (``benchmarks/run`` calls this):
     .venv/bin/python benchmarks/bench_http.py [--dsn postgresql://postgres@127.0.0.1/postgres]
         [--seconds 10] [--connections 32] [--workers 1 2] [--memory-requests 1000000]
 
-On a throwaway database: the raw INSERT loop alone (the ingestion baseline), then for each
-worker count, in this order:
+On a throwaway database, for each worker count, in this order:
 
 1. with one worker, a bare Litestar hello-world under uvicorn, for the choice of server
    (half the run time);
@@ -15,15 +14,17 @@ worker count, in this order:
    rounds of half the run time each (this machine's speed drifts by tens of percent within
    a minute, and one run of each measured the drift too);
 3. the service's phone flow, its JSON form serving (which keeps the tokens), then its JSON
-   ingestion answering those tokens;
+   ingestion answering those tokens, between two runs of the raw loop (half the run time
+   each, the service idle): the baseline is their mean, so a machine that gets slower or
+   faster meanwhile moves both sides alike;
 4. with one worker and ``--memory-requests``: the memory soak on the same process, until
    it has answered that many requests since it started (every figure's requests count);
 5. with one worker, the form page again with the access log on, as ``serve`` runs by
-   default (the figures above leave it off, as the hello-world has none);
-6. the raw loop alone again: the worker count's baseline is the mean of the runs before
-   and after its figures (the run after also serves the next worker count).
+   default (the figures above leave it off, as the hello-world has none).
 
-Every figure that writes starts after a CHECKPOINT (:func:`checkpoint`). Load comes from
+Every figure that writes starts once the service has done its background work for the
+figures before (its fold and alert queues empty) and after a CHECKPOINT (:func:`quiet`).
+Load comes from
 wrk in its own process, one connection per wrk thread so that each Lua state is one
 customer (``benchmarks/wrk/*.lua``):
 
@@ -69,7 +70,6 @@ import httpx
 import psutil
 from _common import ROOT, throwaway_database
 
-from survey_service.db.engine import apply_migrations
 from survey_service.surveys.tokens import new_nonce
 
 HERE = Path(__file__).resolve().parent
@@ -342,12 +342,23 @@ SOAK_CHUNK = 10
 """Seconds of the memory soak between two readings of resident memory."""
 
 
-async def checkpoint(dsn: str) -> None:
-    """A CHECKPOINT before a figure that writes: it starts with no dirty pages and no
-    checkpoint under way, so a checkpoint the previous figure's WAL brought on (spread over
-    minutes, or forced by ``max_wal_size``) does not fall on it."""
+_QUEUED = (
+    "SELECT (SELECT count(*) FROM response_unfolded) + (SELECT count(*) FROM"
+    " assignment_unfolded) + (SELECT count(*) FROM response_event_queue)"
+)
+
+
+async def quiet(dsn: str) -> None:
+    """Before a figure that writes: the rows of the figures before it folded and seen by
+    the alert job (the service does that every 2 s), so no figure pays for another's;
+    then a CHECKPOINT, so it starts with no dirty pages and no checkpoint under way (one
+    the previous figure's WAL brought on, spread over minutes, does not fall on it)."""
     connection = await asyncpg.connect(dsn)
     try:
+        for _ in range(150):  # 30 s at most
+            if not await connection.fetchval(_QUEUED):
+                break
+            await asyncio.sleep(0.2)
         await connection.execute("CHECKPOINT")
     finally:
         await connection.close()
@@ -447,9 +458,8 @@ def soak(service: Service, total: int, c: int, chunk: int = SOAK_CHUNK, at_least
     )
 
 
-async def figures(dsn: str, workers: int, args: argparse.Namespace, logs: Path) -> dict[str, Any]:
-    """Every figure of the service at ``workers`` processes but the raw loop's (see the
-    module's docstring for the order); the ingestion's."""
+async def figures(dsn: str, workers: int, args: argparse.Namespace, logs: Path) -> None:
+    """Every figure at ``workers`` processes, in the order of the module's docstring."""
     c, seconds = args.connections, args.seconds
     half = max(1, seconds // 2)  # a round of the page against the hello-world
     uvicorn = None
@@ -500,7 +510,7 @@ async def figures(dsn: str, workers: int, args: argparse.Namespace, logs: Path) 
             f"{verdict(page['per_second'] / bare['per_second'], 0.6)} {rounds}",
         )
         cpu_line(page)
-        await checkpoint(dsn)
+        await quiet(dsn)
         before = await count(dsn, "counter-check")
         flow = service.load("/s/counter-check", "phone_flow", seconds, c)
         submissions(
@@ -523,11 +533,16 @@ async def figures(dsn: str, workers: int, args: argparse.Namespace, logs: Path) 
             forms["p99_ms"],
             "the tokens the ingestion below answers",
         )
-        await checkpoint(dsn)
+        await quiet(dsn)
+        raw_before, _ = await raw_inserts(dsn, half, c)
+        await quiet(dsn)
         before = await count(dsn, "nps-empathy")
         ingest = service.load("", "json_ingest", seconds, c, TOKENS_DIR=tokens_dir)
         stored = await count(dsn, "nps-empathy") - before
         submissions("JSON ingestion (POST, token held)", ingest, stored)
+        await quiet(dsn)
+        raw_after, raw_cpu = await raw_inserts(dsn, half, c)
+        against_raw(ingest, raw_before, raw_after, raw_cpu)
         line("resident memory per process", f"{rss_mb(process)} MB", None, None)
         if workers == 1 and args.memory_requests:
             soak(service, args.memory_requests, c)
@@ -555,19 +570,19 @@ async def figures(dsn: str, workers: int, args: argparse.Namespace, logs: Path) 
             " (the default; the figures above run without it)",
         )
         cpu_line(page_logged)
-    return ingest
 
 
-def against_raw(ingest: dict[str, Any], before: float, after: float) -> None:
-    """Ingestion against the raw loop's runs before and after the service's figures."""
+def against_raw(ingest: dict[str, Any], before: float, after: float, cpu: dict[str, float]) -> None:
+    """Ingestion against the raw loop's runs just before and after it."""
     raw_rate = (before + after) / 2
     line(
         f"raw asyncpg INSERT loop (pool {POOL})",
         f"{raw_rate:,.0f} rows/s",
         None,
         None,
-        f"before the service {before:,.0f}, after it {after:,.0f}",
+        f"before the ingestion {before:,.0f}, after it {after:,.0f}",
     )
+    cpu_line({"cpu_us": cpu}, "row of the raw loop")
     line(
         "JSON ingestion against raw INSERTs",
         f"{ingest['per_second']:,.0f} / {raw_rate:,.0f}",
@@ -599,21 +614,9 @@ async def main() -> None:
         f" {loop} event loops; logs in {logs}"
     )
     async with throwaway_database(args.dsn) as dsn:
-        await apply_migrations(dsn)  # the raw loop's table, before the service first starts
-        # The raw loop runs alone, before and after each worker count's figures (the
-        # service stopped): each baseline is the mean of the runs on either side, so a
-        # machine that gets slower or faster meanwhile moves both sides alike.
-        half = max(1, args.seconds // 2)
-        await checkpoint(dsn)
-        before, cpu = await raw_inserts(dsn, half, args.connections)
         for workers in args.workers:
             print(f"\n{workers} worker process(es)")
-            ingest = await figures(dsn, workers, args, logs)
-            await checkpoint(dsn)
-            after, cpu = await raw_inserts(dsn, half, args.connections)
-            against_raw(ingest, before, after)
-            cpu_line({"cpu_us": cpu}, "row of the raw loop")
-            before = after
+            await figures(dsn, workers, args, logs)
 
 
 if __name__ == "__main__":

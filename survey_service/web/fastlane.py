@@ -285,7 +285,7 @@ class FastLane:
         return surveys
 
     async def _client_ok(self, request: LaneRequest) -> bool:
-        limits = self.app.state.limits
+        limits = self.app.state["limits"]  # as :attr:`surveys`
         return await count_client(request.scope, limits, self.client_limit, self.proxies) is None
 
     def _csrf_hash(self, token: str) -> str:
