@@ -22,9 +22,10 @@ On a throwaway database, for each worker count, in this order:
 5. with one worker, the form page again with the access log on, as ``serve`` runs by
    default (the figures above leave it off, as the hello-world has none).
 
-Every figure that writes starts once the service has done its background work for the
-figures before (its fold and alert queues empty) and after a CHECKPOINT (:func:`quiet`).
-Load comes from
+The targets are judged with one worker, issue 13's setup; two workers on two cores share
+them with PostgreSQL and wrk, and show what a larger machine would take. Every figure
+that writes starts once the service has done its background work for the figures before
+(its fold and alert queues empty) and after a CHECKPOINT (:func:`quiet`). Load comes from
 wrk in its own process, one connection per wrk thread so that each Lua state is one
 customer (``benchmarks/wrk/*.lua``):
 
@@ -334,7 +335,12 @@ def line(name: str, figure: str, p50: float | None, p99: float | None, extra: st
     print(f"  {name:<34} {figure:>16}  {lat:<30} {extra}", flush=True)
 
 
-def verdict(ratio: float, target: float) -> str:
+def verdict(ratio: float, target: float, workers: int = 1) -> str:
+    """The ratio against its target. The targets are issue 13's for one process (its
+    setup); two workers on these two cores share them with PostgreSQL and wrk, and show
+    what a larger machine would take."""
+    if workers > 1:
+        return f"ratio {ratio:5.2f} (target {target} judged at one worker)"
     return f"ratio {ratio:5.2f} (target {target}: {'met' if ratio >= target else 'NOT met'})"
 
 
@@ -507,7 +513,7 @@ async def figures(dsn: str, workers: int, args: argparse.Namespace, logs: Path) 
             f"{page['per_second']:,.0f} req/s",
             page["p50_ms"],
             page["p99_ms"],
-            f"{verdict(page['per_second'] / bare['per_second'], 0.6)} {rounds}",
+            f"{verdict(page['per_second'] / bare['per_second'], 0.6, workers)} {rounds}",
         )
         cpu_line(page)
         await quiet(dsn)
@@ -517,7 +523,7 @@ async def figures(dsn: str, workers: int, args: argparse.Namespace, logs: Path) 
             "phone flow (GET + POST, 303)",
             flow,
             await count(dsn, "counter-check") - before,
-            f"{verdict(flow['per_second'] / 12.7 / 100, 1.0)} of 100x LimeSurvey's 12.7/s;"
+            f"{verdict(flow['per_second'] / 12.7 / 100, 1.0, workers)} of 100x LimeSurvey's 12.7/s;"
             f" p99 under 50 ms: {'met' if flow['p99_ms'] < 50 else 'NOT met'}; ",
             "sub/s",
         )
@@ -542,7 +548,7 @@ async def figures(dsn: str, workers: int, args: argparse.Namespace, logs: Path) 
         submissions("JSON ingestion (POST, token held)", ingest, stored)
         await quiet(dsn)
         raw_after, raw_cpu = await raw_inserts(dsn, half, c)
-        against_raw(ingest, raw_before, raw_after, raw_cpu)
+        against_raw(ingest, raw_before, raw_after, raw_cpu, workers)
         line("resident memory per process", f"{rss_mb(process)} MB", None, None)
         if workers == 1 and args.memory_requests:
             soak(service, args.memory_requests, c)
@@ -572,7 +578,9 @@ async def figures(dsn: str, workers: int, args: argparse.Namespace, logs: Path) 
         cpu_line(page_logged)
 
 
-def against_raw(ingest: dict[str, Any], before: float, after: float, cpu: dict[str, float]) -> None:
+def against_raw(
+    ingest: dict[str, Any], before: float, after: float, cpu: dict[str, float], workers: int
+) -> None:
     """Ingestion against the raw loop's runs just before and after it."""
     raw_rate = (before + after) / 2
     line(
@@ -588,7 +596,7 @@ def against_raw(ingest: dict[str, Any], before: float, after: float, cpu: dict[s
         f"{ingest['per_second']:,.0f} / {raw_rate:,.0f}",
         None,
         None,
-        verdict(ingest["per_second"] / raw_rate, 1.0),
+        verdict(ingest["per_second"] / raw_rate, 1.0, workers),
     )
 
 
