@@ -247,7 +247,7 @@ async def count(dsn: str, slug: str, table: str = "response") -> int:
 
 async def written(dsn: str, slug: str, table: str) -> int:
     """:func:`count` once the service has written what it buffered (served forms go in
-    every 0.5 s): the same figure in two readings half a second apart."""
+    every 0.25 s): the same figure in two readings half a second apart."""
     last = await count(dsn, slug, table)
     while True:
         await asyncio.sleep(0.5)
@@ -263,8 +263,7 @@ async def raw_inserts(dsn: str, seconds: float, concurrency: int) -> tuple[float
     (PostgreSQL, whose backends end with the pool, so the machine's total is read)."""
     pool = await asyncpg.create_pool(dsn, min_size=POOL, max_size=POOL)
     assert pool is not None
-    # A survey of its own: the same table, indexes and triggers, and the loop can run
-    # before the service has made its surveys.
+    # A survey of its own: the same table, indexes and triggers as the service's answers.
     async with pool.acquire() as connection, connection.transaction():
         survey = await connection.fetchval(
             "INSERT INTO survey (slug) VALUES ('raw-baseline')"
