@@ -124,8 +124,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     assignment_flush_seconds: Annotated[float, msgspec.Meta(gt=0, le=60)] = 0.25
     """How long the writer of buffered assignments (served forms) rests between writes.
     At 23,000 pages/s a write then took 11,000 rows in 0.24 s (median; at most 18,400),
-    far under the 50,000 where serving waits for the writer. After 0.5 s it took 15,000-
-    20,000 rows in 0.2-0.55 s, too near the 20,000 mark first tried: pages waited about
+    far under the 50,000 where serving waits for the writer. After 0.5 s it took 12,000-
+    20,000 rows in 0.1-0.55 s, too near the 20,000 mark first tried: pages waited about
     every three seconds, their p99 from 8 to 170 ms."""
 
     min_fill_seconds: Annotated[float, msgspec.Meta(ge=0, le=60)] = 2.0

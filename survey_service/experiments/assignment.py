@@ -102,6 +102,13 @@ class AssignmentRecorder:
             del self._buffer[next(iter(self._buffer))]
         self._buffer[assignment.survey_id, assignment.nonce] = assignment
 
+    async def add(self, *assignments: NewAssignment) -> None:
+        """Queue served forms, then wait for :meth:`room` (how forms being served are
+        counted; :meth:`record` alone puts back one that was taken)."""
+        for assignment in assignments:
+            self.record(assignment)
+        await self.room()
+
     async def room(self) -> None:
         """Return once fewer than ``high_water`` rows are buffered: the first caller past
         the mark writes them, the others wait for it. At once while writes fail (the

@@ -239,8 +239,7 @@ class ExperimentService:
             metadata={},
         )
         if created:
-            self.surveys.recorder.record(NewAssignment.from_claims(info.survey_id, claims))
-            await self.surveys.recorder.room()
+            await self.surveys.recorder.add(NewAssignment.from_claims(info.survey_id, claims))
         return AssignmentResult(
             experiment=e.key,
             subject=subject,

@@ -177,9 +177,7 @@ class InvitationService:
                 )
             )
         created = await queries.insert_batch(self.db, records)
-        for assignment in assignments:
-            self.surveys.recorder.record(assignment)
-        await self.surveys.recorder.room()
+        await self.surveys.recorder.add(*assignments)
         return BatchResult(created=created, rejected=sorted(rejected, key=lambda r: r.row))
 
     async def get(self, key: ApiKeyInfo, invitation_id: int) -> InvitationOut:

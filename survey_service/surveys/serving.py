@@ -264,8 +264,7 @@ class SurveyService:
             )
             if same_link:
                 return await self._renew(slug, sticky, params.get("lang"))
-        self.recorder.record(NewAssignment.from_claims(info.survey_id, claims))
-        await self.recorder.room()
+        await self.recorder.add(NewAssignment.from_claims(info.survey_id, claims))
         return self._served(info, claims)
 
     async def _renew(self, slug: str, token: str, lang: str | None) -> ServedForm:
